@@ -1,0 +1,116 @@
+//! The command line: one variant per command, with the shell tool's aliases.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "ghr", version, about = "Run fleets of GitHub Actions self-hosted runners as Docker Compose services")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Settings given on the command line win over the environment and `.env`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct GlobalArgs {
+    /// The settings file [env: ENV_FILE] [default: .env]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub env_file: Option<PathBuf>,
+    /// GitHub organization (or user) owning the runners; overrides ORG
+    #[arg(long, global = true)]
+    pub org: Option<String>,
+    /// Repository for repository-scoped runners; overrides REPO
+    #[arg(long, global = true)]
+    pub repo: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate the compose file, build the image if needed, start and register every runner
+    Init(CountArgs),
+    /// Regenerate the compose file only (no GitHub call; Docker only to count runners without -n)
+    Compose(CountArgs),
+    /// Register the named runners, or every runner not configured yet
+    Register(NamesArgs),
+    /// Start runners (registering those not configured yet)
+    Start(NamesArgs),
+    /// Stop runners
+    Stop(NamesArgs),
+    /// Restart runners
+    Restart(NamesArgs),
+    /// Show a runner's container logs
+    #[command(alias = "log")]
+    Logs(LogsArgs),
+    /// Show local containers beside GitHub's runners
+    #[command(visible_aliases = ["ls", "ps", "status"])]
+    List(ListArgs),
+    /// Unregister runners and remove their containers and volumes
+    #[command(visible_aliases = ["remove", "delete"])]
+    Rm(RmArgs),
+    /// Remove everything (`rm` of the whole fleet) plus the generated files
+    Purge(PurgeArgs),
+    /// Rebuild the custom image from ./Dockerfile
+    Image,
+    /// Show the hardware locks of shared boards: holders and queues
+    Locks(LocksArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CountArgs {
+    /// Number of generic runners [default: current count, else RUNNER_COUNT]
+    #[arg(short = 'n', long = "count", value_name = "N")]
+    pub count: Option<u32>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct NamesArgs {
+    /// Runners: full name, runner-3, 3, or a board name (default: all)
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct LogsArgs {
+    /// Runner: full name, runner-3, 3, or a board name
+    pub name: String,
+    /// Number of lines to show from the end
+    #[arg(long, value_name = "N")]
+    pub tail: Option<u32>,
+    /// Print what is there and exit instead of following
+    #[arg(long)]
+    pub no_follow: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ListArgs {
+    /// Print JSON instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct RmArgs {
+    /// Runners to remove (default: the whole fleet of this prefix)
+    pub names: Vec<String>,
+    /// Do not ask for confirmation
+    #[arg(short = 'y', long = "yes")]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct PurgeArgs {
+    /// Do not ask for confirmation
+    #[arg(short = 'y', long = "yes")]
+    pub yes: bool,
+    /// Also delete the .env file
+    #[arg(long)]
+    pub env: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct LocksArgs {
+    /// Print JSON instead of a table
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,37 @@
+//! One thin file per command; each composes settings, the fleet, Docker and GitHub.
+
+mod compose;
+mod image;
+
+use crate::cli::{Cli, Command, GlobalArgs};
+use crate::prompt::{self, Need};
+use crate::settings::{Settings, Sources};
+use anyhow::Result;
+use std::collections::HashMap;
+
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Compose(args) => compose::run(&load(&cli.global, Need::Org)?, args),
+        Command::Image => image::run(&load(&cli.global, Need::Org)?),
+        other => anyhow::bail!("`{other:?}` is not implemented yet"),
+    }
+}
+
+/// Gathers the settings layers, asks for what is missing, resolves and checks every value,
+/// and prints the warnings. Nothing has been written or started when this fails.
+pub fn load(global: &GlobalArgs, need: Need) -> Result<Settings> {
+    let mut cli = HashMap::new();
+    if let Some(org) = &global.org {
+        cli.insert("ORG".to_string(), org.clone());
+    }
+    if let Some(repo) = &global.repo {
+        cli.insert("REPO".to_string(), repo.clone());
+    }
+    let mut sources = Sources::gather(cli, global.env_file.clone())?;
+    prompt::ensure_required(&mut sources, need)?;
+    let settings = Settings::resolve(&sources)?;
+    for warning in &settings.warnings {
+        eprintln!("warning: {warning}");
+    }
+    Ok(settings)
+}

@@ -1,0 +1,78 @@
+//! First-run prompts: ask for what is missing, on a terminal only, and remember the answers.
+
+use crate::env_file;
+use crate::settings::{ConfigError, Sources};
+use anyhow::Result;
+use dialoguer::{Input, Password};
+use std::io::IsTerminal;
+
+/// Which keys a command cannot do without.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// Naming the fleet needs the org (for the default prefix and file names).
+    Org,
+    /// Talking to GitHub needs the org and the PAT.
+    OrgAndPat,
+}
+
+/// Makes sure the keys `need` names are set: asks on a terminal (and writes the answers into
+/// the `.env` file), otherwise fails naming the missing keys and how to set them.
+pub fn ensure_required(sources: &mut Sources, need: Need) -> Result<()> {
+    let missing_org = sources.get("ORG").is_none();
+    let missing_pat = need == Need::OrgAndPat && sources.get("GH_PAT").is_none();
+    if !missing_org && !missing_pat {
+        return Ok(());
+    }
+    let missing: Vec<&str> = [(missing_org, "ORG"), (missing_pat, "GH_PAT")]
+        .into_iter()
+        .filter_map(|(m, k)| m.then_some(k))
+        .collect();
+    if !std::io::stdin().is_terminal() {
+        return Err(ConfigError::new(format!(
+            "{} not set; add {} to {} or export {}",
+            missing.join(" and ") + if missing.len() > 1 { " are" } else { " is" },
+            missing.iter().map(|k| format!("{k}=...")).collect::<Vec<_>>().join(" and "),
+            sources.env_path.display(),
+            missing.join(" and "),
+        ))
+        .into());
+    }
+
+    let mut answers: Vec<(&str, String)> = Vec::new();
+    if missing_org {
+        let org: String = Input::new()
+            .with_prompt("GitHub organization (or user) that owns the runners")
+            .validate_with(|v: &String| if v.trim().is_empty() { Err("required") } else { Ok(()) })
+            .interact_text()?;
+        answers.push(("ORG", org.trim().to_string()));
+    }
+    if missing_pat {
+        let pat = loop {
+            let pat = Password::new()
+                .with_prompt("Classic PAT (admin:org for org runners, repo admin for repo runners; hidden)")
+                .allow_empty_password(true)
+                .interact()?;
+            if !pat.trim().is_empty() {
+                break pat.trim().to_string();
+            }
+            eprintln!("The PAT is required; please enter it again.");
+        };
+        answers.push(("GH_PAT", pat));
+    }
+    if missing_org && sources.get("REPO").is_none() {
+        let repo: String = Input::new()
+            .with_prompt("Repository (optional; empty for organization runners)")
+            .allow_empty(true)
+            .interact_text()?;
+        if !repo.trim().is_empty() {
+            answers.push(("REPO", repo.trim().to_string()));
+        }
+    }
+    let pairs: Vec<(&str, &str)> = answers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    env_file::upsert(&sources.env_path, &pairs)?;
+    eprintln!("Saved {} to {}", answers.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", "), sources.env_path.display());
+    for (key, value) in answers {
+        sources.set_cli(key, value);
+    }
+    Ok(())
+}
