@@ -6,35 +6,77 @@ use anyhow::{Context, Result};
 use std::collections::HashMap;
 use std::path::Path;
 
-/// Reads `KEY=VALUE` pairs. A missing file is an empty one (first run).
+/// Reads `KEY=VALUE` pairs the way the shell tool did (`export "$line"` of every line that is
+/// not blank or a comment): the value is the rest of the line, taken literally. On top of
+/// that, a value wrapped in double quotes is unescaped (`\\ \" \$ \n`) and one wrapped in
+/// single quotes is taken as is, so the file ghr writes back reads the same.
+///
+/// Not dotenvy: it rejects unquoted spaces (`RUNNER_LABELS=a, b`), which existing files have.
+/// A missing file is an empty one (first run).
 pub fn read(path: &Path) -> Result<HashMap<String, String>> {
     if !path.exists() {
         return Ok(HashMap::new());
     }
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    parse(&text).map_err(|(line, why)| {
+        crate::settings::ConfigError::new(format!("{} line {line} {why}", path.display())).into()
+    })
+}
+
+fn parse(text: &str) -> Result<HashMap<String, String>, (usize, String)> {
     let mut pairs = HashMap::new();
-    let iter = dotenvy::from_path_iter(path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    for item in iter {
-        let (key, value) = item.map_err(|e| {
-            crate::settings::ConfigError::new(format!("{}: {}", path.display(), describe_dotenv_error(&e)))
-        })?;
-        pairs.insert(key, value);
+    for (index, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let line = line.strip_prefix("export ").unwrap_or(line);
+        let Some((key, value)) = line.split_once('=') else {
+            // Never echo the line: it may be a pasted secret.
+            return Err((
+                index + 1,
+                "is not KEY=VALUE; fix it or start it with # to comment it out".into(),
+            ));
+        };
+        let key = key.trim();
+        let valid_key = key.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid_key {
+            return Err((
+                index + 1,
+                format!("has '{key}', which is not a variable name; use letters, digits and _"),
+            ));
+        }
+        pairs.insert(key.to_string(), unquote(value));
     }
     Ok(pairs)
 }
 
-// dotenvy's messages quote the offending line, which may hold the PAT: name only its key.
-fn describe_dotenv_error(e: &dotenvy::Error) -> String {
-    match e {
-        dotenvy::Error::LineParse(line, _) => {
-            let key = line.split_once('=').map(|(k, _)| k.trim()).unwrap_or("a line");
-            format!(
-                "cannot parse the value of {key}; put the value in single quotes, e.g. {key}='...'"
-            )
-        }
-        dotenvy::Error::Io(io) => io.to_string(),
-        _ => "cannot parse the file".to_string(),
+fn unquote(value: &str) -> String {
+    let quoted = |q: char| value.len() >= 2 && value.starts_with(q) && value.ends_with(q);
+    if quoted('\'') {
+        return value[1..value.len() - 1].to_string();
     }
+    if !quoted('"') {
+        return value.to_string();
+    }
+    let mut out = String::with_capacity(value.len());
+    let mut chars = value[1..value.len() - 1].chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, chars.peek().copied()) {
+            ('\\', Some(next @ ('\\' | '"' | '$'))) => {
+                out.push(next);
+                chars.next();
+            }
+            ('\\', Some('n')) => {
+                out.push('\n');
+                chars.next();
+            }
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 /// Sets `updates` in the file at `path`: an existing `KEY=` line is replaced in place, new keys
@@ -81,17 +123,17 @@ fn line_key(line: &str) -> Option<&str> {
 
 // Quote only when the plain form would not read back the same.
 fn format_line(key: &str, value: &str) -> String {
-    let plain = !value.is_empty()
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:@,;+=%".contains(c));
-    if plain || value.is_empty() {
+    let plain = value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_./:@,;+=%".contains(c));
+    if plain {
         format!("{key}={value}")
     } else {
         let escaped = value
             .replace('\\', "\\\\")
             .replace('"', "\\\"")
-            .replace('$', "\\$");
+            .replace('$', "\\$")
+            .replace('\n', "\\n");
         format!("{key}=\"{escaped}\"")
     }
 }
@@ -111,11 +153,25 @@ mod tests {
     }
 
     #[test]
+    fn reads_shell_tool_files_literally() {
+        let text =
+            "# c\n\nexport ORG=acme\nRUNNER_LABELS=a, b ,c\nX='k=v;y'\nY=\"q\\\"x\\ny\"\nZ=a #b\n";
+        let pairs = parse(text).unwrap();
+        assert_eq!(pairs["ORG"], "acme");
+        assert_eq!(pairs["RUNNER_LABELS"], "a, b ,c");
+        assert_eq!(pairs["X"], "k=v;y");
+        assert_eq!(pairs["Y"], "q\"x\ny");
+        assert_eq!(pairs["Z"], "a #b");
+        assert_eq!(parse("ghp_pasted_secret\n").unwrap_err().0, 1);
+        assert!(parse("A-B=1").unwrap_err().1.contains("'A-B'"));
+    }
+
+    #[test]
     fn written_values_read_back_identically() {
         let dir = std::env::temp_dir().join(format!("ghr-envfile-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join(".env");
-        let tricky = "a b#c'd\"e$f";
+        let tricky = "a b#c'd\"e$f\\g\nh";
         upsert(&path, &[("ORG", "acme"), ("REPO", tricky)]).unwrap();
         let pairs = read(&path).unwrap();
         assert_eq!(pairs["ORG"], "acme");

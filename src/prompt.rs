@@ -19,11 +19,14 @@ pub enum Need {
 /// the `.env` file), otherwise fails naming the missing keys and how to set them.
 pub fn ensure_required(sources: &mut Sources, need: Need) -> Result<()> {
     let missing_org = sources.get("ORG").is_none();
-    let missing_pat = need == Need::OrgAndPat && sources.get("GH_PAT").is_none();
-    if !missing_org && !missing_pat {
+    let no_pat = sources.get("GH_PAT").is_none();
+    let needed_pat = need == Need::OrgAndPat && no_pat;
+    if !missing_org && !needed_pat {
         return Ok(());
     }
-    let missing: Vec<&str> = [(missing_org, "ORG"), (missing_pat, "GH_PAT")]
+    // A first run (no ORG) asks for the PAT too, so the next command can talk to GitHub.
+    let missing_pat = needed_pat || (missing_org && no_pat);
+    let missing: Vec<&str> = [(missing_org, "ORG"), (needed_pat, "GH_PAT")]
         .into_iter()
         .filter_map(|(m, k)| m.then_some(k))
         .collect();
@@ -31,7 +34,11 @@ pub fn ensure_required(sources: &mut Sources, need: Need) -> Result<()> {
         return Err(ConfigError::new(format!(
             "{} not set; add {} to {} or export {}",
             missing.join(" and ") + if missing.len() > 1 { " are" } else { " is" },
-            missing.iter().map(|k| format!("{k}=...")).collect::<Vec<_>>().join(" and "),
+            missing
+                .iter()
+                .map(|k| format!("{k}=..."))
+                .collect::<Vec<_>>()
+                .join(" and "),
             sources.env_path.display(),
             missing.join(" and "),
         ))
@@ -42,14 +49,22 @@ pub fn ensure_required(sources: &mut Sources, need: Need) -> Result<()> {
     if missing_org {
         let org: String = Input::new()
             .with_prompt("GitHub organization (or user) that owns the runners")
-            .validate_with(|v: &String| if v.trim().is_empty() { Err("required") } else { Ok(()) })
+            .validate_with(|v: &String| {
+                if v.trim().is_empty() {
+                    Err("required")
+                } else {
+                    Ok(())
+                }
+            })
             .interact_text()?;
         answers.push(("ORG", org.trim().to_string()));
     }
     if missing_pat {
         let pat = loop {
             let pat = Password::new()
-                .with_prompt("Classic PAT (admin:org for org runners, repo admin for repo runners; hidden)")
+                .with_prompt(
+                    "Classic PAT (admin:org for org runners, repo admin for repo runners; hidden)",
+                )
                 .allow_empty_password(true)
                 .interact()?;
             if !pat.trim().is_empty() {
@@ -70,7 +85,15 @@ pub fn ensure_required(sources: &mut Sources, need: Need) -> Result<()> {
     }
     let pairs: Vec<(&str, &str)> = answers.iter().map(|(k, v)| (*k, v.as_str())).collect();
     env_file::upsert(&sources.env_path, &pairs)?;
-    eprintln!("Saved {} to {}", answers.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", "), sources.env_path.display());
+    eprintln!(
+        "Saved {} to {}",
+        answers
+            .iter()
+            .map(|(k, _)| *k)
+            .collect::<Vec<_>>()
+            .join(", "),
+        sources.env_path.display()
+    );
     for (key, value) in answers {
         sources.set_cli(key, value);
     }

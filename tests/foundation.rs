@@ -1,0 +1,473 @@
+//! The foundation through the real binary: compose snapshots, bad input, settings layering,
+//! first-run prompts on a real pseudo-terminal, atomic writes and secrecy.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use support::{stderr, stdout, Ghr};
+
+const FIXTURES: [&str; 4] = ["seed", "repo-scope", "per-board", "injection"];
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/tests/fixtures/{name}.env",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+fn compose_file_of(ghr: &Ghr) -> (String, String) {
+    let name = ghr
+        .files()
+        .into_iter()
+        .find(|f| f.starts_with("docker-compose"))
+        .expect("a compose file was written");
+    let text = ghr.file(&name).unwrap();
+    (name, text)
+}
+
+/// The compose files of the fixtures match tests/snapshots (UPDATE_SNAPSHOTS=1 rewrites them).
+#[test]
+fn compose_snapshots() {
+    for name in FIXTURES {
+        let ghr = Ghr::new("snap").env_file(&fixture(name));
+        let out = ghr.run(&["compose", "-n", "2"]);
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+        let (_, text) = compose_file_of(&ghr);
+        let snapshot = format!("{}/tests/snapshots/{name}.yml", env!("CARGO_MANIFEST_DIR"));
+        if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+            std::fs::write(&snapshot, &text).unwrap();
+        }
+        let expected = std::fs::read_to_string(&snapshot).unwrap_or_default();
+        assert_eq!(
+            text, expected,
+            "{name}: compose file differs from {snapshot}"
+        );
+        assert!(
+            !text.contains("ghp_fixture"),
+            "{name}: the PAT leaked into the compose file"
+        );
+    }
+}
+
+/// Same input, same bytes; and the machine's real compose accepts every fixture's file.
+#[test]
+fn compose_is_deterministic_and_valid_for_real_compose() {
+    if skip_docker("compose_is_deterministic_and_valid_for_real_compose") {
+        return;
+    }
+    for name in FIXTURES {
+        let ghr = Ghr::new("valid").env_file(&fixture(name));
+        assert!(ghr.run(&["compose", "-n", "3"]).status.success());
+        let (file, first) = compose_file_of(&ghr);
+        assert!(ghr.run(&["compose", "-n", "3"]).status.success());
+        assert_eq!(first, ghr.file(&file).unwrap(), "{name}: not deterministic");
+
+        let empty_env = ghr.dir.path().join("empty.env");
+        std::fs::write(&empty_env, "").unwrap();
+        let check = std::process::Command::new("docker-compose")
+            .arg("--env-file")
+            .arg(&empty_env)
+            .args(["-f", &file, "config", "-q"])
+            .current_dir(ghr.dir.path())
+            .output()
+            .expect("docker-compose is installed (set GHR_SKIP_DOCKER_TESTS=1 to skip)");
+        assert!(
+            check.status.success(),
+            "{name}: docker-compose config -q: {}",
+            stderr(&check)
+        );
+    }
+}
+
+/// Values full of YAML and compose syntax come out of compose exactly as written in .env.
+#[test]
+fn hostile_values_round_trip_through_real_compose() {
+    if skip_docker("hostile_values_round_trip_through_real_compose") {
+        return;
+    }
+    let ghr = Ghr::new("hostile").env_file(&fixture("injection"));
+    assert!(ghr.run(&["compose", "-n", "1"]).status.success());
+    let (file, _) = compose_file_of(&ghr);
+    let empty_env = ghr.dir.path().join("empty.env");
+    std::fs::write(&empty_env, "").unwrap();
+    let out = std::process::Command::new("docker-compose")
+        .arg("--env-file")
+        .arg(&empty_env)
+        .args(["-f", &file, "config"])
+        .current_dir(ghr.dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let resolved: serde_yaml::Value = serde_yaml::from_slice(&out.stdout).unwrap();
+    let generic = &resolved["services"]["x-runner-1"]["environment"];
+    // compose's own output keeps `$$`: the value reaches the container as `$HOME`, uninterpolated.
+    assert_eq!(
+        generic["RUNNER_LABELS"].as_str(),
+        Some("a\"b: c,{d},e #f,[g],$$HOME,*h,&i")
+    );
+    assert_eq!(generic["RUNNER_GROUP"].as_str(), Some("group: {evil}"));
+    let board = &resolved["services"]["x-runner-b1"]["environment"];
+    assert_eq!(board["MULTI"].as_str(), Some("line1\nline2"));
+    assert_eq!(board["QUOTE"].as_str(), Some("it's \"quoted\""));
+    assert_eq!(board["DOLLAR"].as_str(), Some("$${GH_PAT}"));
+    assert_eq!(board["HASH"].as_str(), Some("a #b"));
+    assert_eq!(
+        resolved["services"].as_mapping().unwrap().len(),
+        2,
+        "no service was injected"
+    );
+}
+
+struct BadCase {
+    env: &'static str,
+    args: &'static [&'static str],
+    code: i32,
+    needles: &'static [&'static str],
+}
+
+/// Bad input: a one-line error naming key, value and fix; the documented exit code; no file.
+#[test]
+fn bad_input_is_rejected_and_changes_nothing() {
+    let base = "ORG=acme\nGH_PAT=ghp_fixtureTokenThatMustNeverLeak0005\nMAP_USB_DEVICE=false\n";
+    let cases = [
+        BadCase {
+            env: "PRIVILEGED=maybe",
+            args: &["compose", "-n", "1"],
+            code: 3,
+            needles: &["PRIVILEGED=maybe", "true or false"],
+        },
+        BadCase {
+            env: "RUNNER_COUNT=two",
+            args: &["compose"],
+            code: 3,
+            needles: &["RUNNER_COUNT=two", "whole number"],
+        },
+        BadCase {
+            env: "BOARD_RUNNERS=pi",
+            args: &["compose", "-n", "1"],
+            code: 3,
+            needles: &["BOARD_RUNNERS entry 'pi'", "name:label1,label2"],
+        },
+        BadCase {
+            env: "BOARD_RUNNERS=:a",
+            args: &["compose", "-n", "1"],
+            code: 3,
+            needles: &["entry ':a'", "empty board name"],
+        },
+        BadCase {
+            env: "BOARD_RUNNERS=pi:",
+            args: &["compose", "-n", "1"],
+            code: 3,
+            needles: &["entry 'pi:'", "no labels"],
+        },
+        BadCase {
+            env: "BOARD_RUNNERS=pi:a;pi:b",
+            args: &["compose", "-n", "1"],
+            code: 3,
+            needles: &["entry 'pi:b'", "repeats board 'pi'"],
+        },
+        BadCase {
+            env: "BOARD_RUNNERS=my/pi:a",
+            args: &["compose", "-n", "1"],
+            code: 3,
+            needles: &["entry 'my/pi:a'", "container name"],
+        },
+        BadCase {
+            env: "BOARD_RUNNERS=pi:a\nBOARD_ENV_PI=novalue",
+            args: &["compose", "-n", "1"],
+            code: 3,
+            needles: &["BOARD_ENV_PI", "'novalue'", "NAME=VALUE"],
+        },
+        BadCase {
+            env: "LOOP_DEVICE_COUNT=-1",
+            args: &["compose", "-n", "1"],
+            code: 3,
+            needles: &["LOOP_DEVICE_COUNT=-1"],
+        },
+        BadCase {
+            env: "GITHUB_API_URL=api.github.com",
+            args: &["compose", "-n", "1"],
+            code: 3,
+            needles: &["GITHUB_API_URL=api.github.com", "https://api.github.com"],
+        },
+        BadCase {
+            env: "RUNNER_NAME_PREFIX=my lab",
+            args: &["compose", "-n", "1"],
+            code: 3,
+            needles: &["RUNNER_NAME_PREFIX=my lab"],
+        },
+        BadCase {
+            env: "",
+            args: &["compose", "-n", "many"],
+            code: 2,
+            needles: &["many"],
+        },
+        BadCase {
+            env: "",
+            args: &["frobnicate"],
+            code: 2,
+            needles: &["frobnicate"],
+        },
+    ];
+    for case in cases {
+        let ghr = Ghr::new("bad").env_file(&format!("{base}{}\n", case.env));
+        let before = ghr.files();
+        let out = ghr.run(case.args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(case.code), "{}: {err}", case.env);
+        for needle in case.needles {
+            assert!(
+                err.contains(needle),
+                "{}: missing {needle:?} in {err}",
+                case.env
+            );
+        }
+        if case.code == 3 {
+            assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+        }
+        assert!(!err.contains("ghp_fixture"), "the PAT leaked: {err}");
+        assert_eq!(ghr.files(), before, "{}: a file was written", case.env);
+    }
+}
+
+#[test]
+fn per_board_key_without_board_warns_and_goes_on() {
+    let ghr = Ghr::new("orphan")
+        .env_file("ORG=acme\nBOARD_RUNNERS=pi:a\nBOARD_ENV_PY=A=1\nMAP_USB_DEVICE=0\n");
+    let out = ghr.run(&["compose", "-n", "1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("warning: BOARD_ENV_PY names no board of BOARD_RUNNERS"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// CLI flags > process environment > .env (from --env-file or ENV_FILE) > defaults.
+#[test]
+fn settings_layering() {
+    let ghr = Ghr::new("layers").env_file("ORG=fromfile\nRUNNER_NAME_PREFIX=p\nRUNNER_COUNT=3\n");
+    assert!(ghr.run(&["compose"]).status.success());
+    let text = ghr
+        .file("docker-compose.fromfile.yml")
+        .expect(".env names the org");
+    assert!(
+        text.contains("p-runner-3:") && !text.contains("p-runner-4:"),
+        "RUNNER_COUNT=3 from .env"
+    );
+
+    let ghr = ghr.env("ORG", "fromenv").env("RUNNER_COUNT", "1");
+    assert!(ghr.run(&["compose"]).status.success());
+    let text = ghr
+        .file("docker-compose.fromenv.yml")
+        .expect("process env beats .env");
+    assert!(text.contains("p-runner-1:") && !text.contains("p-runner-2:"));
+
+    assert!(ghr
+        .run(&["compose", "--org", "fromcli", "-n", "2"])
+        .status
+        .success());
+    assert!(
+        ghr.file("docker-compose.fromcli.yml")
+            .unwrap()
+            .contains("p-runner-2:"),
+        "flags beat env"
+    );
+
+    std::fs::write(
+        ghr.dir.path().join("other.env"),
+        "ORG=other\nRUNNER_NAME_PREFIX=o\n",
+    )
+    .unwrap();
+    let ghr = ghr.env("ORG", "").env("ENV_FILE", "other.env");
+    assert!(ghr.run(&["compose", "-n", "1"]).status.success());
+    assert!(
+        ghr.file("docker-compose.other.yml")
+            .unwrap()
+            .contains("o-runner-1:"),
+        "ENV_FILE selects the file"
+    );
+    assert!(ghr
+        .run(&["compose", "-n", "1", "--env-file", ".env"])
+        .status
+        .success());
+    assert!(
+        ghr.file("docker-compose.fromfile.yml").is_some(),
+        "--env-file beats ENV_FILE"
+    );
+}
+
+#[test]
+fn missing_org_without_terminal_names_the_keys() {
+    let ghr = Ghr::new("noorg");
+    let out = ghr.run(&["compose", "-n", "1"]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = stderr(&out);
+    assert!(
+        err.contains("ORG is not set") && err.contains("ORG=..."),
+        "{err}"
+    );
+    assert!(
+        ghr.files().is_empty(),
+        "nothing may be written: {:?}",
+        ghr.files()
+    );
+}
+
+/// First run on a real pseudo-terminal (util-linux `script`): ghr asks, re-asks an empty
+/// answer, hides the PAT, and writes the answers into .env (0600, other lines kept).
+#[test]
+fn first_run_prompts_on_a_terminal() {
+    let ghr =
+        Ghr::new("prompt").env_file("# my lab\nRUNNER_NAME_PREFIX=lab\nMAP_USB_DEVICE=false\n");
+    let cmd = ghr.command(&[]);
+    let ghr_cmd = format!("{} compose -n 1 --env-file .env", env!("CARGO_BIN_EXE_ghr"));
+    let mut cmd = {
+        let mut c = std::process::Command::new("script");
+        c.args(["-q", "-e", "-c", &ghr_cmd, "/dev/null"]);
+        c.current_dir(ghr.dir.path()).env_clear();
+        for (k, v) in cmd.get_envs() {
+            if let Some(v) = v {
+                c.env(k, v);
+            }
+        }
+        c.env("TERM", "dumb");
+        c
+    };
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("util-linux `script` is installed");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = out.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut screen = String::new();
+    let wait_for = |needle: &str, screen: &mut String| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !screen.contains(needle) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(bytes) => screen.push_str(&String::from_utf8_lossy(&bytes)),
+                Err(_) => panic!("no {needle:?} on the terminal; saw: {screen}"),
+            }
+        }
+    };
+    wait_for("GitHub organization", &mut screen);
+    // An empty answer must be asked again: were it taken, "acme" would land in the PAT.
+    stdin.write_all(b"\r").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    stdin.write_all(b"acme\r").unwrap();
+    wait_for("Classic PAT", &mut screen);
+    stdin.write_all(b"ghp_typedSecretValue42\r").unwrap();
+    wait_for("Repository", &mut screen);
+    stdin.write_all(b"fw\r").unwrap();
+    wait_for("Wrote", &mut screen);
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{screen}");
+    assert!(
+        !screen.contains("ghp_typedSecretValue42"),
+        "the PAT was echoed: {screen}"
+    );
+
+    let env = ghr.file(".env").unwrap();
+    assert!(
+        env.starts_with("# my lab\nRUNNER_NAME_PREFIX=lab\n"),
+        "{env}"
+    );
+    assert!(
+        env.contains("ORG=acme\n")
+            && env.contains("GH_PAT=ghp_typedSecretValue42\n")
+            && env.contains("REPO=fw\n"),
+        "{env}"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(ghr.dir.path().join(".env"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+    assert!(ghr.file("docker-compose.acme.fw.yml").is_some());
+}
+
+/// A reader never sees a half-written compose file while ghr rewrites it.
+#[test]
+fn compose_file_is_replaced_atomically() {
+    let ghr = Ghr::new("atomic").env_file(&fixture("seed"));
+    assert!(ghr.run(&["compose", "-n", "50"]).status.success());
+    let path = ghr.dir.path().join("docker-compose.arceos-hypervisor.yml");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (path, stop) = (path.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut reads = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let text = std::fs::read_to_string(&path).expect("the file always exists");
+                assert!(
+                    text.ends_with("ghr.runner: lab-runner-roc-rk3568-pc\n"),
+                    "torn read"
+                );
+                reads += 1;
+            }
+            reads
+        })
+    };
+    for n in [1, 50, 7, 30] {
+        assert!(ghr.run(&["compose", "-n", &n.to_string()]).status.success());
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(reader.join().unwrap() > 0);
+    assert_eq!(
+        ghr.files().iter().filter(|f| f.contains(".tmp")).count(),
+        0,
+        "temp files left"
+    );
+}
+
+#[test]
+fn help_lists_every_command() {
+    let out = Ghr::new("help").run(&["--help"]);
+    let text = stdout(&out);
+    for command in [
+        "init", "compose", "register", "start", "stop", "restart", "logs", "list", "rm", "purge",
+        "image", "locks",
+    ] {
+        assert!(text.contains(command), "{command} missing from --help");
+    }
+    for alias in [
+        ["ls", "list"],
+        ["ps", "list"],
+        ["status", "list"],
+        ["remove", "rm"],
+        ["delete", "rm"],
+    ] {
+        let out = Ghr::new("alias").run(&[alias[0], "--help"]);
+        assert!(
+            out.status.success(),
+            "{} is an alias of {}",
+            alias[0],
+            alias[1]
+        );
+    }
+}
+
+fn skip_docker(test: &str) -> bool {
+    if std::env::var("GHR_SKIP_DOCKER_TESTS").as_deref() == Ok("1") {
+        eprintln!("skipped: {test} needs docker-compose (GHR_SKIP_DOCKER_TESTS=1)");
+        return true;
+    }
+    false
+}
