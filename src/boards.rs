@@ -64,7 +64,10 @@ pub fn parse_board_runners(value: &str) -> Result<Vec<BoardEntry>, ConfigError> 
         };
         let name = name.trim();
         if name.is_empty() {
-            return Err(bad(entry, "has an empty board name; write it as name:label1,label2"));
+            return Err(bad(
+                entry,
+                "has an empty board name; write it as name:label1,label2",
+            ));
         }
         if let Some(c) = name
             .chars()
@@ -81,10 +84,7 @@ pub fn parse_board_runners(value: &str) -> Result<Vec<BoardEntry>, ConfigError> 
         if labels.is_empty() {
             return Err(bad(entry, "has no labels; write it as name:label1,label2"));
         }
-        if let Some(first) = entries
-            .iter()
-            .find(|e| key_form(&e.name) == key_form(name))
-        {
+        if let Some(first) = entries.iter().find(|e| key_form(&e.name) == key_form(name)) {
             let why = if first.name == name {
                 format!("repeats board '{name}'; give each board one entry")
             } else {
@@ -132,7 +132,9 @@ pub fn parse_env_pairs(key: &str, value: &str) -> Result<Vec<(String, String)>, 
     split_list(value, ';')
         .into_iter()
         .map(|item| match item.split_once('=') {
-            Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.trim().to_string())),
+            Some((k, v)) if !k.trim().is_empty() => {
+                Ok((k.trim().to_string(), v.trim().to_string()))
+            }
             _ => Err(ConfigError::new(format!(
                 "{key}: entry '{item}' is not NAME=VALUE; write it as NAME=VALUE;NAME2=VALUE2"
             ))),
@@ -187,7 +189,9 @@ mod tests {
 
     #[test]
     fn parses_the_seed_example_with_whitespace() {
-        let boards = parse_board_runners(" phytiumpi:board,phytiumpi ; roc-rk3568-pc:board,roc-rk3568-pc ;").unwrap();
+        let boards =
+            parse_board_runners(" phytiumpi:board,phytiumpi ; roc-rk3568-pc:board,roc-rk3568-pc ;")
+                .unwrap();
         assert_eq!(boards.len(), 2);
         assert_eq!(boards[0].name, "phytiumpi");
         assert_eq!(boards[0].labels, ["board", "phytiumpi"]);
@@ -223,14 +227,27 @@ mod tests {
         let lookup = |k: &str| match k {
             "RUNNER_RESOURCE_ID_ROC_RK3568_PC" => Some("board-roc".to_string()),
             "BOARD_ENV_ROC_RK3568_PC" => Some("A=1; B = x=y".to_string()),
-            "BOARD_DEVICES_ROC_RK3568_PC" => Some("/dev/ttyUSB0,/dev/ttyUSB1:/dev/ttyS1".to_string()),
+            "BOARD_DEVICES_ROC_RK3568_PC" => {
+                Some("/dev/ttyUSB0,/dev/ttyUSB1:/dev/ttyS1".to_string())
+            }
             _ => None,
         };
         let boards = resolve(entries.clone(), Some("shared"), lookup).unwrap();
         assert_eq!(boards[0].resource_id.as_deref(), Some("board-roc"));
-        assert_eq!(boards[0].env, [("A".into(), "1".into()), ("B".into(), "x=y".into())]);
+        assert_eq!(
+            boards[0].env,
+            [("A".into(), "1".into()), ("B".into(), "x=y".into())]
+        );
         assert_eq!(boards[0].devices.len(), 2);
-        let keys = ["BOARD_ENV_ROC_RK3568_PC", "BOARD_ENV_NOPE", "RUNNER_RESOURCE_ID", "RUNNER_RESOURCE_ID_X"];
-        assert_eq!(orphan_keys(keys.into_iter(), &entries), ["BOARD_ENV_NOPE", "RUNNER_RESOURCE_ID_X"]);
+        let keys = [
+            "BOARD_ENV_ROC_RK3568_PC",
+            "BOARD_ENV_NOPE",
+            "RUNNER_RESOURCE_ID",
+            "RUNNER_RESOURCE_ID_X",
+        ];
+        assert_eq!(
+            orphan_keys(keys.into_iter(), &entries),
+            ["BOARD_ENV_NOPE", "RUNNER_RESOURCE_ID_X"]
+        );
     }
 }

@@ -4,7 +4,11 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "ghr", version, about = "Run fleets of GitHub Actions self-hosted runners as Docker Compose services")]
+#[command(
+    name = "ghr",
+    version,
+    about = "Run fleets of GitHub Actions self-hosted runners as Docker Compose services"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,

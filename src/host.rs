@@ -60,12 +60,28 @@ mod tests {
     fn finds_devices_in_natural_order() {
         let dir = std::env::temp_dir().join(format!("ghr-host-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        for name in ["loop-control", "loop0", "loop1", "loop7", "ttyUSB10", "ttyUSB2", "ttyACM0", "ttyS0", "kvm"] {
+        for name in [
+            "loop-control",
+            "loop0",
+            "loop1",
+            "loop7",
+            "ttyUSB10",
+            "ttyUSB2",
+            "ttyACM0",
+            "ttyS0",
+            "kvm",
+        ] {
             std::fs::write(dir.join(name), "").unwrap();
         }
         let facts = HostFacts::probe_root(&dir, 4);
-        assert_eq!(facts.loop_devices, ["/dev/loop-control", "/dev/loop0", "/dev/loop1"]);
-        assert_eq!(facts.usb_serial, ["/dev/ttyACM0", "/dev/ttyUSB2", "/dev/ttyUSB10"]);
+        assert_eq!(
+            facts.loop_devices,
+            ["/dev/loop-control", "/dev/loop0", "/dev/loop1"]
+        );
+        assert_eq!(
+            facts.usb_serial,
+            ["/dev/ttyACM0", "/dev/ttyUSB2", "/dev/ttyUSB10"]
+        );
         assert!(facts.kvm_gid.is_some());
         std::fs::remove_dir_all(&dir).unwrap();
     }

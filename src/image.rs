@@ -18,7 +18,11 @@ pub enum Plan {
     /// The custom image is current.
     Custom(String),
     /// Build the custom image, then record `hash`.
-    Build { tag: String, hash: String, why: &'static str },
+    Build {
+        tag: String,
+        hash: String,
+        why: &'static str,
+    },
 }
 
 impl Plan {
@@ -31,7 +35,10 @@ impl Plan {
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The image compose should name, without touching Docker (for `ghr compose`).
@@ -73,8 +80,12 @@ pub fn ensure(settings: &Settings, docker: &Docker, force: bool) -> Result<Strin
         Plan::Build { tag, hash, why } => {
             eprintln!("Building {tag} from {DOCKERFILE} ({why})");
             docker.build(&tag, Path::new(DOCKERFILE), Path::new("."))?;
-            write_atomic(&settings.dockerfile_hash_file, format!("{hash}\n").as_bytes(), 0o644)
-                .with_context(|| format!("cannot write {}", settings.dockerfile_hash_file.display()))?;
+            write_atomic(
+                &settings.dockerfile_hash_file,
+                format!("{hash}\n").as_bytes(),
+                0o644,
+            )
+            .with_context(|| format!("cannot write {}", settings.dockerfile_hash_file.display()))?;
             Ok(tag)
         }
         other => Ok(other.image().to_string()),

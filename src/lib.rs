@@ -22,7 +22,11 @@ pub fn main() -> std::process::ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return std::process::ExitCode::from(if e.use_stderr() { exit::Exit::Usage as u8 } else { 0 });
+            return std::process::ExitCode::from(if e.use_stderr() {
+                exit::Exit::Usage as u8
+            } else {
+                0
+            });
         }
     };
     match commands::run(cli) {

@@ -44,15 +44,30 @@ impl Sources {
     pub fn gather(cli: HashMap<String, String>, env_file: Option<PathBuf>) -> anyhow::Result<Self> {
         let process: HashMap<String, String> = std::env::vars().collect();
         let env_path = env_file
-            .or_else(|| process.get("ENV_FILE").filter(|v| !v.is_empty()).map(PathBuf::from))
+            .or_else(|| {
+                process
+                    .get("ENV_FILE")
+                    .filter(|v| !v.is_empty())
+                    .map(PathBuf::from)
+            })
             .unwrap_or_else(|| PathBuf::from(DEFAULT_ENV_FILE));
         let file = env_file::read(&env_path)?;
-        Ok(Self { cli, process, file, env_path })
+        Ok(Self {
+            cli,
+            process,
+            file,
+            env_path,
+        })
     }
 
     /// Builds sources from explicit maps (tests, and callers that already hold the values).
     pub fn from_maps(process: HashMap<String, String>, file: HashMap<String, String>) -> Self {
-        Self { cli: HashMap::new(), process, file, env_path: PathBuf::from(DEFAULT_ENV_FILE) }
+        Self {
+            cli: HashMap::new(),
+            process,
+            file,
+            env_path: PathBuf::from(DEFAULT_ENV_FILE),
+        }
     }
 
     /// The value of `key`; an empty value counts as unset, like the shell tool's `${KEY:-default}`.
@@ -92,7 +107,12 @@ impl Sources {
         }
     }
 
-    fn number<T: std::str::FromStr>(&self, key: &str, default: T, what: &str) -> Result<T, ConfigError> {
+    fn number<T: std::str::FromStr>(
+        &self,
+        key: &str,
+        default: T,
+        what: &str,
+    ) -> Result<T, ConfigError> {
         match self.get(key) {
             None => Ok(default),
             Some(v) => v.trim().parse().map_err(|_| {
@@ -101,11 +121,17 @@ impl Sources {
         }
     }
 
-    fn optional_number<T: std::str::FromStr>(&self, key: &str, what: &str) -> Result<Option<T>, ConfigError> {
+    fn optional_number<T: std::str::FromStr>(
+        &self,
+        key: &str,
+        what: &str,
+    ) -> Result<Option<T>, ConfigError> {
         match self.get(key) {
             None => Ok(None),
             Some(v) => v.trim().parse().map(Some).map_err(|_| {
-                ConfigError::new(format!("{key}={v} is not {what}; set {key} to {what} or leave it empty"))
+                ConfigError::new(format!(
+                    "{key}={v} is not {what}; set {key} to {what} or leave it empty"
+                ))
             }),
         }
     }
@@ -174,7 +200,11 @@ impl Settings {
         let prefix = match src.get("RUNNER_NAME_PREFIX") {
             Some(p) => {
                 check_container_chars("RUNNER_NAME_PREFIX", &p)?;
-                if p.ends_with('-') { p } else { format!("{p}-") }
+                if p.ends_with('-') {
+                    p
+                } else {
+                    format!("{p}-")
+                }
             }
             None => default_prefix(&hostname(), &org, repo.as_deref()),
         };
@@ -195,11 +225,16 @@ impl Settings {
         let keys = src.keys();
         let warnings = boards::orphan_keys(keys.iter().map(String::as_str), &entries)
             .into_iter()
-            .map(|k| format!("{k} names no board of BOARD_RUNNERS; it is ignored (check the spelling)"))
+            .map(|k| {
+                format!("{k} names no board of BOARD_RUNNERS; it is ignored (check the spelling)")
+            })
             .collect();
         let resource_id = src.get("RUNNER_RESOURCE_ID");
         let boards = boards::resolve(entries, resource_id.as_deref(), |k| src.get(k))?;
-        let labels = boards::dedup(boards::split_list(&src.get("RUNNER_LABELS").unwrap_or_else(|| "intel".into()), ','));
+        let labels = boards::dedup(boards::split_list(
+            &src.get("RUNNER_LABELS").unwrap_or_else(|| "intel".into()),
+            ',',
+        ));
         let github_api_url = url_setting(src, "GITHUB_API_URL", "https://api.github.com")?;
         let github_server_url = url_setting(src, "GITHUB_SERVER_URL", "https://github.com")?;
         let runner_count = src.number("RUNNER_COUNT", 2u32, "a whole number")?;
@@ -210,22 +245,34 @@ impl Settings {
             prefix,
             runner_group: src.get("RUNNER_GROUP").unwrap_or_else(|| "Default".into()),
             labels,
-            runner_image: src.get("RUNNER_IMAGE").unwrap_or_else(|| DEFAULT_RUNNER_IMAGE.into()),
-            custom_image: src.get("RUNNER_CUSTOM_IMAGE").unwrap_or_else(|| DEFAULT_CUSTOM_IMAGE.into()),
+            runner_image: src
+                .get("RUNNER_IMAGE")
+                .unwrap_or_else(|| DEFAULT_RUNNER_IMAGE.into()),
+            custom_image: src
+                .get("RUNNER_CUSTOM_IMAGE")
+                .unwrap_or_else(|| DEFAULT_CUSTOM_IMAGE.into()),
             workdir: src.get("RUNNER_WORKDIR"),
             disable_auto_update: src.bool("DISABLE_AUTO_UPDATE", false)?,
             runner_count,
             boards,
             resource_id,
-            lock_dir: src.get("RUNNER_LOCK_DIR").unwrap_or_else(|| DEFAULT_LOCK_DIR.into()),
-            lock_host_path: src.get("RUNNER_LOCK_HOST_PATH").unwrap_or_else(|| DEFAULT_LOCK_DIR.into()),
+            lock_dir: src
+                .get("RUNNER_LOCK_DIR")
+                .unwrap_or_else(|| DEFAULT_LOCK_DIR.into()),
+            lock_host_path: src
+                .get("RUNNER_LOCK_HOST_PATH")
+                .unwrap_or_else(|| DEFAULT_LOCK_DIR.into()),
             lock_timeout: src.optional_number("RUNNER_LOCK_TIMEOUT", "a number of seconds")?,
             wrapper_bin: src.get("RUNNER_WRAPPER_BIN").map(PathBuf::from),
             reg_token_cache_file: src
                 .get("REG_TOKEN_CACHE_FILE")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| scoped(".reg_token.cache", "")),
-            reg_token_cache_ttl: src.number("REG_TOKEN_CACHE_TTL", 300u64, "a number of seconds")?,
+            reg_token_cache_ttl: src.number(
+                "REG_TOKEN_CACHE_TTL",
+                300u64,
+                "a number of seconds",
+            )?,
             compose_file: src
                 .get("COMPOSE_FILE")
                 .map(PathBuf::from)
@@ -310,7 +357,9 @@ fn check_name(key: &str, value: &str) -> Result<(), ConfigError> {
 
 fn check_container_chars(key: &str, value: &str) -> Result<(), ConfigError> {
     let bad_start = !value.starts_with(|c: char| c.is_ascii_alphanumeric());
-    let bad_char = value.chars().find(|c| !(c.is_ascii_alphanumeric() || "-_.".contains(*c)));
+    let bad_char = value
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "-_.".contains(*c)));
     if bad_start || bad_char.is_some() {
         return Err(ConfigError::new(format!(
             "{key}={value} cannot start a container name; use letters, digits, '-', '_', '.', starting with a letter or digit"
@@ -321,7 +370,9 @@ fn check_container_chars(key: &str, value: &str) -> Result<(), ConfigError> {
 
 fn url_setting(src: &Sources, key: &str, default: &str) -> Result<String, ConfigError> {
     let value = src.get(key).unwrap_or_else(|| default.to_string());
-    if !(value.starts_with("https://") || value.starts_with("http://")) || value.contains(char::is_whitespace) {
+    if !(value.starts_with("https://") || value.starts_with("http://"))
+        || value.contains(char::is_whitespace)
+    {
         return Err(ConfigError::new(format!(
             "{key}={value} is not an http(s) URL; set it like {default}"
         )));
@@ -339,7 +390,10 @@ mod tests {
     use super::*;
 
     fn map(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -360,8 +414,14 @@ mod tests {
         let src = Sources::from_maps(HashMap::new(), map(&[("ORG", "acme"), ("REPO", "fw")]));
         let s = Settings::resolve(&src).unwrap();
         assert_eq!(s.compose_file, PathBuf::from("docker-compose.acme.fw.yml"));
-        assert_eq!(s.reg_token_cache_file, PathBuf::from(".reg_token.cache.acme.fw"));
-        assert_eq!(s.dockerfile_hash_file, PathBuf::from(".dockerfile.acme.fw.sha256"));
+        assert_eq!(
+            s.reg_token_cache_file,
+            PathBuf::from(".reg_token.cache.acme.fw")
+        );
+        assert_eq!(
+            s.dockerfile_hash_file,
+            PathBuf::from(".dockerfile.acme.fw.sha256")
+        );
         assert_eq!(s.prefix, format!("{}-acme-fw-", hostname()));
         assert_eq!(s.runner_count, 2);
         assert!(s.privileged && s.map_kvm_device && !s.mount_docker_sock);
@@ -370,19 +430,38 @@ mod tests {
 
     #[test]
     fn prefix_gets_its_dash() {
-        let src = Sources::from_maps(map(&[("ORG", "o"), ("RUNNER_NAME_PREFIX", "lab")]), HashMap::new());
+        let src = Sources::from_maps(
+            map(&[("ORG", "o"), ("RUNNER_NAME_PREFIX", "lab")]),
+            HashMap::new(),
+        );
         assert_eq!(Settings::resolve(&src).unwrap().prefix, "lab-");
     }
 
     #[test]
     fn bad_values_name_key_value_and_fix() {
         for (key, value, needle) in [
-            ("PRIVILEGED", "maybe", "PRIVILEGED=maybe is not a boolean; set PRIVILEGED to true or false"),
-            ("RUNNER_COUNT", "two", "RUNNER_COUNT=two is not a whole number"),
+            (
+                "PRIVILEGED",
+                "maybe",
+                "PRIVILEGED=maybe is not a boolean; set PRIVILEGED to true or false",
+            ),
+            (
+                "RUNNER_COUNT",
+                "two",
+                "RUNNER_COUNT=two is not a whole number",
+            ),
             ("REG_TOKEN_CACHE_TTL", "-5", "REG_TOKEN_CACHE_TTL=-5"),
             ("ORG", "a/b", "ORG=a/b has '/'"),
-            ("GITHUB_API_URL", "ftp://x", "GITHUB_API_URL=ftp://x is not an http(s) URL"),
-            ("RUNNER_NAME_PREFIX", "-x", "RUNNER_NAME_PREFIX=-x cannot start a container name"),
+            (
+                "GITHUB_API_URL",
+                "ftp://x",
+                "GITHUB_API_URL=ftp://x is not an http(s) URL",
+            ),
+            (
+                "RUNNER_NAME_PREFIX",
+                "-x",
+                "RUNNER_NAME_PREFIX=-x cannot start a container name",
+            ),
         ] {
             let src = Sources::from_maps(map(&[("ORG", "o"), (key, value)]), HashMap::new());
             let err = Settings::resolve(&src).err().expect(key).to_string();
@@ -392,7 +471,14 @@ mod tests {
 
     #[test]
     fn booleans_accept_the_usual_spellings() {
-        for (v, b) in [("true", true), ("1", true), ("YES", true), ("false", false), ("0", false), ("no", false)] {
+        for (v, b) in [
+            ("true", true),
+            ("1", true),
+            ("YES", true),
+            ("false", false),
+            ("0", false),
+            ("no", false),
+        ] {
             assert_eq!(parse_bool(v), Some(b), "{v}");
         }
         assert_eq!(parse_bool("on"), None);

@@ -16,7 +16,12 @@ pub fn run(settings: &Settings, args: CountArgs) -> Result<()> {
     };
     let image = crate::image::configured_image(settings);
     write(settings, count, &image)?;
-    println!("Wrote {} ({} generic, {} board runners)", settings.compose_file.display(), count, settings.boards.len());
+    println!(
+        "Wrote {} ({} generic, {} board runners)",
+        settings.compose_file.display(),
+        count,
+        settings.boards.len()
+    );
     Ok(())
 }
 
@@ -24,14 +29,21 @@ pub fn run(settings: &Settings, args: CountArgs) -> Result<()> {
 pub fn write(settings: &Settings, generic: u32, image: &str) -> Result<()> {
     let runners = fleet::desired(settings, generic);
     let host = HostFacts::probe(settings.loop_device_count);
-    let file = compose::render(&RenderInput { settings, runners: &runners, image, host: &host });
+    let file = compose::render(&RenderInput {
+        settings,
+        runners: &runners,
+        image,
+        host: &host,
+    });
     write_atomic(&settings.compose_file, file.to_yaml().as_bytes(), 0o644)
         .with_context(|| format!("cannot write {}", settings.compose_file.display()))
 }
 
 /// How many generic runner containers this fleet has now (None when Docker cannot tell).
 pub fn current_generic_count(settings: &Settings) -> Option<u32> {
-    let containers = Docker::new().containers(compose::label::PREFIX, &settings.prefix).ok()?;
+    let containers = Docker::new()
+        .containers(compose::label::PREFIX, &settings.prefix)
+        .ok()?;
     let generic = containers
         .iter()
         .filter(|c| c.labels.get(compose::label::KIND).map(String::as_str) == Some("generic"))
