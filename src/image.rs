@@ -34,6 +34,13 @@ impl Plan {
     }
 }
 
+/// The image to run, and whether it was built just now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ready {
+    pub image: String,
+    pub built: bool,
+}
+
 pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
@@ -42,22 +49,23 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// The image compose should name, without touching Docker (for `ghr compose`).
-pub fn configured_image(settings: &Settings) -> String {
-    if Path::new(DOCKERFILE).exists() {
+pub fn configured_image(settings: &Settings, dir: &Path) -> String {
+    if dir.join(DOCKERFILE).exists() {
         settings.custom_image.clone()
     } else {
         settings.runner_image.clone()
     }
 }
 
-pub fn plan(settings: &Settings, docker: &Docker, force: bool) -> Result<Plan> {
-    let dockerfile = Path::new(DOCKERFILE);
+/// Decides from the Dockerfile in `dir`, the recorded hash and the local images.
+pub fn plan(settings: &Settings, docker: &Docker, dir: &Path, force: bool) -> Result<Plan> {
+    let dockerfile = dir.join(DOCKERFILE);
     if !dockerfile.exists() {
         return Ok(Plan::Stock(settings.runner_image.clone()));
     }
-    let contents = std::fs::read(dockerfile).context("cannot read Dockerfile")?;
+    let contents = std::fs::read(&dockerfile).context("cannot read Dockerfile")?;
     let hash = sha256_hex(&contents);
-    let recorded = std::fs::read_to_string(&settings.dockerfile_hash_file)
+    let recorded = std::fs::read_to_string(dir.join(&settings.dockerfile_hash_file))
         .ok()
         .and_then(|s| s.split_whitespace().next().map(str::to_string));
     let tag = settings.custom_image.clone();
@@ -73,21 +81,24 @@ pub fn plan(settings: &Settings, docker: &Docker, force: bool) -> Result<Plan> {
     Ok(Plan::Build { tag, hash, why })
 }
 
-/// Carries out `plan` and returns the image to run. The hash is recorded only after a
+/// Carries out `plan` for the Dockerfile in `dir`. The hash is recorded only after a
 /// successful build, so a failed one is retried next time.
-pub fn ensure(settings: &Settings, docker: &Docker, force: bool) -> Result<String> {
-    match plan(settings, docker, force)? {
+pub fn ensure(settings: &Settings, docker: &Docker, dir: &Path, force: bool) -> Result<Ready> {
+    match plan(settings, docker, dir, force)? {
         Plan::Build { tag, hash, why } => {
             eprintln!("Building {tag} from {DOCKERFILE} ({why})");
-            docker.build(&tag, Path::new(DOCKERFILE), Path::new("."))?;
-            write_atomic(
-                &settings.dockerfile_hash_file,
-                format!("{hash}\n").as_bytes(),
-                0o644,
-            )
-            .with_context(|| format!("cannot write {}", settings.dockerfile_hash_file.display()))?;
-            Ok(tag)
+            docker.build(&tag, &dir.join(DOCKERFILE), dir)?;
+            let hash_file = dir.join(&settings.dockerfile_hash_file);
+            write_atomic(&hash_file, format!("{hash}\n").as_bytes(), 0o644)
+                .with_context(|| format!("cannot write {}", hash_file.display()))?;
+            Ok(Ready {
+                image: tag,
+                built: true,
+            })
         }
-        other => Ok(other.image().to_string()),
+        other => Ok(Ready {
+            image: other.image().to_string(),
+            built: false,
+        }),
     }
 }

@@ -14,7 +14,7 @@ pub fn run(settings: &Settings, args: CountArgs) -> Result<()> {
         Some(n) => n,
         None => current_generic_count(settings).unwrap_or(settings.runner_count),
     };
-    let image = crate::image::configured_image(settings);
+    let image = crate::image::configured_image(settings, std::path::Path::new("."));
     write(settings, count, &image)?;
     println!(
         "Wrote {} ({} generic, {} board runners)",

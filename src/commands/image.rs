@@ -5,13 +5,14 @@ use crate::settings::Settings;
 use anyhow::Result;
 
 pub fn run(settings: &Settings) -> Result<()> {
-    if !std::path::Path::new(crate::image::DOCKERFILE).exists() {
+    let dir = std::path::Path::new(".");
+    if !dir.join(crate::image::DOCKERFILE).exists() {
         return Err(crate::settings::ConfigError::new(
             "there is no ./Dockerfile to build; run ghr image in the directory that holds it",
         )
         .into());
     }
-    let image = crate::image::ensure(settings, &Docker::new(), true)?;
-    println!("Built {image}");
+    let ready = crate::image::ensure(settings, &Docker::new(), dir, true)?;
+    println!("Built {}", ready.image);
     Ok(())
 }

@@ -1,0 +1,137 @@
+//! The image decision against the real engine, with real `docker build`s of FROM-scratch
+//! images (nothing is pulled).
+
+mod support;
+
+use ghr::docker::Docker;
+use ghr::image::{ensure, Ready};
+use ghr::settings::{Settings, Sources};
+use std::collections::HashMap;
+use std::process::Command;
+use support::{Ghr, TempDir};
+
+fn settings(tag: &str) -> Settings {
+    let file: HashMap<String, String> = [("ORG", "acme"), ("RUNNER_CUSTOM_IMAGE", tag)]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Settings::resolve(&Sources::from_maps(HashMap::new(), file)).unwrap()
+}
+
+fn skip() -> bool {
+    if std::env::var("GHR_SKIP_DOCKER_TESTS").as_deref() == Ok("1") {
+        eprintln!("skipped: image tests need Docker (GHR_SKIP_DOCKER_TESTS=1)");
+        return true;
+    }
+    false
+}
+
+/// Removes the test image even when the test fails.
+struct ImageGuard(String);
+
+impl Drop for ImageGuard {
+    fn drop(&mut self) {
+        let _ = Command::new("docker").args(["rmi", "-f", &self.0]).output();
+    }
+}
+
+#[test]
+fn rebuilds_exactly_when_the_dockerfile_changes_or_the_image_is_missing() {
+    if skip() {
+        return;
+    }
+    let dir = TempDir::new("image");
+    let tag = format!("ghr-test-image-{}:1", std::process::id());
+    let _guard = ImageGuard(tag.clone());
+    let s = settings(&tag);
+    let docker = Docker::new();
+    let hash_file = dir.path().join(".dockerfile.acme.sha256");
+    std::fs::write(dir.path().join("hello.txt"), "hello").unwrap();
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        "FROM scratch\nCOPY hello.txt /hello.txt\n",
+    )
+    .unwrap();
+
+    let built = |expect: bool, why: &str| {
+        let ready = ensure(&s, &docker, dir.path(), false).expect(why);
+        assert_eq!(
+            ready,
+            Ready {
+                image: tag.clone(),
+                built: expect
+            },
+            "{why}"
+        );
+    };
+    built(true, "first run builds");
+    let first_hash = std::fs::read_to_string(&hash_file).unwrap();
+    built(false, "no change, no build");
+
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        "FROM scratch\nCOPY hello.txt /hi.txt\n",
+    )
+    .unwrap();
+    built(true, "a changed Dockerfile rebuilds");
+    let second_hash = std::fs::read_to_string(&hash_file).unwrap();
+    assert_ne!(first_hash, second_hash);
+    built(false, "and only once");
+
+    let out = Command::new("docker")
+        .args(["rmi", "-f", &tag])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    built(true, "a missing image is rebuilt");
+
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        "FROM scratch\nCOPY missing.txt /x\n",
+    )
+    .unwrap();
+    let err = ensure(&s, &docker, dir.path(), false).unwrap_err();
+    assert_eq!(ghr::exit::classify(&err), ghr::exit::Exit::Docker);
+    assert!(format!("{err:#}").contains("docker build of"), "{err:#}");
+    assert_eq!(
+        std::fs::read_to_string(&hash_file).unwrap(),
+        second_hash,
+        "a failed build keeps the old hash"
+    );
+}
+
+#[test]
+fn ghr_image_forces_a_rebuild_and_compose_names_the_custom_image() {
+    if skip() {
+        return;
+    }
+    let tag = format!("ghr-test-image-force-{}:1", std::process::id());
+    let _guard = ImageGuard(tag.clone());
+    let ghr = Ghr::new("image-cmd").env_file(&format!(
+        "ORG=acme\nRUNNER_CUSTOM_IMAGE={tag}\nRUNNER_NAME_PREFIX=img\nMAP_USB_DEVICE=0\n"
+    ));
+    std::fs::write(
+        ghr.dir.path().join("Dockerfile"),
+        "FROM scratch\nLABEL ghr.test=1\n",
+    )
+    .unwrap();
+    for _ in 0..2 {
+        let out = ghr.run(&["image"]);
+        assert!(out.status.success(), "{}", support::stderr(&out));
+        assert!(
+            support::stderr(&out).contains("(asked for)"),
+            "every `ghr image` builds"
+        );
+    }
+    assert!(ghr.run(&["compose", "-n", "1"]).status.success());
+    let compose = ghr.file("docker-compose.acme.yml").unwrap();
+    assert!(compose.contains(&format!("image: {tag}")), "{compose}");
+
+    std::fs::remove_file(ghr.dir.path().join("Dockerfile")).unwrap();
+    let out = ghr.run(&["image"]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "no Dockerfile is a usage problem"
+    );
+}
