@@ -52,3 +52,138 @@ pub fn desired(settings: &Settings, generic: u32) -> Vec<DesiredRunner> {
     });
     generic_runners.chain(board_runners).collect()
 }
+
+/// A runner as GitHub lists it (the fields `list` shows).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RemoteRunner {
+    pub id: u64,
+    #[serde(skip)]
+    pub name: String,
+    pub status: String,
+    pub busy: bool,
+    pub labels: Vec<String>,
+}
+
+/// One row of the fleet view: a name with what Docker and GitHub know of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub name: String,
+    pub container: Option<crate::docker::Container>,
+    pub github: Option<RemoteRunner>,
+}
+
+/// GitHub's runners belong to this fleet when named `<prefix>runner-...`; other prefixes,
+/// hosts and orgs sharing the scope are never ours.
+pub fn is_ours(prefix: &str, github_name: &str) -> bool {
+    github_name.starts_with(&format!("{prefix}runner-"))
+}
+
+/// Joins containers (already filtered by the prefix label) with GitHub's runners of the prefix,
+/// by name, in natural order (runner-2 before runner-10).
+pub fn join(
+    prefix: &str,
+    containers: Vec<crate::docker::Container>,
+    remote: Vec<RemoteRunner>,
+) -> Vec<Member> {
+    let mut members: Vec<Member> = containers
+        .into_iter()
+        .map(|c| Member {
+            name: c.name.clone(),
+            container: Some(c),
+            github: None,
+        })
+        .collect();
+    for runner in remote.into_iter().filter(|r| is_ours(prefix, &r.name)) {
+        match members.iter_mut().find(|m| m.name == runner.name) {
+            Some(member) => member.github = Some(runner),
+            None => members.push(Member {
+                name: runner.name.clone(),
+                container: None,
+                github: Some(runner),
+            }),
+        }
+    }
+    members.sort_by(|a, b| natural_cmp(&a.name, &b.name));
+    members
+}
+
+/// Compares names with digit runs as numbers: `runner-2` < `runner-10`.
+pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    fn chunks(s: &str) -> Vec<(bool, &str)> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        let bytes = s.as_bytes();
+        for i in 1..=bytes.len() {
+            if i == bytes.len() || bytes[i].is_ascii_digit() != bytes[start].is_ascii_digit() {
+                out.push((bytes[start].is_ascii_digit(), &s[start..i]));
+                start = i;
+            }
+        }
+        out
+    }
+    let (ca, cb) = (chunks(a), chunks(b));
+    for ((da, xa), (db, xb)) in ca.iter().zip(cb.iter()) {
+        let ord = if *da && *db {
+            let (ta, tb) = (xa.trim_start_matches('0'), xb.trim_start_matches('0'));
+            ta.len().cmp(&tb.len()).then_with(|| ta.cmp(tb))
+        } else {
+            xa.cmp(xb)
+        };
+        if ord != std::cmp::Ordering::Equal {
+            return ord;
+        }
+    }
+    ca.len().cmp(&cb.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::docker::Container;
+
+    fn container(name: &str) -> Container {
+        Container {
+            id: format!("id-{name}"),
+            name: name.into(),
+            state: "running".into(),
+            image: "img".into(),
+            labels: Default::default(),
+        }
+    }
+
+    fn remote(id: u64, name: &str) -> RemoteRunner {
+        RemoteRunner {
+            id,
+            name: name.into(),
+            status: "online".into(),
+            busy: false,
+            labels: vec![],
+        }
+    }
+
+    #[test]
+    fn join_marks_each_side_and_ignores_other_prefixes() {
+        let members = join(
+            "h-o-",
+            vec![container("h-o-runner-10"), container("h-o-runner-2")],
+            vec![
+                remote(1, "h-o-runner-2"),
+                remote(2, "h-o-runner-3"),
+                remote(3, "other-runner-1"),
+                remote(4, "h-o-x"),
+            ],
+        );
+        let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, ["h-o-runner-2", "h-o-runner-3", "h-o-runner-10"]);
+        assert!(members[0].container.is_some() && members[0].github.is_some());
+        assert!(members[1].container.is_none() && members[1].github.is_some());
+        assert!(members[2].container.is_some() && members[2].github.is_none());
+    }
+
+    #[test]
+    fn natural_order() {
+        let mut v = vec!["r-10", "r-2", "r-1", "r-b", "r-a"];
+        v.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(v, ["r-1", "r-2", "r-10", "r-a", "r-b"]);
+    }
+}

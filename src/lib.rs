@@ -11,8 +11,10 @@ pub mod fleet;
 pub mod fsutil;
 pub mod host;
 pub mod image;
+pub mod names;
 pub mod prompt;
 pub mod settings;
+pub mod ui;
 
 use clap::Parser;
 

@@ -2,6 +2,14 @@
 
 mod compose;
 mod image;
+mod init;
+mod lifecycle;
+mod list;
+mod logs;
+mod remote;
+mod rm;
+mod start;
+mod stop;
 
 use crate::cli::{Cli, Command, GlobalArgs};
 use crate::prompt::{self, Need};
@@ -13,6 +21,23 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Compose(args) => compose::run(&load(&cli.global, Need::Org)?, args),
         Command::Image => image::run(&load(&cli.global, Need::Org)?),
+        Command::Init(args) => init::run(&load(&cli.global, Need::OrgAndPat)?, args),
+        Command::Register(args) => start::run(
+            &load(&cli.global, Need::OrgAndPat)?,
+            &args.names,
+            start::Mode::Register,
+        ),
+        Command::Start(args) => start::run(
+            &load(&cli.global, Need::OrgAndPat)?,
+            &args.names,
+            start::Mode::Start,
+        ),
+        Command::Stop(args) => stop::run(&load(&cli.global, Need::Org)?, &args.names, "stop"),
+        Command::Restart(args) => stop::run(&load(&cli.global, Need::Org)?, &args.names, "restart"),
+        Command::Logs(args) => logs::run(&load(&cli.global, Need::Org)?, args),
+        Command::List(args) => list::run(&load(&cli.global, Need::OrgAndPat)?, args),
+        Command::Rm(args) => rm::run(&load(&cli.global, Need::OrgAndPat)?, args),
+        Command::Purge(args) => rm::purge(&load(&cli.global, Need::OrgAndPat)?, args),
         other => anyhow::bail!("`{other:?}` is not implemented yet"),
     }
 }

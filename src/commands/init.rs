@@ -1,0 +1,70 @@
+//! `ghr init [-n N]`: compose file, image, containers created, unconfigured runners
+//! registered, configured runners started. Safe to run again: it converges.
+
+use super::lifecycle::{self, Registration};
+use super::remote::Remote;
+use crate::cli::CountArgs;
+use crate::docker::Docker;
+use crate::fleet;
+use crate::settings::Settings;
+use anyhow::Result;
+
+pub fn run(settings: &Settings, args: CountArgs) -> Result<()> {
+    let count = args.count.unwrap_or(settings.runner_count);
+    let docker = Docker::new();
+    let image = crate::image::ensure(settings, &docker, std::path::Path::new("."), false)?.image;
+    super::compose::write(settings, count, &image)?;
+    let file = &settings.compose_file;
+    // Containers and volumes exist after this, but nothing runs: an unconfigured runner
+    // would only exit and be restarted, over and over.
+    docker.compose_up(file, false, &[])?;
+
+    let desired: Vec<String> = fleet::desired(settings, count)
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    let all = lifecycle::containers(settings, &docker)?;
+    let extra: Vec<&str> = all
+        .iter()
+        .map(|c| c.name.as_str())
+        .filter(|n| !desired.iter().any(|d| d == n))
+        .collect();
+    if !extra.is_empty() {
+        eprintln!(
+            "warning: {} not in the compose file any more; `ghr rm` removes them",
+            extra.join(", ")
+        );
+    }
+    let targets: Vec<_> = all
+        .into_iter()
+        .filter(|c| desired.contains(&c.name))
+        .collect();
+    let remote = Remote::connect(settings)?;
+    let outcomes = lifecycle::register(settings, &docker, &remote, &targets, false);
+    let failed = outcomes
+        .iter()
+        .filter(|o| matches!(o, Registration::Failed(_)))
+        .count();
+    let ready: Vec<String> = targets
+        .iter()
+        .zip(&outcomes)
+        .filter(|(_, o)| !matches!(o, Registration::Failed(_)))
+        .map(|(c, _)| c.name.clone())
+        .collect();
+    if !ready.is_empty() {
+        docker.compose_up(file, true, &ready)?;
+    }
+    println!(
+        "{} of {} runners of {} are up ({}, image {image})",
+        ready.len(),
+        targets.len(),
+        settings.scope_label(),
+        file.display()
+    );
+    lifecycle::partial(
+        failed,
+        targets.len(),
+        "did not register",
+        "run `ghr init` again to retry them",
+    )
+}

@@ -1,0 +1,200 @@
+//! What the lifecycle commands share: finding the fleet's containers, resolving names,
+//! registering runners concurrently with one token, and reporting per runner.
+
+use super::remote::Remote;
+use crate::boards;
+use crate::compose::label;
+use crate::docker::{ConfigRun, Container, Docker};
+use crate::exit::PartialFailure;
+use crate::fleet;
+use crate::names;
+use crate::settings::Settings;
+use crate::ui;
+use anyhow::{anyhow, Result};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+/// How many registrations (one `docker run` each) run at once.
+pub const REGISTER_CONCURRENCY: usize = 8;
+
+/// Runs `f` over `items` on at most `limit` threads; results in input order.
+pub fn parallel<T: Sync, R: Send>(items: &[T], limit: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<R>>> = Mutex::new((0..items.len()).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..limit.clamp(1, items.len().max(1)) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(item) = items.get(i) else { break };
+                let r = f(item);
+                results
+                    .lock()
+                    .expect("no worker panics while holding the lock")[i] = Some(r);
+            });
+        }
+    });
+    results
+        .into_inner()
+        .expect("workers are done")
+        .into_iter()
+        .map(|r| r.expect("every item ran"))
+        .collect()
+}
+
+/// The fleet's containers (by the prefix label), in natural name order.
+pub fn containers(settings: &Settings, docker: &Docker) -> Result<Vec<Container>> {
+    let mut list = docker.containers(label::PREFIX, &settings.prefix)?;
+    list.sort_by(|a, b| fleet::natural_cmp(&a.name, &b.name));
+    Ok(list)
+}
+
+/// How many generic runners the compose file describes now: those with containers, else RUNNER_COUNT.
+pub fn generic_count(settings: &Settings, containers: &[Container]) -> u32 {
+    let generic = containers
+        .iter()
+        .filter(|c| c.labels.get(label::KIND).map(String::as_str) == Some("generic"))
+        .count() as u32;
+    if generic > 0 {
+        generic
+    } else {
+        settings.runner_count
+    }
+}
+
+/// Resolves the command line's names against `known`; warns about each unknown one and
+/// fails when none is left. No names means all of `known`.
+pub fn pick(settings: &Settings, known: &[String], wanted: &[String]) -> Result<Vec<String>> {
+    if wanted.is_empty() {
+        return Ok(known.to_vec());
+    }
+    let resolved = names::resolve(&settings.prefix, known, wanted);
+    for name in &resolved.unknown {
+        eprintln!(
+            "warning: {name} is no runner of this fleet (prefix {})",
+            settings.prefix
+        );
+    }
+    if resolved.found.is_empty() {
+        return Err(anyhow!(
+            "none of the given names is a runner of this fleet (prefix {}); `ghr list` shows them",
+            settings.prefix
+        ));
+    }
+    Ok(resolved.found)
+}
+
+/// The labels a runner registers with: its board's, or RUNNER_LABELS; de-duplicated.
+pub fn runner_labels(settings: &Settings, container: &Container) -> Vec<String> {
+    let board = container.labels.get(label::BOARD).filter(|b| !b.is_empty());
+    let labels = match board.and_then(|b| settings.boards.iter().find(|x| &x.name == b)) {
+        Some(board) => board.labels.clone(),
+        None => settings.labels.clone(),
+    };
+    boards::dedup(labels)
+}
+
+/// What happened to one runner in `register`.
+#[derive(Debug)]
+pub enum Registration {
+    Registered,
+    AlreadyConfigured,
+    Failed(String),
+}
+
+/// Registers every unconfigured runner of `targets` (containers that exist), at most
+/// REGISTER_CONCURRENCY at a time, with one registration token fetched only if needed.
+/// Reports each runner on its own line; returns the outcomes in input order.
+/// `say_skipped`: print a line for each runner that was configured already (`ghr register`).
+pub fn register(
+    settings: &Settings,
+    docker: &Docker,
+    remote: &Remote,
+    targets: &[Container],
+    say_skipped: bool,
+) -> Vec<Registration> {
+    if targets.is_empty() {
+        return Vec::new();
+    }
+    let bar = ui::progress(targets.len(), "registering");
+    let token: OnceLock<std::result::Result<String, String>> = OnceLock::new();
+    let url = settings.registration_url();
+    let outcomes = parallel(targets, REGISTER_CONCURRENCY, |c| {
+        let outcome = (|| -> Result<Registration, String> {
+            if docker
+                .is_configured(&c.name)
+                .map_err(|e| format!("{e:#}"))?
+            {
+                return Ok(Registration::AlreadyConfigured);
+            }
+            let token = token
+                .get_or_init(|| {
+                    remote
+                        .registration_token()
+                        .map_err(|e| format!("no registration token: {e:#}"))
+                })
+                .as_ref()
+                .map_err(Clone::clone)?;
+            let labels = runner_labels(settings, c);
+            let cfg = ConfigRun {
+                container: &c.name,
+                image: &c.image,
+                url: &url,
+                name: &c.name,
+                labels: &labels,
+                group: &settings.runner_group,
+                workdir: settings.workdir.as_deref(),
+                disable_update: settings.disable_auto_update,
+            };
+            docker
+                .configure(&cfg, token)
+                .map_err(|e| format!("{e:#}"))?;
+            Ok(Registration::Registered)
+        })()
+        .unwrap_or_else(Registration::Failed);
+        let line = match &outcome {
+            Registration::Registered => Some(format!("registered {}", c.name)),
+            Registration::AlreadyConfigured if say_skipped => {
+                Some(format!("{} is already configured; skipped", c.name))
+            }
+            Registration::AlreadyConfigured => None,
+            Registration::Failed(why) => Some(format!("error: {} did not register: {why}", c.name)),
+        };
+        if let Some(line) = line {
+            ui::note(&bar, &line);
+        }
+        bar.inc(1);
+        outcome
+    });
+    bar.finish_and_clear();
+    outcomes
+}
+
+/// An error for `failed` of `total` runners, or Ok when none failed.
+pub fn partial(failed: usize, total: usize, what: &str, retry: &str) -> Result<()> {
+    if failed == 0 {
+        return Ok(());
+    }
+    Err(PartialFailure(format!("{failed} of {total} runners {what}; {retry}")).into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parallel_keeps_order_and_bounds_threads() {
+        let running = AtomicUsize::new(0);
+        let peak = AtomicUsize::new(0);
+        let items: Vec<u32> = (0..20).collect();
+        let out = parallel(&items, 3, |i| {
+            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+            peak.fetch_max(now, Ordering::SeqCst);
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            running.fetch_sub(1, Ordering::SeqCst);
+            i * 2
+        });
+        assert_eq!(out, items.iter().map(|i| i * 2).collect::<Vec<_>>());
+        assert!(peak.load(Ordering::SeqCst) <= 3);
+        assert!(parallel(&Vec::<u32>::new(), 3, |i| *i).is_empty());
+    }
+}
