@@ -24,6 +24,9 @@ pub type Result<T, E = GitHubError> = std::result::Result<T, E>;
 pub const PER_PAGE: usize = 100;
 /// The REST API version ghr is written against.
 pub const API_VERSION: &str = "2022-11-28";
+/// Parallel requests for bulk operations: well below GitHub's secondary limit of 100
+/// concurrent requests, and enough to hide per-request latency for a few hundred runners.
+pub const DEFAULT_CONCURRENCY: usize = 16;
 /// Pagination guard: 1000 pages of 100 is far beyond any real fleet.
 const MAX_PAGES: usize = 1000;
 

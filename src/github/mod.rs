@@ -12,7 +12,7 @@ mod timefmt;
 
 pub use client::{
     GitHub, Notify, Options, Result, Runner, Token, UnregisterOutcome, Unregistered, API_VERSION,
-    PER_PAGE,
+    DEFAULT_CONCURRENCY, PER_PAGE,
 };
 pub use concurrent::map_bounded;
 pub use error::GitHubError;
