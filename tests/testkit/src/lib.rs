@@ -6,3 +6,4 @@ pub mod http_client;
 pub mod timefmt;
 
 pub use fake_github::{FakeGitHub, JobRecord, JobSpec, LoggedRequest, RunnerInfo, Scope};
+pub mod runner_layout;
