@@ -6,4 +6,5 @@ pub mod http_client;
 pub mod timefmt;
 
 pub use fake_github::{FakeGitHub, JobRecord, JobSpec, LoggedRequest, RunnerInfo, Scope};
+pub mod docker;
 pub mod runner_layout;
