@@ -17,7 +17,10 @@ fn gh() -> FakeGitHub {
 
 fn call(gh: &FakeGitHub, method: &str, path: &str, pat: Option<&str>) -> Response {
     let auth = pat.map(|p| format!("Bearer {p}"));
-    let mut headers = vec![("Accept", "application/vnd.github+json")];
+    let mut headers = vec![
+        ("Accept", "application/vnd.github+json"),
+        ("User-Agent", "testkit-tests"),
+    ];
     if let Some(a) = &auth {
         headers.push(("Authorization", a.as_str()));
     }
@@ -54,7 +57,7 @@ fn registration_and_remove_tokens() {
     let r = request(
         "POST",
         &format!("{}/orgs/acme/actions/runners/registration-token", gh.url()),
-        &[("Authorization", "token ghp_testpat")],
+        &[("Authorization", "token ghp_testpat"), ("User-Agent", "t")],
         None,
         Duration::from_secs(5),
     )
@@ -97,7 +100,7 @@ fn list_pagination_with_link_headers() {
         let r = request(
             "GET",
             &url,
-            &[("Authorization", "Bearer ghp_testpat")],
+            &[("Authorization", "Bearer ghp_testpat"), ("User-Agent", "t")],
             None,
             Duration::from_secs(5),
         )
@@ -307,4 +310,23 @@ fn faults_and_latency() {
     assert!(t.elapsed() >= Duration::from_millis(150));
     let statuses: Vec<u16> = gh.requests().iter().map(|r| r.status).collect();
     assert_eq!(statuses, [502, 502, 200, 200]);
+}
+
+#[test]
+fn user_agent_required_and_headers_logged() {
+    let gh = gh();
+    let r = request(
+        "GET",
+        &format!("{}/orgs/acme/actions/runners", gh.url()),
+        &[("Authorization", "Bearer ghp_testpat")],
+        None,
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    assert_eq!(r.status, 403);
+    assert!(json(&r)["message"].as_str().unwrap().contains("User-Agent"));
+    call(&gh, "GET", "/orgs/acme/actions/runners", Some(PAT));
+    let log = gh.requests();
+    assert_eq!(log[1].header("user-agent"), Some("testkit-tests"));
+    assert_eq!(log[1].header("ACCEPT"), Some("application/vnd.github+json"));
 }

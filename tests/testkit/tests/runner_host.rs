@@ -449,3 +449,69 @@ fn stop_during_job_skips_completed_hook() {
     let r = gh.runner(&ORG, "r1").unwrap();
     assert_eq!((r.status.as_str(), r.busy), ("offline", false));
 }
+
+#[test]
+fn repo_runner_deleted_on_server_exits() {
+    let gh = gh();
+    let repo = Scope::Repo("acme", "widgets");
+    let root = TempRoot::new("del");
+    let token = gh.registration_token(&repo);
+    let url = format!("{}/acme/widgets", gh.url());
+    // An org token does not register a repo runner.
+    let org_token = gh.registration_token(&ORG);
+    let o = config(
+        &root.0,
+        &[
+            "--url",
+            &url,
+            "--token",
+            &org_token,
+            "--unattended",
+            "--name",
+            "w1",
+        ],
+    );
+    assert!(!o.status.success());
+    let o = config(
+        &root.0,
+        &[
+            "--url",
+            &url,
+            "--token",
+            &token,
+            "--unattended",
+            "--name",
+            "w1",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let mut run = Run::start(&root.0, &[]);
+    let up = gh.wait_until(Duration::from_secs(10), |gh| {
+        gh.runner(&repo, "w1").is_some_and(|r| r.status == "online")
+    });
+    assert!(up);
+    // Repo jobs run on the repo's runners.
+    let job = gh.dispatch_job(&repo, &["self-hosted"], JobSpec::new("repo-job"));
+    let rec = gh.wait_job(job, Duration::from_secs(10)).unwrap();
+    assert_eq!(rec.result.as_deref(), Some("Succeeded"));
+
+    let id = gh.runner(&repo, "w1").unwrap().id;
+    let r = testkit::http_client::request(
+        "DELETE",
+        &format!("{}/repos/acme/widgets/actions/runners/{id}", gh.url()),
+        &[("Authorization", "Bearer ghp_x"), ("User-Agent", "t")],
+        None,
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    assert_eq!(r.status, 204);
+    let end = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = run.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < end, "run.sh kept running after deletion");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(!status.success());
+}

@@ -403,6 +403,7 @@ fn serve(sh: &Shared, mut rq: tiny_http::Request) {
         path: req.path.clone(),
         query: req.raw_query.clone(),
         status: reply.status,
+        headers: req.headers.clone(),
     });
     sh.cond.notify_all();
     let mut resp = tiny_http::Response::from_data(reply.body).with_status_code(reply.status);

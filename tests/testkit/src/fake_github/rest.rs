@@ -43,6 +43,16 @@ fn guarded(sh: &Shared, st: &mut State, req: &Req, scope: &ScopeKey, rest: &[&st
         st.errors = (n > 1).then_some((n - 1, status));
         return Reply::error(status, "Server Error");
     }
+    // GitHub rejects API requests without a User-Agent.
+    if req
+        .header("user-agent")
+        .is_none_or(|ua| ua.trim().is_empty())
+    {
+        return Reply::error(
+            403,
+            "Request forbidden by administrative rules. Please make sure your request has a User-Agent header (https://docs.github.com/en/rest/overview/resources-in-the-rest-api#user-agent-required). Check https://developer.github.com for other possible causes.",
+        );
+    }
     let Some(scopes) = req
         .auth(&["bearer", "token"])
         .and_then(|pat| st.pats.get(&pat).cloned())

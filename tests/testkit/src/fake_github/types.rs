@@ -62,6 +62,18 @@ pub struct LoggedRequest {
     /// Raw query string without `?` ("" when none).
     pub query: String,
     pub status: u16,
+    /// Request headers as sent (names as the client spelled them).
+    pub headers: Vec<(String, String)>,
+}
+
+impl LoggedRequest {
+    /// First header with this name (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// What a dispatched job does on the runner. Steps sleep `duration`, then succeed or fail.
