@@ -515,3 +515,18 @@ fn repo_runner_deleted_on_server_exits() {
     };
     assert!(!status.success());
 }
+
+#[test]
+fn killed_runner_goes_offline_after_its_poll_lapses() {
+    let gh = gh();
+    let root = TempRoot::new("kill");
+    assert!(register(&gh, &root.0, "k1", &[]).status.success());
+    let mut run = Run::start(&root.0, &[]);
+    assert!(online(&gh, "k1"));
+    run.child.kill().unwrap(); // SIGKILL: no session delete
+    run.child.wait().unwrap();
+    let gone = gh.wait_until(Duration::from_secs(10), |gh| {
+        gh.runner(&ORG, "k1").is_some_and(|r| r.status == "offline")
+    });
+    assert!(gone, "a dead runner must go offline (poll timeout + grace)");
+}

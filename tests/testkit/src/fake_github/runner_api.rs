@@ -247,6 +247,7 @@ fn session_create(st: &mut State, req: &Req) -> Reply {
     let sid = format!("s-{}", st.token(16));
     let r = st.runners.get_mut(&id).expect("found");
     r.session = Some(sid.clone());
+    r.last_seen = Instant::now();
     let owner = req.json()["ownerName"].clone();
     Reply::json(
         200,
@@ -273,7 +274,26 @@ fn session_delete(st: &mut State, req: &Req, sid: &str) -> Reply {
     Reply::empty(204)
 }
 
+/// Marks the runner as polling (alive) around the long poll.
 fn poll(sh: &Shared, req: &Req) -> Reply {
+    let seen = |id: Option<u64>, delta: isize| {
+        let mut st = sh.lock();
+        let id = id.or_else(|| runner_by_credential(&st, req))?;
+        let r = st.runners.get_mut(&id)?;
+        r.polls = r.polls.saturating_add_signed(delta);
+        r.last_seen = Instant::now();
+        Some(id)
+    };
+    let id = seen(None, 1);
+    let reply = long_poll(sh, req);
+    if id.is_some() {
+        seen(id, -1);
+    }
+    sh.cond.notify_all();
+    reply
+}
+
+fn long_poll(sh: &Shared, req: &Req) -> Reply {
     let sid = req.query("sessionId").unwrap_or_default();
     let mut st = sh.lock();
     let deadline = Instant::now() + st.poll_timeout;

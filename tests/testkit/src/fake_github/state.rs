@@ -3,7 +3,7 @@
 use super::types::{JobRecord, JobSpec, LoggedRequest, RunnerInfo, ScopeKey};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::hash::{BuildHasher, Hasher};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 pub(crate) const DEFAULT_LABELS: [&str; 3] = ["self-hosted", "Linux", "X64"];
 
@@ -30,11 +30,20 @@ pub(crate) struct Runner {
     pub credential: String,
     pub current_job: Option<u64>,
     pub messages: VecDeque<Message>,
+    /// Long polls in flight, and when the runner last talked to us: a runner whose process
+    /// died (no session delete) goes offline once its poll ended and LOST_AFTER passed.
+    pub polls: usize,
+    pub last_seen: Instant,
 }
+
+/// How long after its last poll a session-holding runner still counts as online.
+pub(crate) const LOST_AFTER: Duration = Duration::from_secs(3);
 
 impl Runner {
     pub fn online(&self) -> bool {
-        self.online_forced.unwrap_or(self.session.is_some())
+        self.online_forced.unwrap_or(
+            self.session.is_some() && (self.polls > 0 || self.last_seen.elapsed() < LOST_AFTER),
+        )
     }
 
     pub fn busy(&self) -> bool {
@@ -250,6 +259,8 @@ impl State {
                 credential,
                 current_job: None,
                 messages: VecDeque::new(),
+                polls: 0,
+                last_seen: Instant::now(),
             },
         );
         id
