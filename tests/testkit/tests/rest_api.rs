@@ -330,3 +330,30 @@ fn user_agent_required_and_headers_logged() {
     assert_eq!(log[1].header("user-agent"), Some("testkit-tests"));
     assert_eq!(log[1].header("ACCEPT"), Some("application/vnd.github+json"));
 }
+
+#[test]
+fn fake_github_binary_serves_until_killed() {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fake-github"))
+        .args(["--port", "0", "--org", "acme", "--pat", "p1=admin:org"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line.trim().to_string();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let r = request(
+        "POST",
+        &format!("{url}/orgs/acme/actions/runners/registration-token"),
+        &[("Authorization", "Bearer p1"), ("User-Agent", "t")],
+        None,
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(r.status, 201, "{}", r.text());
+}
