@@ -357,3 +357,35 @@ fn fake_github_binary_serves_until_killed() {
     child.wait().unwrap();
     assert_eq!(r.status, 201, "{}", r.text());
 }
+
+#[test]
+fn latency_is_per_request_not_serialized() {
+    let gh = gh();
+    let ids = gh.seed_runners(&Scope::Org("acme"), "bulk", 100);
+    gh.set_latency(Duration::from_millis(20));
+    let t = std::time::Instant::now();
+    std::thread::scope(|s| {
+        for chunk in ids.chunks(10) {
+            let gh = &gh;
+            s.spawn(move || {
+                for id in chunk {
+                    let r = call(
+                        gh,
+                        "DELETE",
+                        &format!("/orgs/acme/actions/runners/{id}"),
+                        Some(PAT),
+                    );
+                    assert_eq!(r.status, 204);
+                }
+            });
+        }
+    });
+    // 100 x 20 ms sequentially would be 2 s; 10 parallel clients take about a tenth.
+    assert!(
+        t.elapsed() < Duration::from_millis(1000),
+        "{:?}",
+        t.elapsed()
+    );
+    assert!(gh.runners(&Scope::Org("acme")).is_empty());
+    assert_eq!(gh.count("DELETE", "/actions/runners/"), 100);
+}
