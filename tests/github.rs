@@ -365,6 +365,62 @@ fn waits_out_a_rate_limit_that_resets_soon() {
 }
 
 #[test]
+fn waits_for_retry_after_of_a_secondary_limit() {
+    let gh = fake();
+    gh.seed_runners(&fake_org(), "sec", 20);
+    gh.set_secondary_rate_limit(2, 1);
+    let notices = Notices::default();
+    let c = GitHub::with_options(&gh.url(), org(), PAT, opts(&notices)).unwrap();
+    let start = Instant::now();
+    let names: Vec<String> = (1..=20).map(|i| format!("sec-{i}")).collect();
+    let out = c.unregister_many(&names, 4).unwrap();
+    assert!(start.elapsed() >= Duration::from_secs(1), "it waited");
+    assert!(out.iter().all(|o| o.result == Ok(Unregistered::Removed)));
+    assert!(!notices.all().is_empty());
+    assert_eq!(gh.requests().iter().filter(|r| r.status == 429).count(), 2);
+    // Both 429s are repeated once each: 1 list + 20 deletes + 2 repeats.
+    assert_eq!(gh.requests().len(), 1 + 20 + 2);
+}
+
+#[test]
+fn fails_fast_when_retry_after_is_far() {
+    let gh = fake();
+    gh.set_secondary_rate_limit(1, 3600);
+    let start = Instant::now();
+    let err = client(&gh, org(), PAT).registration_token().unwrap_err();
+    assert!(start.elapsed() < Duration::from_secs(2), "did not wait");
+    assert!(matches!(err, GitHubError::RateLimited { .. }), "{err:?}");
+}
+
+#[test]
+fn parallel_workers_announce_one_wait_per_limit() {
+    let gh = fake();
+    gh.seed_runners(&fake_org(), "par", 40);
+    let notices = Notices::default();
+    let c = GitHub::with_options(&gh.url(), org(), PAT, opts(&notices)).unwrap();
+    // Let the listing through, then exhaust the budget for the deletes.
+    let runners = c.list_runners().unwrap();
+    gh.set_rate_limit(0, (now_epoch() + 2) as u64);
+    let out = c.delete_runners(&runners, 8);
+    assert!(out.iter().all(|o| o.result == Ok(Unregistered::Removed)));
+    assert_eq!(notices.all().len(), 1, "{:?}", notices.all());
+}
+
+#[test]
+fn repo_scope_403_names_repository_admin() {
+    let gh = fake();
+    let org_only = "ghp_ORGONLY0123456789abcdefORGONLY";
+    gh.add_pat(org_only, &["admin:org"]);
+    let err = client(&gh, repo(), org_only).list_runners().unwrap_err();
+    assert_eq!(err, GitHubError::Forbidden { scope: repo() });
+    assert!(
+        err.to_string().contains("admin access to the repository"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("acme/widgets"), "{err}");
+}
+
+#[test]
 fn fails_with_the_reset_time_when_it_is_far() {
     let gh = fake();
     let reset = now_epoch() + 3600;

@@ -205,6 +205,9 @@ pub struct GitHub {
     scope: Scope,
     pat: Secret,
     opts: Options,
+    /// Reset time of the last rate-limit notice, so parallel workers hitting the same
+    /// limit say it once.
+    last_notice: std::sync::Mutex<i64>,
 }
 
 impl fmt::Debug for GitHub {
@@ -282,6 +285,7 @@ impl GitHub {
             scope,
             pat,
             opts,
+            last_notice: std::sync::Mutex::new(i64::MIN),
         })
     }
 
@@ -547,11 +551,17 @@ impl GitHub {
                             reset_at: rl.reset_at,
                         });
                     }
-                    (self.opts.notify)(&format!(
-                        "GitHub API rate limit reached; waiting {} s until {}",
-                        rl.wait.as_secs(),
-                        format_utc(rl.reset_at)
-                    ));
+                    let first = {
+                        let mut last = self.last_notice.lock().unwrap_or_else(|e| e.into_inner());
+                        std::mem::replace(&mut *last, rl.reset_at) != rl.reset_at
+                    };
+                    if first {
+                        (self.opts.notify)(&format!(
+                            "GitHub API rate limit reached; waiting {} s until {}",
+                            rl.wait.as_secs(),
+                            format_utc(rl.reset_at)
+                        ));
+                    }
                     thread::sleep(rl.wait);
                     waits += 1;
                     continue;
