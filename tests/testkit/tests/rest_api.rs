@@ -382,7 +382,7 @@ fn latency_is_per_request_not_serialized() {
     });
     // 100 x 20 ms sequentially would be 2 s; 10 parallel clients take about a tenth.
     assert!(
-        t.elapsed() < Duration::from_millis(1000),
+        t.elapsed() < Duration::from_millis(1500),
         "{:?}",
         t.elapsed()
     );
