@@ -151,6 +151,19 @@ fn lookup_by_name_uses_the_name_filter() {
 }
 
 #[test]
+fn sends_githubs_headers() {
+    let gh = fake();
+    client(&gh, org(), PAT).list_runners().unwrap();
+    let r = &gh.requests()[0];
+    assert_eq!(r.header("accept"), Some("application/vnd.github+json"));
+    assert_eq!(r.header("x-github-api-version"), Some("2022-11-28"));
+    let auth = format!("Bearer {PAT}");
+    assert_eq!(r.header("authorization"), Some(auth.as_str()));
+    let ua = r.header("user-agent").unwrap_or_default();
+    assert_eq!(ua, format!("ghr/{}", env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
 fn registration_and_remove_tokens() {
     let gh = fake();
     for scope in [org(), repo()] {
