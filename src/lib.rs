@@ -9,11 +9,13 @@ pub mod env_file;
 pub mod exit;
 pub mod fleet;
 pub mod fsutil;
+pub mod github;
 pub mod host;
 pub mod image;
 pub mod names;
 pub mod prompt;
 pub mod settings;
+pub mod token_cache;
 pub mod ui;
 
 use clap::Parser;

@@ -1,1 +1,10 @@
-//! Test harness of ghr.
+//! Test harness of ghr: a fake GitHub (REST + the runner-facing protocol), a fake actions
+//! runner (bin `fake-runner`), and the builder of the FROM-scratch test image.
+
+pub mod fake_github;
+pub mod http_client;
+pub mod timefmt;
+
+pub use fake_github::{FakeGitHub, JobRecord, JobSpec, LoggedRequest, RunnerInfo, Scope};
+pub mod docker;
+pub mod runner_layout;

@@ -1,0 +1,23 @@
+//! GitHub REST client for self-hosted runners: scope (org or repo), pagination, retries,
+//! rate limits, and errors that never carry the PAT or a token.
+
+mod client;
+mod concurrent;
+mod error;
+mod pagination;
+mod retry;
+mod scope;
+mod secret;
+mod timefmt;
+
+pub use client::{
+    GitHub, Notify, Options, Result, Runner, Token, UnregisterOutcome, Unregistered, API_VERSION,
+    DEFAULT_CONCURRENCY, PER_PAGE,
+};
+pub use concurrent::map_bounded;
+pub use error::GitHubError;
+pub use pagination::{link_rel, pages_needed};
+pub use retry::{backoff_delay, rate_limit_wait, RateLimitWait};
+pub use scope::Scope;
+pub use secret::Secret;
+pub use timefmt::{format_utc, now_epoch, parse_rfc3339};

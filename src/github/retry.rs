@@ -1,0 +1,167 @@
+//! When to try a request again and how long to wait first: exponential backoff for
+//! transient failures, and GitHub's rate-limit rules for 403/429.
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::time::Duration;
+
+use reqwest::header::HeaderMap;
+
+/// Wait before retry number `attempt` (0 = first retry): `base * 2^attempt`, capped at `max`,
+/// plus up to 25 % jitter (`jitter` in 0..1) so parallel workers hit by the same burst of
+/// 5xx answers do not come back in lockstep.
+pub fn backoff_delay(attempt: u32, base: Duration, max: Duration, jitter: f64) -> Duration {
+    let exp = base.saturating_mul(2u32.saturating_pow(attempt.min(30)));
+    let capped = exp.min(max);
+    capped + capped.mul_f64(jitter.clamp(0.0, 1.0) * 0.25)
+}
+
+/// A number in 0..1 that differs between calls and threads; std's randomly seeded hasher is
+/// enough for jitter and saves a dependency.
+pub fn jitter() -> f64 {
+    let mut h = RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// What a rate-limited answer asks of us.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimitWait {
+    /// How long to wait before the next request.
+    pub wait: Duration,
+    /// When the limit lifts, epoch seconds (for the message when we do not wait).
+    pub reset_at: i64,
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+}
+
+/// GitHub's documented rules: a 403 or 429 is a rate limit when `retry-after` is present
+/// (wait that many seconds), or `x-ratelimit-remaining` is 0 (wait until `x-ratelimit-reset`,
+/// epoch seconds), or the body says it is a secondary rate limit (wait at least a minute).
+/// Any other 403 is a permission problem and yields `None`.
+pub fn rate_limit_wait(
+    status: u16,
+    headers: &HeaderMap,
+    body: &str,
+    now: i64,
+) -> Option<RateLimitWait> {
+    if status != 403 && status != 429 {
+        return None;
+    }
+    if let Some(secs) = header(headers, "retry-after").and_then(|v| v.parse::<u64>().ok()) {
+        return Some(RateLimitWait {
+            wait: Duration::from_secs(secs),
+            reset_at: now + secs as i64,
+        });
+    }
+    if header(headers, "x-ratelimit-remaining") == Some("0") {
+        if let Some(reset) =
+            header(headers, "x-ratelimit-reset").and_then(|v| v.parse::<i64>().ok())
+        {
+            // +1 s: the reset time is rounded to whole seconds.
+            let secs = (reset - now).max(0) as u64 + 1;
+            return Some(RateLimitWait {
+                wait: Duration::from_secs(secs),
+                reset_at: reset,
+            });
+        }
+    }
+    let lower = body.to_ascii_lowercase();
+    if status == 429 || lower.contains("rate limit") {
+        return Some(RateLimitWait {
+            wait: Duration::from_secs(60),
+            reset_at: now + 60,
+        });
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        let base = Duration::from_millis(100);
+        let max = Duration::from_secs(1);
+        assert_eq!(backoff_delay(0, base, max, 0.0), Duration::from_millis(100));
+        assert_eq!(backoff_delay(1, base, max, 0.0), Duration::from_millis(200));
+        assert_eq!(backoff_delay(3, base, max, 0.0), Duration::from_millis(800));
+        assert_eq!(backoff_delay(4, base, max, 0.0), Duration::from_secs(1));
+        assert_eq!(backoff_delay(99, base, max, 0.0), Duration::from_secs(1));
+        assert_eq!(backoff_delay(0, base, max, 1.0), Duration::from_millis(125));
+    }
+
+    #[test]
+    fn jitter_is_in_range_and_varies() {
+        let xs: Vec<f64> = (0..50).map(|_| jitter()).collect();
+        assert!(xs.iter().all(|x| (0.0..1.0).contains(x)));
+        assert!(xs.iter().any(|x| (x - xs[0]).abs() > 1e-9));
+    }
+
+    #[test]
+    fn primary_limit_waits_until_reset() {
+        let h = headers(&[
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", "1010"),
+        ]);
+        let w = rate_limit_wait(403, &h, "API rate limit exceeded", 1000).unwrap();
+        assert_eq!(w.wait, Duration::from_secs(11));
+        assert_eq!(w.reset_at, 1010);
+        // A reset already in the past still waits a moment, never negative.
+        let w = rate_limit_wait(429, &h, "", 2000).unwrap();
+        assert_eq!(w.wait, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn retry_after_wins() {
+        let h = headers(&[
+            ("retry-after", "7"),
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", "5000"),
+        ]);
+        let w = rate_limit_wait(429, &h, "", 1000).unwrap();
+        assert_eq!(w.wait, Duration::from_secs(7));
+        assert_eq!(w.reset_at, 1007);
+    }
+
+    #[test]
+    fn secondary_limit_without_headers_waits_a_minute() {
+        let w = rate_limit_wait(
+            403,
+            &HeaderMap::new(),
+            "You have exceeded a secondary rate limit",
+            0,
+        )
+        .unwrap();
+        assert_eq!(w.wait, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn plain_403_is_not_a_rate_limit() {
+        let h = headers(&[
+            ("x-ratelimit-remaining", "4999"),
+            ("x-ratelimit-reset", "5000"),
+        ]);
+        assert_eq!(rate_limit_wait(403, &h, "Must have admin rights", 0), None);
+        assert_eq!(rate_limit_wait(500, &h, "rate limit", 0), None);
+    }
+}

@@ -1,0 +1,318 @@
+//! `run.sh`: the Listener. Opens a session (online), long-polls for messages, runs one
+//! `Runner.Worker` child per job, forwards cancels, and goes offline on SIGINT/SIGTERM.
+
+use crate::common::{
+    call, message, read_json, root, send_signal, shutting_down, trap_shutdown_signals, ts, SIGKILL,
+};
+use serde_json::{json, Value};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+/// Longer than the server's long poll.
+const POLL_TIMEOUT: Duration = Duration::from_secs(90);
+
+enum Event {
+    Job(Value),
+    Cancel(u64),
+    Fatal(String),
+}
+
+struct Ctx {
+    api: String,
+    pool: u64,
+    auth: String,
+    session: Mutex<String>,
+    name: String,
+}
+
+impl Ctx {
+    fn sessions(&self) -> String {
+        format!("{}/pools/{}/sessions", self.api, self.pool)
+    }
+
+    /// Creates a session; retries transient failures until shutdown. Err = fatal.
+    fn open_session(&self) -> Result<bool, String> {
+        let body = json!({"ownerName": format!("fake-runner {}", std::process::id()), "agent": {"name": self.name}});
+        let mut failures = 0u32;
+        loop {
+            if shutting_down() {
+                return Ok(false);
+            }
+            match call("POST", &self.sessions(), &self.auth, Some(&body), TIMEOUT) {
+                Ok((200, v)) => {
+                    *self.session.lock().unwrap() = v["sessionId"].as_str().unwrap_or("").into();
+                    return Ok(true);
+                }
+                Ok((s @ (401 | 403), v)) => return Err(message(s, &v)),
+                Ok((s, v)) => eprintln!(
+                    "{}: Runner connect error: {}. Retrying until reconnected.",
+                    ts(),
+                    message(s, &v)
+                ),
+                Err(e) => eprintln!(
+                    "{}: Runner connect error: {e}. Retrying until reconnected.",
+                    ts()
+                ),
+            }
+            failures += 1;
+            backoff(failures);
+        }
+    }
+
+    fn close_session(&self) {
+        let sid = self.session.lock().unwrap().clone();
+        let _ = call(
+            "DELETE",
+            &format!("{}/{sid}", self.sessions()),
+            &self.auth,
+            None,
+            Duration::from_secs(5),
+        );
+    }
+}
+
+fn backoff(failures: u32) {
+    std::thread::sleep(Duration::from_millis((100u64 << failures.min(5)).min(2000)));
+}
+
+struct Running {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    job_id: u64,
+    name: String,
+    token: String,
+    cancel_deadline: Option<Instant>,
+}
+
+pub fn main() -> i32 {
+    let root = root();
+    let (Some(settings), Some(creds)) = (
+        read_json(&root.join(".runner")),
+        read_json(&root.join(".credentials")),
+    ) else {
+        eprintln!("Not configured. Run config.(sh/cmd) to configure the runner.");
+        return 1;
+    };
+    trap_shutdown_signals();
+    let ctx = Arc::new(Ctx {
+        api: format!(
+            "{}/_apis/distributedtask",
+            settings["serverUrl"].as_str().unwrap_or_default()
+        ),
+        pool: settings["poolId"].as_u64().unwrap_or(1),
+        auth: format!(
+            "Bearer {}",
+            creds["data"]["clientId"].as_str().unwrap_or_default()
+        ),
+        session: Mutex::new(String::new()),
+        name: settings["agentName"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    });
+    match ctx.open_session() {
+        Ok(true) => {}
+        Ok(false) => return 0,
+        Err(e) => {
+            eprintln!("{}: {e}", ts());
+            return 1;
+        }
+    }
+    println!(
+        "\n√ Connected to GitHub\n\nCurrent runner version: '{}'",
+        crate::common::VERSION
+    );
+    println!("{}: Listening for Jobs", ts());
+
+    let (tx, rx) = mpsc::channel();
+    {
+        let ctx = ctx.clone();
+        std::thread::spawn(move || poll_loop(&ctx, &tx));
+    }
+    let cancel_timeout = Duration::from_millis(
+        std::env::var("FAKE_RUNNER_CANCEL_TIMEOUT_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(2000),
+    );
+    let mut current: Option<Running> = None;
+    loop {
+        if shutting_down() {
+            if let Some(mut r) = current.take() {
+                // Stopped runner: the worker dies without running the completed hook.
+                send_signal(r.child.id(), SIGKILL);
+                let _ = r.child.wait();
+            }
+            ctx.close_session();
+            println!("{}: Runner listener exited", ts());
+            return 0;
+        }
+        match rx.recv_timeout(Duration::from_millis(50)) {
+            Ok(Event::Job(job)) => {
+                if current.is_none() {
+                    current = start_worker(&root, &job);
+                }
+            }
+            Ok(Event::Cancel(id)) => {
+                if let Some(r) = current.as_mut().filter(|r| r.job_id == id) {
+                    if let Some(stdin) = r.stdin.as_mut() {
+                        let _ = writeln!(stdin, "cancel");
+                    }
+                    r.cancel_deadline
+                        .get_or_insert(Instant::now() + cancel_timeout);
+                }
+            }
+            Ok(Event::Fatal(e)) => {
+                if let Some(mut r) = current.take() {
+                    send_signal(r.child.id(), SIGKILL);
+                    let _ = r.child.wait();
+                }
+                eprintln!("{}: {e}", ts());
+                return 1;
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return 1,
+        }
+        if let Some(r) = current.as_mut() {
+            match r.child.try_wait() {
+                Ok(Some(status)) => {
+                    let result = match status.code() {
+                        Some(100) => "Succeeded",
+                        Some(102) => "Failed",
+                        Some(103) => "Canceled",
+                        _ if r.cancel_deadline.is_some() => "Canceled",
+                        _ => "Failed",
+                    };
+                    // The worker reports itself; this covers a killed or crashed worker.
+                    let _ = call(
+                        "POST",
+                        &format!("{}/hubs/Actions/plans/{}/events", ctx.api, r.job_id),
+                        &format!("Bearer {}", r.token),
+                        Some(&json!({"name": "JobCompleted", "result": result})),
+                        TIMEOUT,
+                    );
+                    println!("{}: Job {} completed with result: {result}", ts(), r.name);
+                    current = None;
+                }
+                Ok(None) => {
+                    if r.cancel_deadline.is_some_and(|d| Instant::now() >= d) {
+                        // Cancel timeout: kill the worker; a hook it started is orphaned.
+                        send_signal(r.child.id(), SIGKILL);
+                        r.cancel_deadline = Some(Instant::now() + Duration::from_secs(3600));
+                    }
+                }
+                Err(_) => current = None,
+            }
+        }
+    }
+}
+
+fn worker_command(root: &std::path::Path) -> Command {
+    let path = root.join("bin").join("Runner.Worker");
+    if path.exists() {
+        return Command::new(path);
+    }
+    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("fake-runner"));
+    let mut c = Command::new(exe);
+    std::os::unix::process::CommandExt::arg0(&mut c, "Runner.Worker");
+    c.arg("worker");
+    c
+}
+
+fn start_worker(root: &std::path::Path, job: &Value) -> Option<Running> {
+    let name = job["jobDisplayName"].as_str().unwrap_or("job").to_string();
+    println!("{}: Running job: {name}", ts());
+    let mut child = worker_command(root)
+        .env("RUNNER_ROOT", root)
+        .stdin(Stdio::piped())
+        .spawn()
+        .map_err(|e| eprintln!("{}: cannot start Runner.Worker: {e}", ts()))
+        .ok()?;
+    let mut stdin = child.stdin.take();
+    if let Some(s) = stdin.as_mut() {
+        let _ = writeln!(s, "{job}");
+    }
+    Some(Running {
+        child,
+        stdin,
+        job_id: job["jobId"].as_u64().unwrap_or(0),
+        name,
+        token: job["accessToken"].as_str().unwrap_or_default().to_string(),
+        cancel_deadline: None,
+    })
+}
+
+/// Long-polls for messages; reconnects on errors; reopens an expired session.
+fn poll_loop(ctx: &Ctx, tx: &mpsc::Sender<Event>) {
+    let messages = format!("{}/pools/{}/messages", ctx.api, ctx.pool);
+    let mut last = 0u64;
+    let mut failures = 0u32;
+    while !shutting_down() {
+        let sid = ctx.session.lock().unwrap().clone();
+        let url = format!("{messages}?sessionId={sid}&lastMessageId={last}&status=Online");
+        match call("GET", &url, &ctx.auth, None, POLL_TIMEOUT) {
+            Ok((200, m)) => {
+                reconnected(&mut failures);
+                last = m["messageId"].as_u64().unwrap_or(last);
+                let _ = call(
+                    "DELETE",
+                    &format!("{messages}/{last}?sessionId={sid}"),
+                    &ctx.auth,
+                    None,
+                    TIMEOUT,
+                );
+                let body: Value =
+                    serde_json::from_str(m["body"].as_str().unwrap_or("null")).unwrap_or_default();
+                let ev = match m["messageType"].as_str() {
+                    Some("PipelineAgentJobRequest") => Event::Job(body),
+                    Some("JobCancellation") => Event::Cancel(body["jobId"].as_u64().unwrap_or(0)),
+                    _ => continue,
+                };
+                if tx.send(ev).is_err() {
+                    return;
+                }
+            }
+            Ok((202, _)) => reconnected(&mut failures),
+            Ok((401, v)) => {
+                let _ = tx.send(Event::Fatal(message(401, &v)));
+                return;
+            }
+            Ok((404, _)) => {
+                // Session expired: open a new one.
+                if let Err(e) = ctx.open_session() {
+                    let _ = tx.send(Event::Fatal(e));
+                    return;
+                }
+            }
+            Ok((s, v)) => {
+                failures += 1;
+                eprintln!(
+                    "{}: Runner connect error: {}. Retrying until reconnected.",
+                    ts(),
+                    message(s, &v)
+                );
+                backoff(failures);
+            }
+            Err(e) => {
+                failures += 1;
+                eprintln!(
+                    "{}: Runner connect error: {e}. Retrying until reconnected.",
+                    ts()
+                );
+                backoff(failures);
+            }
+        }
+    }
+}
+
+fn reconnected(failures: &mut u32) {
+    if *failures > 0 {
+        eprintln!("{}: Runner reconnected.", ts());
+        *failures = 0;
+    }
+}

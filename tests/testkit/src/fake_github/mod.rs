@@ -1,0 +1,434 @@
+//! A stateful fake of the parts of GitHub that ghr and the actions runner use: one HTTP server
+//! that is both the API base (`GITHUB_API_URL`) and the server base (`GITHUB_SERVER_URL`).
+//! Thread per request (long polls block their own thread); all state behind one mutex.
+
+mod reply;
+mod rest;
+mod runner_api;
+mod state;
+mod types;
+
+pub use types::{JobRecord, JobSpec, LoggedRequest, RunnerInfo, Scope};
+
+use reply::{Reply, Req};
+use state::{Job, State};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+use types::ScopeKey;
+
+pub(crate) struct Shared {
+    state: Mutex<State>,
+    /// Woken on every state change: long polls and `wait_*` re-check their condition.
+    cond: Condvar,
+    base: String,
+    stop: AtomicBool,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn stopping(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+}
+
+/// The fake GitHub server. Stops when dropped.
+pub struct FakeGitHub {
+    shared: Arc<Shared>,
+    server: Arc<tiny_http::Server>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl FakeGitHub {
+    /// Starts on 127.0.0.1 with a random free port. Panics if it cannot bind.
+    pub fn start() -> FakeGitHub {
+        FakeGitHub::start_on(0).expect("start fake GitHub")
+    }
+
+    /// Starts on 127.0.0.1:`port` (0 = random).
+    pub fn start_on(port: u16) -> std::io::Result<FakeGitHub> {
+        let server = tiny_http::Server::http(("127.0.0.1", port))
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let port = server
+            .server_addr()
+            .to_ip()
+            .map(|a| a.port())
+            .ok_or_else(|| std::io::Error::other("no IP address"))?;
+        let server = Arc::new(server);
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::new()),
+            cond: Condvar::new(),
+            base: format!("http://127.0.0.1:{port}"),
+            stop: AtomicBool::new(false),
+        });
+        let (srv, sh) = (server.clone(), shared.clone());
+        let thread = std::thread::Builder::new()
+            .name("fake-github".into())
+            .spawn(move || {
+                for rq in srv.incoming_requests() {
+                    let sh = sh.clone();
+                    let _ = std::thread::Builder::new()
+                        .name("fake-github-req".into())
+                        .spawn(move || serve(&sh, rq));
+                }
+            })?;
+        Ok(FakeGitHub {
+            shared,
+            server,
+            thread: Some(thread),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`, the API base and the server base.
+    pub fn url(&self) -> String {
+        self.shared.base.clone()
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
+        let out = f(&mut self.shared.lock());
+        self.shared.cond.notify_all();
+        out
+    }
+
+    pub fn add_org(&self, org: &str) {
+        self.with(|st| st.orgs.insert(org.to_string()));
+    }
+
+    /// Adds the repository (and its org).
+    pub fn add_repo(&self, owner: &str, repo: &str) {
+        self.with(|st| {
+            st.orgs.insert(owner.to_string());
+            st.repos.insert((owner.to_string(), repo.to_string()))
+        });
+    }
+
+    /// A PAT the server accepts. Org endpoints need `admin:org` (or `manage_runners:org`),
+    /// repo endpoints need `repo`; `*` grants everything.
+    pub fn add_pat(&self, pat: &str, scopes: &[&str]) {
+        self.with(|st| {
+            st.pats.insert(
+                pat.to_string(),
+                scopes.iter().map(|s| s.to_string()).collect(),
+            )
+        });
+    }
+
+    /// A runner group (pool) config.sh `--runnergroup` may name; "Default" always exists.
+    pub fn add_runner_group(&self, name: &str) -> u64 {
+        self.with(|st| st.group_id(name))
+    }
+
+    /// Pre-existing offline runners `{prefix}-1 ..= {prefix}-n` with the default labels.
+    pub fn seed_runners(&self, scope: &Scope, prefix: &str, n: usize) -> Vec<u64> {
+        self.with(|st| {
+            (1..=n)
+                .map(|i| {
+                    let labels = st.labels(&[], false);
+                    st.add_runner(scope.key(), &format!("{prefix}-{i}"), labels, 1)
+                })
+                .collect()
+        })
+    }
+
+    /// One offline runner with the default labels plus `labels`.
+    pub fn add_runner(&self, scope: &Scope, name: &str, labels: &[&str]) -> u64 {
+        let custom: Vec<String> = labels.iter().map(|s| s.to_string()).collect();
+        self.with(|st| {
+            let labels = st.labels(&custom, false);
+            st.add_runner(scope.key(), name, labels, 1)
+        })
+    }
+
+    /// Runners registered in exactly this scope, by id.
+    pub fn runners(&self, scope: &Scope) -> Vec<RunnerInfo> {
+        let key = scope.key();
+        self.with(|st| {
+            st.runners
+                .values()
+                .filter(|r| r.scope == key)
+                .map(|r| r.info())
+                .collect()
+        })
+    }
+
+    pub fn runner(&self, scope: &Scope, name: &str) -> Option<RunnerInfo> {
+        self.runners(scope).into_iter().find(|r| r.name == name)
+    }
+
+    pub fn set_busy(&self, scope: &Scope, id: u64, busy: bool) {
+        let key = scope.key();
+        self.with(|st| {
+            if let Some(r) = st.runners.get_mut(&id).filter(|r| r.scope == key) {
+                r.busy_forced = busy;
+            }
+        });
+    }
+
+    /// Forces the status (`None`: online iff the runner has a session).
+    pub fn set_online(&self, scope: &Scope, id: u64, online: Option<bool>) {
+        let key = scope.key();
+        self.with(|st| {
+            if let Some(r) = st.runners.get_mut(&id).filter(|r| r.scope == key) {
+                r.online_forced = online;
+            }
+        });
+    }
+
+    /// The next `n` REST API answers are `status` (e.g. 502) instead of the real answer.
+    pub fn inject_errors(&self, n: usize, status: u16) {
+        self.with(|st| st.errors = (n > 0).then_some((n, status)));
+    }
+
+    /// The next `n` answers of the runner-facing endpoints are `status`.
+    pub fn inject_runner_errors(&self, n: usize, status: u16) {
+        self.with(|st| st.runner_errors = (n > 0).then_some((n, status)));
+    }
+
+    /// Added before every REST API answer.
+    pub fn set_latency(&self, latency: Duration) {
+        self.with(|st| st.latency = latency);
+    }
+
+    /// Primary rate limit state. With `remaining == 0`, REST answers are 403 until `reset`.
+    pub fn set_rate_limit(&self, remaining: u64, reset_epoch_secs: u64) {
+        self.with(|st| {
+            st.rate.remaining = remaining.min(st.rate.limit);
+            st.rate.used = st.rate.limit - st.rate.remaining;
+            st.rate.reset = reset_epoch_secs;
+        });
+    }
+
+    /// The next `n` REST answers are secondary-rate-limit 429s with `retry-after: secs`.
+    pub fn set_secondary_rate_limit(&self, n: usize, retry_after_secs: u64) {
+        self.with(|st| st.rate.secondary = (n > 0).then_some((n, retry_after_secs)));
+    }
+
+    /// Lifetime of registration/remove tokens (default one hour).
+    pub fn set_token_ttl(&self, ttl: Duration) {
+        self.with(|st| st.token_ttl = ttl);
+    }
+
+    /// UTC offset `expires_at` is written in (default -480, "-08:00" as in GitHub's docs).
+    pub fn set_time_offset_minutes(&self, minutes: i32) {
+        self.with(|st| st.offset_minutes = minutes);
+    }
+
+    /// How long a runner's message long poll waits before answering 202 (default 20 s).
+    pub fn set_poll_timeout(&self, timeout: Duration) {
+        self.with(|st| st.poll_timeout = timeout);
+    }
+
+    /// A registration token minted directly (no REST call, nothing logged).
+    pub fn registration_token(&self, scope: &Scope) -> String {
+        self.mint(scope, state::TokenKind::Registration)
+    }
+
+    /// A remove token minted directly.
+    pub fn remove_token(&self, scope: &Scope) -> String {
+        self.mint(scope, state::TokenKind::Remove)
+    }
+
+    fn mint(&self, scope: &Scope, kind: state::TokenKind) -> String {
+        self.with(|st| {
+            let token = format!("A{}", st.token(28));
+            let expires = SystemTime::now() + st.token_ttl;
+            st.grants.insert(
+                token.clone(),
+                state::Grant {
+                    scope: scope.key(),
+                    kind,
+                    expires,
+                },
+            );
+            token
+        })
+    }
+
+    /// Every answered request, in answer order.
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        self.with(|st| st.log.clone())
+    }
+
+    /// Requests with this method (case-insensitive; "*" = any) whose path contains `path_substring`.
+    pub fn count(&self, method: &str, path_substring: &str) -> usize {
+        self.with(|st| {
+            st.log
+                .iter()
+                .filter(|r| method == "*" || r.method.eq_ignore_ascii_case(method))
+                .filter(|r| r.path.contains(path_substring))
+                .count()
+        })
+    }
+
+    pub fn clear_requests(&self) {
+        self.with(|st| st.log.clear());
+    }
+
+    /// Queues a job for an online idle runner of `scope` (repo jobs also go to the org's
+    /// runners) that has all `labels`. Returns the job id.
+    pub fn dispatch_job(&self, scope: &Scope, labels: &[&str], mut spec: JobSpec) -> u64 {
+        let key = scope.key();
+        if spec.repository.is_empty() {
+            spec.repository = match &key {
+                ScopeKey::Org(o) => format!("{o}/ci"),
+                ScopeKey::Repo(o, r) => format!("{o}/{r}"),
+            };
+        }
+        self.with(|st| {
+            let id = st.next_id();
+            let access_token = format!("jt_{}", st.token(32));
+            st.jobs.insert(
+                id,
+                Job {
+                    scope: key,
+                    labels: labels.iter().map(|s| s.to_string()).collect(),
+                    record: JobRecord {
+                        id,
+                        name: spec.name.clone(),
+                        runner_name: None,
+                        started_at: None,
+                        steps_started_at: None,
+                        steps_finished_at: None,
+                        finished_at: None,
+                        result: None,
+                        log: String::new(),
+                        cancel_requested: false,
+                    },
+                    spec,
+                    runner: None,
+                    access_token,
+                },
+            );
+            id
+        })
+    }
+
+    /// Cancels a job: queued -> Canceled at once; running -> the runner is told (JobCancellation).
+    pub fn cancel_job(&self, job_id: u64) {
+        self.with(|st| {
+            let Some(job) = st.jobs.get_mut(&job_id) else {
+                return;
+            };
+            if job.record.finished_at.is_some() || job.record.cancel_requested {
+                return;
+            }
+            job.record.cancel_requested = true;
+            match job.runner {
+                None => st.finish_job(job_id, "Canceled", None),
+                Some(rid) => {
+                    let msg_id = st.next_id();
+                    if let Some(r) = st.runners.get_mut(&rid) {
+                        r.messages.push_back(state::Message {
+                            id: msg_id,
+                            kind: "JobCancellation",
+                            body: serde_json::json!({"jobId": job_id}).to_string(),
+                        });
+                    }
+                }
+            }
+        });
+    }
+
+    /// The job's current record.
+    pub fn job(&self, job_id: u64) -> Option<JobRecord> {
+        self.with(|st| st.jobs.get(&job_id).map(|j| j.record.clone()))
+    }
+
+    pub fn jobs(&self) -> Vec<JobRecord> {
+        self.with(|st| st.jobs.values().map(|j| j.record.clone()).collect())
+    }
+
+    /// Waits until the job finished; None on timeout (or unknown job).
+    pub fn wait_job(&self, job_id: u64, timeout: Duration) -> Option<JobRecord> {
+        let mut rec = None;
+        self.wait_until(timeout, |gh| {
+            rec = gh.job(job_id).filter(|r| r.is_finished());
+            rec.is_some()
+        });
+        rec
+    }
+
+    /// Polls `cond` on every state change (and at least every 50 ms) until true or timeout.
+    pub fn wait_until(&self, timeout: Duration, mut cond: impl FnMut(&FakeGitHub) -> bool) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if cond(self) {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            let st = self.shared.lock();
+            let wait = (deadline - now).min(Duration::from_millis(50));
+            drop(self.shared.cond.wait_timeout(st, wait));
+        }
+    }
+}
+
+impl Drop for FakeGitHub {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        self.shared.cond.notify_all();
+        self.server.unblock();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn serve(sh: &Shared, mut rq: tiny_http::Request) {
+    let url = rq.url().to_string();
+    let (path, query) = url.split_once('?').unwrap_or((&url, ""));
+    let mut body = String::new();
+    let _ = rq.as_reader().read_to_string(&mut body);
+    let req = Req {
+        method: rq.method().as_str().to_ascii_uppercase(),
+        path: path.to_string(),
+        raw_query: query.to_string(),
+        headers: rq
+            .headers()
+            .iter()
+            .map(|h| (h.field.as_str().to_string(), h.value.as_str().to_string()))
+            .collect(),
+        body,
+    };
+    let reply = route(sh, &req);
+    sh.lock().log.push(LoggedRequest {
+        method: req.method.clone(),
+        path: req.path.clone(),
+        query: req.raw_query.clone(),
+        status: reply.status,
+        headers: req.headers.clone(),
+    });
+    sh.cond.notify_all();
+    let mut resp = tiny_http::Response::from_data(reply.body).with_status_code(reply.status);
+    for (k, v) in reply.headers {
+        if let Ok(h) = tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {
+            resp.add_header(h);
+        }
+    }
+    let _ = rq.respond(resp);
+}
+
+fn route(sh: &Shared, req: &Req) -> Reply {
+    let segs: Vec<&str> = req.path.split('/').filter(|s| !s.is_empty()).collect();
+    match segs.as_slice() {
+        ["orgs", org, "actions", "runners", rest @ ..] => {
+            rest::handle(sh, req, ScopeKey::Org(org.to_string()), rest)
+        }
+        ["repos", owner, repo, "actions", "runners", rest @ ..] => rest::handle(
+            sh,
+            req,
+            ScopeKey::Repo(owner.to_string(), repo.to_string()),
+            rest,
+        ),
+        ["actions", "runner-registration"] => runner_api::register(sh, req),
+        ["_services", "pipelines", rest @ ..] => runner_api::handle(sh, req, rest),
+        _ => Reply::not_found(),
+    }
+}

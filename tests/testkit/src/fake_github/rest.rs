@@ -1,0 +1,220 @@
+//! GitHub's REST endpoints for self-hosted runners, org and repo scope, with PAT checks,
+//! rate limits, fault injection and Link pagination.
+
+use super::reply::{encode, Reply, Req};
+use super::state::{Grant, Runner, State, TokenKind};
+use super::types::ScopeKey;
+use super::Shared;
+use crate::timefmt::{rfc3339, unix_now};
+use serde_json::{json, Value};
+use std::time::SystemTime;
+
+const DEFAULT_PER_PAGE: usize = 30;
+const MAX_PER_PAGE: usize = 100;
+
+pub(crate) fn handle(sh: &Shared, req: &Req, scope: ScopeKey, rest: &[&str]) -> Reply {
+    let latency = sh.lock().latency;
+    if !latency.is_zero() {
+        std::thread::sleep(latency);
+    }
+    let mut st = sh.lock();
+    let reply = guarded(sh, &mut st, req, &scope, rest);
+    let r = &st.rate;
+    let mut reply = reply
+        .with_header("x-ratelimit-limit", r.limit.to_string())
+        .with_header("x-ratelimit-remaining", r.remaining.to_string())
+        .with_header("x-ratelimit-reset", r.reset.to_string())
+        .with_header("x-ratelimit-used", r.used.to_string())
+        .with_header("x-ratelimit-resource", "core")
+        .with_header("x-github-api-version-selected", "2022-11-28");
+    if let Some(scopes) = req
+        .auth(&["bearer", "token"])
+        .and_then(|pat| st.pats.get(&pat))
+    {
+        reply = reply.with_header("x-oauth-scopes", scopes.join(", "));
+    }
+    drop(st);
+    sh.cond.notify_all();
+    reply
+}
+
+fn guarded(sh: &Shared, st: &mut State, req: &Req, scope: &ScopeKey, rest: &[&str]) -> Reply {
+    if let Some((n, status)) = st.errors {
+        st.errors = (n > 1).then_some((n - 1, status));
+        return Reply::error(status, "Server Error");
+    }
+    // GitHub rejects API requests without a User-Agent.
+    if req
+        .header("user-agent")
+        .is_none_or(|ua| ua.trim().is_empty())
+    {
+        return Reply::error(
+            403,
+            "Request forbidden by administrative rules. Please make sure your request has a User-Agent header (https://docs.github.com/en/rest/overview/resources-in-the-rest-api#user-agent-required). Check https://developer.github.com for other possible causes.",
+        );
+    }
+    let Some(scopes) = req
+        .auth(&["bearer", "token"])
+        .and_then(|pat| st.pats.get(&pat).cloned())
+    else {
+        return Reply::error(401, "Bad credentials");
+    };
+    if !st.scope_exists(scope) {
+        return Reply::not_found();
+    }
+    let has = |s: &str| scopes.iter().any(|x| x == s || x == "*");
+    let allowed = match scope {
+        ScopeKey::Org(_) => has("admin:org") || has("manage_runners:org"),
+        ScopeKey::Repo(..) => has("repo"),
+    };
+    if !allowed {
+        return Reply::error(403, "Resource not accessible by personal access token");
+    }
+    if let Some(r) = rate_limited(st) {
+        return r;
+    }
+    route(sh, st, req, scope, rest)
+}
+
+/// Secondary limit (429 + retry-after) first, then the primary budget (403, remaining 0).
+fn rate_limited(st: &mut State) -> Option<Reply> {
+    if let Some((n, retry_after)) = st.rate.secondary {
+        st.rate.secondary = (n > 1).then_some((n - 1, retry_after));
+        return Some(
+            Reply::error(
+                429,
+                "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+            )
+            .with_header("retry-after", retry_after.to_string()),
+        );
+    }
+    let now = unix_now();
+    if st.rate.remaining == 0 && now >= st.rate.reset {
+        st.rate.remaining = st.rate.limit;
+        st.rate.used = 0;
+        st.rate.reset = now + 3600;
+    }
+    if st.rate.remaining == 0 {
+        return Some(Reply::error(403, "API rate limit exceeded for user ID 1."));
+    }
+    st.rate.remaining -= 1;
+    st.rate.used += 1;
+    None
+}
+
+fn route(sh: &Shared, st: &mut State, req: &Req, scope: &ScopeKey, rest: &[&str]) -> Reply {
+    match (req.method.as_str(), rest) {
+        ("GET", []) => list(sh, st, req, scope),
+        ("POST", ["registration-token"]) => token(st, scope, TokenKind::Registration),
+        ("POST", ["remove-token"]) => token(st, scope, TokenKind::Remove),
+        ("GET", [id]) => match find(st, scope, id) {
+            Some(r) => Reply::json(200, runner_json(r)),
+            None => Reply::not_found(),
+        },
+        ("DELETE", [id]) => {
+            let Some(r) = find(st, scope, id) else {
+                return Reply::not_found();
+            };
+            if r.busy() {
+                return Reply::error(
+                    422,
+                    &format!(
+                        "Bad request - Runner \"{}\" is still running a job\"",
+                        r.name
+                    ),
+                );
+            }
+            let id = r.id;
+            st.runners.remove(&id);
+            Reply::empty(204)
+        }
+        _ => Reply::not_found(),
+    }
+}
+
+fn find<'a>(st: &'a State, scope: &ScopeKey, id: &str) -> Option<&'a Runner> {
+    let id: u64 = id.parse().ok()?;
+    st.runners.get(&id).filter(|r| &r.scope == scope)
+}
+
+pub(crate) fn runner_json(r: &Runner) -> Value {
+    let info = r.info();
+    json!({
+        "id": info.id,
+        "name": info.name,
+        "os": info.os,
+        "status": info.status,
+        "busy": info.busy,
+        "ephemeral": false,
+        "runner_group_id": info.runner_group_id,
+        "labels": r.labels.iter().map(|l| json!({"id": l.id, "name": l.name, "type": l.kind})).collect::<Vec<_>>(),
+    })
+}
+
+fn token(st: &mut State, scope: &ScopeKey, kind: TokenKind) -> Reply {
+    let token = format!("A{}", st.token(28));
+    let expires = SystemTime::now() + st.token_ttl;
+    st.grants.insert(
+        token.clone(),
+        Grant {
+            scope: scope.clone(),
+            kind,
+            expires,
+        },
+    );
+    Reply::json(
+        201,
+        json!({"token": token, "expires_at": rfc3339(expires, st.offset_minutes)}),
+    )
+}
+
+fn list(sh: &Shared, st: &State, req: &Req, scope: &ScopeKey) -> Reply {
+    let name = req.query("name");
+    let all: Vec<&Runner> = st
+        .runners
+        .values()
+        .filter(|r| &r.scope == scope && name.as_ref().is_none_or(|n| &r.name == n))
+        .collect();
+    let per_page = match req.query("per_page").and_then(|v| v.parse::<usize>().ok()) {
+        Some(0) | None => DEFAULT_PER_PAGE,
+        Some(n) => n.min(MAX_PER_PAGE),
+    };
+    let page = req
+        .query("page")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(1)
+        .max(1);
+    let last = all.len().div_ceil(per_page).max(1);
+    let items: Vec<Value> = all
+        .iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .map(|r| runner_json(r))
+        .collect();
+    let mut reply = Reply::json(200, json!({"total_count": all.len(), "runners": items}));
+    if last > 1 {
+        let link_to = |p: usize| {
+            let mut q: Vec<String> = req
+                .query_pairs()
+                .into_iter()
+                .filter(|(k, _)| k != "page")
+                .map(|(k, v)| format!("{}={}", encode(&k), encode(&v)))
+                .collect();
+            q.push(format!("page={p}"));
+            format!("<{}{}?{}>", sh.base, req.path, q.join("&"))
+        };
+        let mut links = Vec::new();
+        if page > 1 {
+            links.push(format!("{}; rel=\"prev\"", link_to((page - 1).min(last))));
+        }
+        if page < last {
+            links.push(format!("{}; rel=\"next\"", link_to(page + 1)));
+            links.push(format!("{}; rel=\"last\"", link_to(last)));
+        }
+        if page > 1 {
+            links.push(format!("{}; rel=\"first\"", link_to(1)));
+        }
+        reply = reply.with_header("link", links.join(", "));
+    }
+    reply
+}
