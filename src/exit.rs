@@ -49,6 +49,13 @@ pub fn classify(error: &anyhow::Error) -> Exit {
         if cause.is::<crate::settings::ConfigError>() {
             return Exit::Config;
         }
+        if let Some(github) = cause.downcast_ref::<crate::github::GitHubError>() {
+            return if github.is_settings_error() {
+                Exit::Config
+            } else {
+                Exit::GitHub
+            };
+        }
         if cause.is::<crate::docker::DockerError>() {
             return Exit::Docker;
         }
