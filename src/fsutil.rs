@@ -21,16 +21,23 @@ pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> std::io::Result<
         file_name.to_string_lossy(),
         std::process::id()
     ));
+    // A temp file left by a crashed process of the same pid is stale: start afresh.
+    let _ = fs::remove_file(&tmp);
     let result = (|| {
+        // create_new: never write through a file (or symlink) somebody else put there.
         let mut file = OpenOptions::new()
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
             .mode(mode)
             .open(&tmp)?;
         file.write_all(contents)?;
         file.sync_all()?;
-        fs::rename(&tmp, path)
+        fs::rename(&tmp, path)?;
+        // Make the rename itself durable; best effort (some filesystems refuse).
+        if let Ok(d) = fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);

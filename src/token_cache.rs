@@ -20,7 +20,7 @@
 //! process waits for the first one's token instead of fetching its own.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -197,38 +197,9 @@ impl TokenCache {
         Ok(file)
     }
 
-    /// Temp file created 0600 beside the target, synced, renamed over it: readers see the
-    /// old or the new content, never a part, and the token is never world-readable.
+    /// 0600 from creation, replaced atomically: the token is never world-readable.
     fn write(&self, entry: &CachedToken) -> io::Result<()> {
-        let dir = match self.path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let name = self
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "reg_token.cache".into());
-        let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
-        let result = (|| {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            f.write_all(entry.render().as_bytes())?;
-            f.sync_all()?;
-            fs::rename(&tmp, &self.path)?;
-            // Make the rename itself durable; best effort (some filesystems refuse).
-            if let Ok(d) = File::open(&dir) {
-                let _ = d.sync_all();
-            }
-            Ok(())
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        result
+        crate::fsutil::write_atomic(&self.path, entry.render().as_bytes(), 0o600)
     }
 }
 
