@@ -167,7 +167,11 @@ pub fn register(
     });
     bar.finish_and_clear();
     // A token GitHub no longer takes would fail every retry until the TTL ran out.
-    if token.get().is_some_and(|t| t.is_ok()) && outcomes.iter().any(|o| matches!(o, Registration::Failed(_))) {
+    if token.get().is_some_and(|t| t.is_ok())
+        && outcomes
+            .iter()
+            .any(|o| matches!(o, Registration::Failed(_)))
+    {
         remote.forget_token();
     }
     outcomes
