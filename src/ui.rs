@@ -103,3 +103,58 @@ pub fn confirm(question: &str) -> anyhow::Result<bool> {
         .default(false)
         .interact()?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::docker::Container;
+    use crate::fleet::RemoteRunner;
+
+    fn members() -> Vec<Member> {
+        vec![
+            Member {
+                name: "p-runner-1".into(),
+                container: Some(Container {
+                    id: "x".into(),
+                    name: "p-runner-1".into(),
+                    state: "created".into(),
+                    image: "img:1".into(),
+                    labels: Default::default(),
+                }),
+                github: None,
+            },
+            Member {
+                name: "p-runner-2".into(),
+                container: None,
+                github: Some(RemoteRunner {
+                    id: 7,
+                    name: "p-runner-2".into(),
+                    status: "offline".into(),
+                    busy: true,
+                    labels: vec!["a".into(), "b".into()],
+                }),
+            },
+        ]
+    }
+
+    #[test]
+    fn json_has_the_documented_shape() {
+        let v: serde_json::Value = serde_json::from_str(&fleet_json(&members())).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!([
+                {"name": "p-runner-1", "container": {"state": "created", "image": "img:1"}, "github": null},
+                {"name": "p-runner-2", "container": null,
+                 "github": {"id": 7, "status": "offline", "busy": true, "labels": ["a", "b"]}}
+            ])
+        );
+    }
+
+    #[test]
+    fn table_marks_each_missing_side() {
+        let table = fleet_table(&members());
+        assert!(table.contains("NAME") && table.contains("LABELS"));
+        assert!(table.contains(NOT_REGISTERED) && table.contains(NO_CONTAINER));
+        assert!(table.contains("a,b"));
+    }
+}
