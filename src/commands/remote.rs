@@ -1,13 +1,14 @@
-//! The GitHub side of the lifecycle commands, in the fleet's own terms.
-//! (Placeholder until the REST client lands on main.)
+//! The GitHub side of the lifecycle commands, in the fleet's own terms: the REST client
+//! for listing and deleting, the token cache for registration tokens.
 
 use crate::fleet::RemoteRunner;
+use crate::github::{GitHub, GitHubError, Scope};
 use crate::settings::Settings;
+use crate::token_cache::TokenCache;
 use anyhow::Result;
 
 /// What deleting one runner on GitHub came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[allow(dead_code)] // built by the GitHub client once it lands
 pub enum Deleted {
     Removed,
     /// Someone removed it before us.
@@ -17,28 +18,53 @@ pub enum Deleted {
 }
 
 pub struct Remote {
-    _private: (),
+    gh: GitHub,
+    cache: TokenCache,
 }
 
 impl Remote {
     pub fn connect(settings: &Settings) -> Result<Remote> {
-        settings.require_pat()?;
-        anyhow::bail!("the GitHub client is not available in this build yet")
+        let pat = settings.require_pat()?;
+        let scope = Scope::from_settings(&settings.org, settings.repo.as_deref());
+        let gh = GitHub::new(&settings.github_api_url, scope, pat)?;
+        let cache = TokenCache::new(&settings.reg_token_cache_file, settings.reg_token_cache_ttl);
+        Ok(Remote { gh, cache })
     }
 
+    /// Every runner of the scope (all pages); the caller keeps those of its prefix.
     pub fn list(&self) -> Result<Vec<RemoteRunner>> {
-        unreachable!()
+        Ok(self
+            .gh
+            .list_runners()?
+            .into_iter()
+            .map(|r| RemoteRunner {
+                id: r.id,
+                name: r.name,
+                status: r.status,
+                busy: r.busy,
+                labels: r.labels,
+            })
+            .collect())
     }
 
-    pub fn delete(&self, _runner: &RemoteRunner) -> Result<Deleted> {
-        unreachable!()
+    pub fn delete(&self, runner: &RemoteRunner) -> Result<Deleted> {
+        match self.gh.delete_runner(runner.id) {
+            Ok(()) => Ok(Deleted::Removed),
+            Err(GitHubError::RunnerBusy { .. }) => Ok(Deleted::Busy),
+            Err(GitHubError::RunnerNotFound { .. }) => Ok(Deleted::Gone),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// One registration token for the whole command, through the token cache.
     pub fn registration_token(&self) -> Result<String> {
-        unreachable!()
+        let token = self.cache.get_or_fetch(|| self.gh.registration_token())?;
+        Ok(token.token.expose().to_string())
     }
 
-    /// Drops the cached token, so the next command fetches a fresh one.
-    pub fn forget_token(&self) {}
+    /// Drops the cached token, so the next command fetches a fresh one (a registration with
+    /// it failed, perhaps because GitHub no longer accepts it).
+    pub fn forget_token(&self) {
+        let _ = self.cache.invalidate();
+    }
 }

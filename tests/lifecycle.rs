@@ -1,0 +1,578 @@
+//! End to end: the real `ghr` binary, the machine's Docker engine and compose, runner
+//! containers from the FROM-scratch test image, and the fake GitHub.
+//!
+//! Without Docker these tests fail, unless GHR_SKIP_DOCKER_TESTS=1 (then they say "skipped").
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use testkit::{FakeGitHub, Scope};
+
+const ORG: &str = "acme";
+const PAT: &str = "ghp_lifecycle_test_pat";
+const SCOPE: Scope<'static> = Scope::Org(ORG);
+
+/// One fleet: a scratch directory with its `.env`, a prefix of its own, and the fake GitHub.
+/// Dropping it removes every container, volume and image of its prefix, also when a test fails.
+struct Fleet {
+    dir: PathBuf,
+    prefix: String,
+    api: String,
+}
+
+fn docker_ready(test: &str) -> bool {
+    let ok = Command::new("docker")
+        .args(["version", "--format", "{{.Server.Version}}"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok {
+        return true;
+    }
+    if std::env::var("GHR_SKIP_DOCKER_TESTS").as_deref() == Ok("1") {
+        eprintln!("skipped: {test} needs a Docker engine (GHR_SKIP_DOCKER_TESTS=1)");
+        return false;
+    }
+    panic!("{test} needs a reachable Docker engine; set GHR_SKIP_DOCKER_TESTS=1 to skip the Docker tests");
+}
+
+fn fake_github() -> FakeGitHub {
+    let gh = FakeGitHub::start();
+    gh.add_org(ORG);
+    gh.add_pat(PAT, &["admin:org"]);
+    gh
+}
+
+impl Fleet {
+    fn new(gh: &FakeGitHub, tag: &str) -> Fleet {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let prefix = format!("t{}{n}-{tag}-", std::process::id());
+        let dir =
+            std::env::temp_dir().join(format!("ghr-lifecycle-{}", prefix.trim_end_matches('-')));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let fleet = Fleet {
+            dir,
+            prefix,
+            api: gh.url(),
+        };
+        fleet.write_env("");
+        fleet
+    }
+
+    /// The `.env` every test starts from, plus `extra` lines.
+    fn write_env(&self, extra: &str) {
+        let image = test_image();
+        let env = format!(
+            "ORG={ORG}\nGH_PAT={PAT}\nRUNNER_NAME_PREFIX={prefix}\nRUNNER_IMAGE={image}\n\
+             RUNNER_CUSTOM_IMAGE={custom}\n\
+             GITHUB_API_URL={api}\nGITHUB_SERVER_URL={api}\nMAP_LOOP_DEVICES=false\nMAP_KVM_DEVICE=false\n\
+             MAP_USB_DEVICE=false\nMOUNT_UDEV_RULES_DIR=false\nPRIVILEGED=false\n{extra}",
+            prefix = self.prefix,
+            custom = self.custom_image(),
+            api = self.api,
+        );
+        std::fs::write(self.dir.join(".env"), env).unwrap();
+    }
+
+    fn custom_image(&self) -> String {
+        format!("ghr-test-custom-{}:1", self.prefix.trim_end_matches('-'))
+    }
+
+    fn name(&self, short: &str) -> String {
+        format!("{}runner-{short}", self.prefix)
+    }
+
+    fn ghr(&self, args: &[&str]) -> Out {
+        self.ghr_with(&[], args)
+    }
+
+    fn ghr_with(&self, env: &[(&str, &str)], args: &[&str]) -> Out {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ghr"));
+        cmd.args(args)
+            .current_dir(&self.dir)
+            .env_clear()
+            .stdin(Stdio::null());
+        for key in ["PATH", "HOME", "DOCKER_HOST"] {
+            if let Ok(value) = std::env::var(key) {
+                cmd.env(key, value);
+            }
+        }
+        cmd.envs(env.iter().copied());
+        Out::from(args, cmd.output().expect("ghr runs"))
+    }
+
+    /// (name, state) of this prefix's containers, sorted.
+    fn containers(&self) -> Vec<(String, String)> {
+        let out = docker(&[
+            "ps",
+            "-a",
+            "--filter",
+            &format!("label=ghr.prefix={}", self.prefix),
+            "--format",
+            "{{.Names}} {{.State}}",
+        ]);
+        let mut v: Vec<(String, String)> = out
+            .lines()
+            .filter_map(|l| {
+                l.split_once(' ')
+                    .map(|(a, b)| (a.to_string(), b.to_string()))
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn container_id(&self, name: &str) -> String {
+        docker(&["inspect", "--format", "{{.Id}} {{.State.StartedAt}}", name])
+            .trim()
+            .to_string()
+    }
+
+    fn volumes(&self) -> Vec<String> {
+        let out = docker(&[
+            "volume",
+            "ls",
+            "-q",
+            "--filter",
+            &format!("label=ghr.prefix={}", self.prefix),
+        ]);
+        out.lines().map(String::from).collect()
+    }
+
+    fn file(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        let filter = format!("label=ghr.prefix={}", self.prefix);
+        let ids = docker(&["ps", "-aq", "--filter", &filter]);
+        let ids: Vec<&str> = ids.split_whitespace().collect();
+        if !ids.is_empty() {
+            let _ = Command::new("docker")
+                .args(["rm", "-f", "-v"])
+                .args(&ids)
+                .output();
+        }
+        let vols = docker(&["volume", "ls", "-q", "--filter", &filter]);
+        let vols: Vec<&str> = vols.split_whitespace().collect();
+        if !vols.is_empty() {
+            let _ = Command::new("docker")
+                .args(["volume", "rm", "-f"])
+                .args(&vols)
+                .output();
+        }
+        let _ = Command::new("docker")
+            .args(["rmi", "-f", &self.custom_image()])
+            .output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker runs");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+struct Out {
+    what: String,
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Out {
+    fn from(args: &[&str], out: Output) -> Out {
+        Out {
+            what: format!("ghr {}", args.join(" ")),
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    #[track_caller]
+    fn ok(self) -> Out {
+        assert_eq!(
+            self.code,
+            Some(0),
+            "{} failed:\nstdout: {}\nstderr: {}",
+            self.what,
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    fn code(self, code: i32) -> Out {
+        assert_eq!(
+            self.code,
+            Some(code),
+            "{}:\nstdout: {}\nstderr: {}",
+            self.what,
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+}
+
+/// Runners of `prefix` on the fake GitHub: (name, status), sorted.
+fn github_runners(gh: &FakeGitHub, prefix: &str) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = gh
+        .runners(&SCOPE)
+        .into_iter()
+        .filter(|r| r.name.starts_with(prefix))
+        .map(|r| (r.name, r.status))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Waits until GitHub shows exactly `names` of `prefix`, each with `status`.
+#[track_caller]
+fn wait_github(gh: &FakeGitHub, prefix: &str, names: &[String], status: &str) {
+    let mut want: Vec<(String, String)> = names
+        .iter()
+        .map(|n| (n.clone(), status.to_string()))
+        .collect();
+    want.sort();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let got = github_runners(gh, prefix);
+        if got == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "GitHub shows {got:?}, expected {want:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn running(names: &[String]) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = names
+        .iter()
+        .map(|n| (n.clone(), "running".to_string()))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Registration tokens GitHub handed out (answers in error are not tokens).
+fn token_requests(gh: &FakeGitHub) -> usize {
+    gh.requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.contains("registration-token") && r.status < 300)
+        .count()
+}
+
+#[test]
+fn fleet_lifecycle_end_to_end() {
+    if !docker_ready("fleet_lifecycle_end_to_end") {
+        return;
+    }
+    let gh = fake_github();
+    let fleet = Fleet::new(&gh, "life");
+    let all: Vec<String> = (1..=4).map(|i| fleet.name(&i.to_string())).collect();
+
+    // init -n 4: four containers running, four runners online, one token for all of them.
+    fleet.ghr(&["init", "-n", "4"]).ok();
+    assert_eq!(fleet.containers(), running(&all));
+    wait_github(&gh, &fleet.prefix, &all, "online");
+    assert_eq!(token_requests(&gh), 1);
+
+    // init again: same containers (not recreated, not restarted), no GitHub call at all.
+    let before: Vec<String> = all.iter().map(|n| fleet.container_id(n)).collect();
+    let requests = gh.requests().len();
+    fleet.ghr(&["init", "-n", "4"]).ok();
+    let after: Vec<String> = all.iter().map(|n| fleet.container_id(n)).collect();
+    assert_eq!(
+        before, after,
+        "a second init must not recreate or restart containers"
+    );
+    assert_eq!(
+        gh.requests().len(),
+        requests,
+        "a second init needs nothing from GitHub"
+    );
+    wait_github(&gh, &fleet.prefix, &all, "online");
+
+    // list and list --json tell the truth.
+    let table = fleet.ghr(&["list"]).ok().stdout;
+    for name in &all {
+        let line = table
+            .lines()
+            .find(|l| l.contains(name.as_str()))
+            .unwrap_or_else(|| panic!("{name} in {table}"));
+        assert!(
+            line.contains("running") && line.contains("online"),
+            "{line}"
+        );
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&fleet.ghr(&["ls", "--json"]).ok().stdout).unwrap();
+    let rows = json.as_array().unwrap();
+    assert_eq!(rows.len(), 4);
+    for (row, name) in rows.iter().zip(&all) {
+        assert_eq!(row["name"], name.as_str());
+        assert_eq!(row["container"]["state"], "running");
+        assert_eq!(row["container"]["image"], test_image().as_str());
+        assert_eq!(row["github"]["status"], "online");
+        assert_eq!(row["github"]["busy"], false);
+        assert!(row["github"]["id"].as_u64().is_some());
+    }
+
+    // stop / start / restart one runner, by its short names.
+    fleet.ghr(&["stop", "2"]).ok();
+    let states = fleet.containers();
+    assert_eq!(
+        states.iter().filter(|(_, s)| s == "running").count(),
+        3,
+        "{states:?}"
+    );
+    assert!(
+        states.contains(&(all[1].clone(), "exited".into())),
+        "{states:?}"
+    );
+    fleet.ghr(&["start", "runner-2"]).ok();
+    assert_eq!(fleet.containers(), running(&all));
+    let started = fleet.container_id(&all[2]);
+    fleet.ghr(&["restart", &all[2]]).ok();
+    assert_ne!(
+        fleet.container_id(&all[2]),
+        started,
+        "restart starts the container anew"
+    );
+    assert_eq!(fleet.containers(), running(&all));
+    wait_github(&gh, &fleet.prefix, &all, "online");
+    // Unknown names warn; none left fails.
+    let out = fleet.ghr(&["stop", "nope"]);
+    assert_ne!(out.code, Some(0));
+    assert!(out.stderr.contains("nope"), "{}", out.stderr);
+
+    // logs of one runner, without following.
+    fleet
+        .ghr(&["logs", "1", "--no-follow", "--tail", "50"])
+        .ok();
+
+    // Docker unreachable: GitHub's side still shows, with a warning and a Docker exit code.
+    let out = fleet
+        .ghr_with(
+            &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")],
+            &["list"],
+        )
+        .code(5);
+    assert!(
+        out.stdout.contains(&all[0]) && out.stdout.contains("online"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stderr.contains("warning"), "{}", out.stderr);
+
+    // A second fleet (another prefix) in the same org must survive everything below.
+    let other = Fleet::new(&gh, "other");
+    other.ghr(&["init", "-n", "1"]).ok();
+    let other_runner = vec![other.name("1")];
+    wait_github(&gh, &other.prefix, &other_runner, "online");
+
+    // rm one by name.
+    fleet.ghr(&["rm", "runner-2", "-y"]).ok();
+    let rest: Vec<String> = all.iter().filter(|n| **n != all[1]).cloned().collect();
+    assert_eq!(fleet.containers(), running(&rest));
+    wait_github(&gh, &fleet.prefix, &rest, "online");
+    assert!(
+        !fleet.volumes().iter().any(|v| v.contains(&all[1])),
+        "{:?}",
+        fleet.volumes()
+    );
+
+    // Off a terminal, rm without -y refuses and changes nothing.
+    fleet.ghr(&["rm"]).code(130);
+    assert_eq!(fleet.containers().len(), 3);
+
+    // A busy runner keeps its container; the rest go; the exit code says so; a re-run converges.
+    let busy = gh
+        .runners(&SCOPE)
+        .into_iter()
+        .find(|r| r.name == all[0])
+        .unwrap();
+    gh.set_busy(&SCOPE, busy.id, true);
+    fleet.ghr(&["rm", "-y"]).code(1);
+    assert_eq!(fleet.containers(), running(&all[..1]));
+    gh.set_busy(&SCOPE, busy.id, false);
+    // A runner registered on GitHub without a container is removed too.
+    gh.seed_runners(&SCOPE, &format!("{}runner-", fleet.prefix), 1);
+    let table = fleet.ghr(&["list"]).ok().stdout;
+    assert_eq!(table.matches("no container").count(), 1, "{table}");
+    fleet.ghr(&["rm", "-y"]).ok();
+    assert!(fleet.containers().is_empty());
+    assert!(fleet.volumes().is_empty(), "{:?}", fleet.volumes());
+    assert!(
+        github_runners(&gh, &fleet.prefix).is_empty(),
+        "{:?}",
+        github_runners(&gh, &fleet.prefix)
+    );
+
+    // The other prefix is untouched.
+    assert_eq!(other.containers(), running(&other_runner));
+    wait_github(&gh, &other.prefix, &other_runner, "online");
+    assert_eq!(other.volumes().len(), 1);
+
+    // purge: rm of everything plus the generated files; .env stays unless --env.
+    fleet.ghr(&["init", "-n", "1"]).ok();
+    let compose = fleet.file(&format!("docker-compose.{ORG}.yml"));
+    assert!(compose.exists());
+    fleet.ghr(&["purge", "-y"]).ok();
+    assert!(!compose.exists());
+    assert!(!fleet.file(&format!(".reg_token.cache.{ORG}")).exists());
+    assert!(fleet.file(".env").exists());
+    assert!(fleet.containers().is_empty() && fleet.volumes().is_empty());
+    assert!(github_runners(&gh, &fleet.prefix).is_empty());
+    fleet.ghr(&["purge", "-y", "--env"]).ok();
+    assert!(!fleet.file(".env").exists());
+    assert_eq!(other.containers(), running(&other_runner));
+}
+
+#[test]
+fn two_inits_within_the_ttl_share_one_token() {
+    if !docker_ready("two_inits_within_the_ttl_share_one_token") {
+        return;
+    }
+    let gh = fake_github();
+    let fleet = Fleet::new(&gh, "ttl");
+    fleet.ghr(&["init", "-n", "1"]).ok();
+    fleet.ghr(&["init", "-n", "2"]).ok();
+    let names = vec![fleet.name("1"), fleet.name("2")];
+    assert_eq!(fleet.containers(), running(&names));
+    wait_github(&gh, &fleet.prefix, &names, "online");
+    assert_eq!(
+        token_requests(&gh),
+        1,
+        "the second init reuses the cached token"
+    );
+    let cache = std::fs::read_to_string(fleet.file(&format!(".reg_token.cache.{ORG}"))).unwrap();
+    let mode = std::fs::metadata(fleet.file(&format!(".reg_token.cache.{ORG}"))).unwrap();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777,
+        0o600
+    );
+    // The token never shows in ghr's output.
+    let token = cache.lines().nth(1).unwrap().trim().to_string();
+    let out = fleet.ghr(&["init", "-n", "2"]).ok();
+    assert!(!out.stdout.contains(&token) && !out.stderr.contains(&token));
+}
+
+#[test]
+fn github_5xx_burst_during_init_converges() {
+    if !docker_ready("github_5xx_burst_during_init_converges") {
+        return;
+    }
+    let gh = fake_github();
+    let fleet = Fleet::new(&gh, "burst");
+    let names = vec![fleet.name("1"), fleet.name("2")];
+    // More failures in a row than the client retries (3): the first init fails, says so per
+    // runner, and starts nothing (an unconfigured runner would only crash-loop).
+    gh.inject_errors(6, 502);
+    let first = fleet.ghr(&["init", "-n", "2"]).code(1);
+    assert_eq!(
+        first.stderr.matches("did not register").count(),
+        3,
+        "{}",
+        first.stderr
+    );
+    let created: Vec<(String, String)> = names
+        .iter()
+        .map(|n| (n.clone(), "created".into()))
+        .collect();
+    assert_eq!(fleet.containers(), created);
+    let table = fleet.ghr(&["list"]).ok().stdout;
+    assert_eq!(table.matches("not registered").count(), 2, "{table}");
+
+    // register one by number: it registers and comes up; again: skipped, and says so.
+    let out = fleet.ghr(&["register", "1"]).ok();
+    assert!(
+        out.stdout.contains(&format!("registered {}", names[0]))
+            || out.stderr.contains(&format!("registered {}", names[0])),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
+    assert_eq!(
+        fleet.containers(),
+        vec![
+            (names[0].clone(), "running".into()),
+            (names[1].clone(), "created".into())
+        ]
+    );
+    let out = fleet.ghr(&["register", "1"]).ok();
+    assert!(out.stderr.contains("already configured"), "{}", out.stderr);
+
+    // start registers what is not configured yet, then starts everything.
+    fleet.ghr(&["start"]).ok();
+    assert_eq!(fleet.containers(), running(&names));
+    wait_github(&gh, &fleet.prefix, &names, "online");
+    // And init, run again, converges to the same.
+    fleet.ghr(&["init", "-n", "2"]).ok();
+    assert_eq!(fleet.containers(), running(&names));
+    assert_eq!(
+        token_requests(&gh),
+        1,
+        "one token, cached, served register and start"
+    );
+}
+
+#[test]
+fn dockerfile_change_rebuilds_once() {
+    if !docker_ready("dockerfile_change_rebuilds_once") {
+        return;
+    }
+    let gh = fake_github();
+    let fleet = Fleet::new(&gh, "build");
+    let dockerfile = fleet.file("Dockerfile");
+    std::fs::write(
+        &dockerfile,
+        format!("FROM {}\nLABEL ghr.test=one\n", test_image()),
+    )
+    .unwrap();
+    let out = fleet.ghr(&["init", "-n", "1"]).ok();
+    assert_eq!(out.stderr.matches("Building").count(), 1, "{}", out.stderr);
+    let out = fleet.ghr(&["init", "-n", "1"]).ok();
+    assert_eq!(
+        out.stderr.matches("Building").count(),
+        0,
+        "no change, no build: {}",
+        out.stderr
+    );
+    std::fs::write(
+        &dockerfile,
+        format!("FROM {}\nLABEL ghr.test=two\n", test_image()),
+    )
+    .unwrap();
+    let out = fleet.ghr(&["init", "-n", "1"]).ok();
+    assert_eq!(out.stderr.matches("Building").count(), 1, "{}", out.stderr);
+    // The recreated container keeps its registration (it lives in the volume).
+    let names = vec![fleet.name("1")];
+    assert_eq!(fleet.containers(), running(&names));
+    wait_github(&gh, &fleet.prefix, &names, "online");
+    assert_eq!(token_requests(&gh), 1);
+    let json: serde_json::Value =
+        serde_json::from_str(&fleet.ghr(&["list", "--json"]).ok().stdout).unwrap();
+    assert_eq!(json[0]["container"]["image"], fleet.custom_image().as_str());
+}
+
+/// The FROM-scratch test image, built once per run and reused.
+fn test_image() -> String {
+    testkit::docker::test_image()
+        .unwrap_or_else(|e| panic!("the test image cannot be built: {e:#}"))
+}
