@@ -20,7 +20,7 @@ pub fn run(verb: Verb) -> i32 {
 fn started() -> i32 {
     watch_parent();
     if let Err(msg) = talk(Verb::Started) {
-        eprintln!("runner-wrapper: {msg}");
+        eprintln!("{msg}");
         return 1;
     }
     run_user(Verb::Started)
@@ -31,7 +31,7 @@ fn completed() -> i32 {
     let code = run_user(Verb::Completed);
     if let Err(msg) = talk(Verb::Completed) {
         // Not fatal: if the wrapper is gone, so is its lock (the kernel dropped it).
-        eprintln!("runner-wrapper: warning: {msg}");
+        eprintln!("{msg} (warning only: a dead wrapper holds no lock)");
     }
     code
 }
@@ -58,6 +58,16 @@ fn run_user(verb: Verb) -> i32 {
 
 /// Send the request and print the wrapper's messages until it answers ok or fail.
 fn talk(verb: Verb) -> Result<(), String> {
+    exchange(verb).map_err(|e| {
+        if e.starts_with("runner-wrapper:") {
+            e
+        } else {
+            format!("runner-wrapper: {e}")
+        }
+    })
+}
+
+fn exchange(verb: Verb) -> Result<(), String> {
     let socket = env::var_os(SOCKET_ENV).ok_or_else(|| format!("{SOCKET_ENV} is not set"))?;
     let mut stream = UnixStream::connect(&socket)
         .map_err(|e| format!("cannot reach the wrapper at {socket:?}: {e}"))?;

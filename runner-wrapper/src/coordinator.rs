@@ -324,6 +324,7 @@ impl Coordinator {
         let mut st = self.state();
         let had = st.held.take().is_some();
         for p in st.pending.drain(..) {
+            log(&format!("withdrew a waiting request: {why}"));
             p.cancelled.store(true, Ordering::SeqCst);
             drop(p.ticket.lock().map(|mut t| t.take()));
             let _ = p

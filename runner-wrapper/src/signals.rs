@@ -1,6 +1,6 @@
 //! Signals for a supervisor that may be PID 1: block them in every thread and take them one at
-//! a time with sigwait, so no async-signal-safety puzzles. Children start with an empty mask
-//! (std's spawn resets it).
+//! a time with sigwait, so no async-signal-safety puzzles. The runner child must not inherit
+//! the mask (it would ignore our forwarded SIGTERM), so `unblock_in_child` clears it pre-exec.
 
 use std::io;
 
@@ -30,6 +30,17 @@ pub fn block() -> io::Result<()> {
     let set = set_of(&handled());
     // SAFETY: plain libc call with a valid set.
     let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+    if rc != 0 {
+        return Err(io::Error::from_raw_os_error(rc));
+    }
+    Ok(())
+}
+
+/// For `Command::pre_exec`: an empty signal mask in the child (async-signal-safe).
+pub fn unblock_in_child() -> io::Result<()> {
+    let set = set_of(&[]);
+    // SAFETY: pthread_sigmask is async-signal-safe; the set is a valid empty set.
+    let rc = unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &set, std::ptr::null_mut()) };
     if rc != 0 {
         return Err(io::Error::from_raw_os_error(rc));
     }

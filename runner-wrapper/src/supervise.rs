@@ -43,7 +43,12 @@ pub fn run_locked(cfg: &Config, resource: &str) -> io::Result<i32> {
     })?;
     coord.serve(listener);
 
-    let mut child = Command::new(&cfg.command[0])
+    let mut cmd = Command::new(&cfg.command[0]);
+    // SAFETY: the closure only calls pthread_sigmask, which is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(signals::unblock_in_child);
+    }
+    let mut child = cmd
         .args(&cfg.command[1..])
         .env(HOOK_STARTED_ENV, &rt.started)
         .env(HOOK_COMPLETED_ENV, &rt.completed)

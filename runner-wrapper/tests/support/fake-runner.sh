@@ -15,14 +15,19 @@ run_hook() { # kind name -> the hook's exit code
   local var=ACTIONS_RUNNER_HOOK_JOB_${1^^}
   local hook=${!var:-}
   [ -z "$hook" ] && return 0
-  if [[ $hook == *.sh ]]; then
-    bash -e "$hook" </dev/null >>"$logdir/$2.log" 2>&1 &
-  else
-    "$hook" </dev/null >>"$logdir/$2.log" 2>&1 &
-  fi
-  local pid=$!
-  echo "EVENT hookpid $1 $2 $pid"
-  wait "$pid"
+  # A "Worker" subshell runs the hook, so tests can kill the Worker and orphan the hook.
+  (
+    if [[ $hook == *.sh ]]; then
+      bash -e "$hook" </dev/null >>"$logdir/$2.log" 2>&1 &
+    else
+      "$hook" </dev/null >>"$logdir/$2.log" 2>&1 &
+    fi
+    echo "EVENT hook-$1 $2 $!"
+    wait $!
+  ) &
+  local worker=$!
+  echo "EVENT worker-$1 $2 $worker"
+  wait "$worker"
 }
 
 echo "$(ts): Listening for Jobs"
