@@ -343,3 +343,72 @@ fn sigterm_is_forwarded_and_the_runner_exit_code_returned() {
     assert_eq!(w.wait_exit(secs(10)), 42);
     assert!(w.out.all().iter().any(|l| l == "got-term"));
 }
+
+/// flock alone lets a newcomer that asks right at release time beat the blocked waiter; the
+/// ticket queue must not. The test process is the holder and then the newcomer, using the lib.
+#[test]
+fn newcomer_cannot_jump_ahead_of_a_blocked_waiter() {
+    use runner_wrapper::lockdir::ResourcePaths;
+    use runner_wrapper::{tickets, OwnerRecord};
+    let s = Scratch::new("jump");
+    let paths = ResourcePaths::new(&s.lock_dir(), R);
+    paths.ensure(&s.lock_dir()).unwrap();
+    let me = OwnerRecord {
+        resource: R.into(),
+        runner: "N".into(),
+        ..Default::default()
+    };
+    // Hold the lock the way a wrapper does: our turn in the queue, then the flock.
+    let t = tickets::draw(&paths, &me).unwrap();
+    assert!(tickets::wait_turn(&paths.queue, t.number, &|| false).unwrap());
+    let held = paths.open_lock().unwrap();
+    held.lock().unwrap();
+    drop(t);
+
+    let mut b = Wrapper::spawn(&s, Spec::new("B", R));
+    b.job("b1 0.2");
+    queued(&s, &["B"]);
+    wait_blocked_on(&paths.lock);
+
+    // The newcomer queues behind B, then asks the instant the lock is released.
+    let t = tickets::draw(&paths, &me).unwrap();
+    drop(held);
+    assert!(tickets::wait_turn(&paths.queue, t.number, &|| false).unwrap());
+    let lock = paths.open_lock().unwrap();
+    lock.lock().unwrap();
+    let got = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    drop(t);
+    drop(lock);
+    let start = b.wait_event("start", "b1", secs(5));
+    let end = b.wait_event("end", "b1", secs(5));
+    assert!(
+        start.t() < got && end.t() <= got,
+        "newcomer jumped ahead: got the lock at {got}, B ran {}..{}",
+        start.t(),
+        end.t()
+    );
+}
+
+/// Wait until some process is blocked in flock on `path` (a "->" entry in /proc/locks).
+fn wait_blocked_on(path: &std::path::Path) {
+    use std::os::unix::fs::MetadataExt;
+    let ino = format!(":{} ", std::fs::metadata(path).unwrap().ino());
+    let deadline = Instant::now() + secs(5);
+    loop {
+        let locks = std::fs::read_to_string("/proc/locks").unwrap();
+        if locks
+            .lines()
+            .any(|l| l.contains("-> FLOCK") && l.contains(&ino))
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nobody blocked on {path:?}:\n{locks}"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
