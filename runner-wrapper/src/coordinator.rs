@@ -8,7 +8,7 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, RecvTimeoutError, Sender};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -73,7 +73,11 @@ pub struct Coordinator {
     pub settings: LockSettings,
     paths: ResourcePaths,
     state: Mutex<State>,
+    /// Processes the runner output already written (see `output::OutputPump::sync`).
+    output_sync: OnceLock<SyncFn>,
 }
+
+type SyncFn = Box<dyn Fn() + Send + Sync>;
 
 fn log(msg: &str) {
     eprintln!("runner-wrapper: {msg}");
@@ -89,7 +93,12 @@ impl Coordinator {
             settings,
             paths,
             state: Mutex::new(State::default()),
+            output_sync: OnceLock::new(),
         }))
+    }
+
+    pub fn set_output_sync(&self, f: SyncFn) {
+        let _ = self.output_sync.set(f);
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -137,6 +146,11 @@ impl Coordinator {
         mut reader: BufReader<UnixStream>,
         mut out: UnixStream,
     ) -> io::Result<()> {
+        // A completion line of the previous job still in the pipe must act now, not after
+        // this job is granted the lock.
+        if let Some(sync) = self.output_sync.get() {
+            sync();
+        }
         let who = self.owner_record(&req);
         let (tx, rx) = channel();
         let pending = match self.enqueue(&who, tx.clone()) {

@@ -9,6 +9,7 @@ pub mod config;
 pub mod coordinator;
 pub mod hooks;
 pub mod lockdir;
+pub mod output;
 pub mod protocol;
 pub mod record;
 pub mod signals;

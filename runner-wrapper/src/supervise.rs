@@ -2,7 +2,7 @@
 //! Listener's "completed" lines), forward signals, reap, and release the lock when it exits.
 
 use std::ffi::OsString;
-use std::io::{self, BufRead, BufReader, Write};
+use std::io;
 use std::os::unix::net::UnixListener;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
@@ -12,6 +12,7 @@ use std::time::Duration;
 use crate::config::{Config, HOOK_COMPLETED_ENV, HOOK_STARTED_ENV, SOCKET_ENV};
 use crate::coordinator::{Coordinator, LockSettings};
 use crate::hooks::RuntimeDir;
+use crate::output::OutputPump;
 use crate::signals;
 
 /// No resource: behave as if unwrapped (exec keeps pid, signals and exit code).
@@ -61,20 +62,15 @@ pub fn run_locked(cfg: &Config, resource: &str) -> io::Result<i32> {
     // Re-print the runner's stdout line by line and watch for the completion line.
     let (done_tx, done_rx) = mpsc::channel::<()>();
     let stdout = child.stdout.take().expect("piped stdout");
-    let pump_coord = coord.clone();
+    let line_coord = coord.clone();
+    let pump = OutputPump::new(
+        stdout,
+        Box::new(move |line: &str| line_coord.on_runner_line(line)),
+    );
+    let sync_pump = pump.clone();
+    coord.set_output_sync(Box::new(move || sync_pump.sync()));
     std::thread::spawn(move || {
-        let mut reader = BufReader::new(stdout);
-        let mut buf = Vec::new();
-        let out = io::stdout();
-        while matches!(reader.read_until(b'\n', &mut buf), Ok(n) if n > 0) {
-            {
-                let mut o = out.lock();
-                let _ = o.write_all(&buf);
-                let _ = o.flush();
-            }
-            pump_coord.on_runner_line(&String::from_utf8_lossy(&buf));
-            buf.clear();
-        }
+        pump.run();
         let _ = done_tx.send(());
     });
 
