@@ -66,6 +66,15 @@ pub fn kill(pid: u32, sig: i32) {
     }
 }
 
+/// Become a child subreaper: orphans of the runner (a hook whose Worker was killed) are
+/// re-parented to us, not to a host init that may never reap them, and we reap them.
+pub fn become_subreaper() {
+    // SAFETY: prctl with integer arguments only.
+    unsafe {
+        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    }
+}
+
 /// Reap every exited child (as PID 1 orphans land on us too). Returns (pid, exit code).
 pub fn reap() -> Vec<(u32, i32)> {
     let mut out = Vec::new();

@@ -25,6 +25,7 @@ pub fn passthrough(command: &[OsString]) -> i32 {
 /// Supervise the runner with locking on `resource`; returns the runner's exit code.
 pub fn run_locked(cfg: &Config, resource: &str) -> io::Result<i32> {
     signals::block()?;
+    signals::become_subreaper();
     let exe = std::fs::read_link("/proc/self/exe")?;
     let rt = RuntimeDir::create()?;
     rt.write_scripts(

@@ -412,3 +412,39 @@ fn wait_blocked_on(path: &std::path::Path) {
         std::thread::sleep(Duration::from_millis(2));
     }
 }
+
+/// As PID 1 (a container's entrypoint) the wrapper reaps orphans and passes the exit code on.
+/// Needs a pid namespace (`unshare`, root); skipped with a note where that is not possible.
+#[test]
+fn as_pid_1_reaps_orphans() {
+    let ok = std::process::Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "true"])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !ok {
+        eprintln!("SKIPPED: cannot create a pid namespace here");
+        return;
+    }
+    let s = Scratch::new("pid1");
+    let runner = s.script(
+        "runner.sh",
+        "#!/bin/bash\n\
+         ( sleep 0.05 & )\n\
+         sleep 0.5\n\
+         echo \"pid1=$(cat /proc/1/comm) zombies=$(grep -l ') Z ' /proc/[0-9]*/stat 2>/dev/null | wc -l)\"\n\
+         exit 5\n",
+    );
+    let out = std::process::Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc"])
+        .arg(wrapper_bin())
+        .arg("--")
+        .arg(&runner)
+        .env("RUNNER_RESOURCE_ID", R)
+        .env("RUNNER_LOCK_DIR", s.lock_dir())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(5), "{stdout}");
+    assert!(stdout.contains("pid1=runner-wrapper zombies=0"), "{stdout}");
+}
