@@ -86,9 +86,15 @@ fn log(msg: &str) {
 impl Coordinator {
     pub fn new(settings: LockSettings) -> io::Result<Arc<Coordinator>> {
         let paths = ResourcePaths::new(&settings.dir, &settings.resource);
-        paths.ensure(&settings.dir)?;
+        let ctx = |e: io::Error| {
+            io::Error::new(
+                e.kind(),
+                format!("lock directory {}: {e}", settings.dir.display()),
+            )
+        };
+        paths.ensure(&settings.dir).map_err(ctx)?;
         // Create the lock file now, so `ghr locks` lists the resource before its first job.
-        drop(paths.open_lock()?);
+        drop(paths.open_lock().map_err(ctx)?);
         Ok(Arc::new(Coordinator {
             settings,
             paths,
@@ -173,7 +179,8 @@ impl Coordinator {
 
         let start = Instant::now();
         let deadline = self.settings.timeout.map(|t| start + t);
-        let mut next_status = start;
+        // A lock granted at once is not worth a "waiting" line in the job log.
+        let mut next_status = start + Duration::from_millis(50);
         loop {
             let now = Instant::now();
             if now >= next_status {
