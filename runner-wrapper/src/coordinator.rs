@@ -201,9 +201,9 @@ impl Coordinator {
                         self.settings.resource,
                         waited.as_secs_f64()
                     );
-                    let sent =
-                        send(&mut out, &Reply::Info(msg)).and_then(|_| send(&mut out, &Reply::Ok));
-                    if sent.is_err() {
+                    // One write for both lines: one wake-up of the client, not two.
+                    let both = Reply::Info(msg).to_line() + &Reply::Ok.to_line();
+                    if out.write_all(both.as_bytes()).is_err() {
                         self.withdraw(&pending);
                     }
                     return Ok(());
