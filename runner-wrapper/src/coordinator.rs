@@ -274,6 +274,9 @@ impl Coordinator {
         if st.held.take().is_some() {
             log("released the lock left over from the previous job (no completed hook)");
         }
+        // Likewise a request still waiting for an earlier job (its hook orphaned): the runner
+        // runs one job at a time, so that job is over and must not be granted ahead of us.
+        withdraw_all(&mut st, "a newer job of this runner asked for the lock");
         let ticket = tickets::draw(&self.paths, who)?;
         st.next_id += 1;
         let p = Arc::new(Pending {
@@ -344,14 +347,7 @@ impl Coordinator {
     pub fn release_all(&self, why: &str) -> bool {
         let mut st = self.state();
         let had = st.held.take().is_some();
-        for p in st.pending.drain(..) {
-            log(&format!("withdrew a waiting request: {why}"));
-            p.cancelled.store(true, Ordering::SeqCst);
-            drop(p.ticket.lock().map(|mut t| t.take()));
-            let _ = p
-                .events
-                .send(Event::Withdrawn(format!("request withdrawn: {why}")));
-        }
+        withdraw_all(&mut st, why);
         if had {
             log(&format!("released {}: {why}", self.settings.resource));
         }
@@ -397,6 +393,18 @@ impl Coordinator {
             ahead + 1,
             total.max(ahead + 1)
         )
+    }
+}
+
+/// Withdraw every waiting request (caller holds the state lock).
+fn withdraw_all(st: &mut State, why: &str) {
+    for p in st.pending.drain(..) {
+        log(&format!("withdrew a waiting request: {why}"));
+        p.cancelled.store(true, Ordering::SeqCst);
+        drop(p.ticket.lock().map(|mut t| t.take()));
+        let _ = p
+            .events
+            .send(Event::Withdrawn(format!("request withdrawn: {why}")));
     }
 }
 

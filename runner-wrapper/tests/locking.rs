@@ -448,3 +448,32 @@ fn as_pid_1_reaps_orphans() {
     assert_eq!(out.status.code(), Some(5), "{stdout}");
     assert!(stdout.contains("pid1=runner-wrapper zombies=0"), "{stdout}");
 }
+
+/// A cancelled job's orphaned started hook must not take the lock ahead of, or away from, the
+/// runner's next job.
+#[test]
+fn next_job_after_an_orphaned_waiting_hook_gets_the_lock() {
+    let s = Scratch::new("orphan-next");
+    let mut a = Wrapper::spawn(&s, Spec::new("A", R));
+    let mut b = Wrapper::spawn(&s, Spec::new("B", R));
+    a.job("a1 0.5");
+    a.wait_event("start", "a1", secs(10));
+    b.job("b1 0.05 nocompleted noline");
+    queued(&s, &["B"]);
+    let worker: i32 = b.wait_event("worker-started", "b1", secs(5)).rest[0]
+        .parse()
+        .unwrap();
+    b.job("b2 0.05");
+    kill(worker, libc::SIGKILL);
+    let b2 = b.wait_event("start", "b2", secs(5));
+    let a1 = a.wait_event("completed", "a1", secs(5));
+    assert!(b2.t() > a1.t());
+    b.wait_event("completed", "b2", secs(5));
+    assert!(b
+        .events()
+        .iter()
+        .all(|e| !(e.kind == "start" && e.job == "b1")));
+    assert_no_overlap(&intervals(&[&a, &b]));
+    let st = &runner_wrapper::read_lock_dir(&s.lock_dir()).unwrap()[0];
+    assert!(!st.locked && st.waiters.is_empty(), "{st:#?}");
+}
