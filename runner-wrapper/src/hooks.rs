@@ -32,7 +32,15 @@ impl RuntimeDir {
             .map(|d| d.subsec_nanos())
             .unwrap_or(0);
         let dir = base.join(format!("runner-wrapper.{}.{nanos}", std::process::id()));
-        fs::DirBuilder::new().mode(0o700).create(&dir)?;
+        if !base.exists() {
+            // Minimal (FROM scratch) images may lack /tmp altogether.
+            fs::create_dir_all(&base)?;
+            let _ = fs::set_permissions(&base, fs::Permissions::from_mode(0o1777));
+        }
+        fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", dir.display())))?;
         Ok(RuntimeDir {
             socket: dir.join("sock"),
             started: dir.join("job-started.sh"),

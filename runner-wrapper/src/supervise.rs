@@ -26,7 +26,9 @@ pub fn passthrough(command: &[OsString]) -> i32 {
 pub fn run_locked(cfg: &Config, resource: &str) -> io::Result<i32> {
     signals::block()?;
     signals::become_subreaper();
-    let exe = std::fs::read_link("/proc/self/exe")?;
+    // The hook scripts exec this very binary, wherever it is mounted.
+    let exe =
+        std::env::current_exe().or_else(|e| std::env::args_os().next().map(Into::into).ok_or(e))?;
     let rt = RuntimeDir::create()?;
     rt.write_scripts(
         &exe,
