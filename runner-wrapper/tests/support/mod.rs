@@ -168,6 +168,8 @@ impl Wrapper {
             .env_remove("GHR_ORG")
             .env_remove("GHR_REPO")
             .env("RUNNER_LOCK_DIR", s.lock_dir())
+            // Runtime dirs of SIGKILLed wrappers go away with the scratch dir.
+            .env("XDG_RUNTIME_DIR", &s.path)
             .env("RUNNER_NAME", spec.name)
             .env("FAKE_RUNNER_LOGDIR", &logdir)
             .env("FAKE_REPOSITORY", format!("org-{0}/repo-{0}", spec.name))
