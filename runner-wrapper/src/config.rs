@@ -38,7 +38,8 @@ fn var(name: &str) -> Option<String> {
 fn seconds(name: &str) -> Result<Option<Duration>, String> {
     match var(name) {
         None => Ok(None),
-        Some(v) => match v.trim().parse::<f64>() {
+        // "30" and "30s" both mean 30 seconds.
+        Some(v) => match v.trim().trim_end_matches('s').parse::<f64>() {
             Ok(s) if s > 0.0 && s.is_finite() => Ok(Some(Duration::from_secs_f64(s))),
             Ok(_) => Ok(None),
             Err(_) => Err(format!("{name}={v:?} is not a number of seconds")),
@@ -75,5 +76,27 @@ impl Config {
             user_started: var(HOOK_STARTED_ENV),
             user_completed: var(HOOK_COMPLETED_ENV),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_values() {
+        std::env::set_var("RW_TEST_SECS", "1.5");
+        assert_eq!(
+            seconds("RW_TEST_SECS"),
+            Ok(Some(Duration::from_millis(1500)))
+        );
+        std::env::set_var("RW_TEST_SECS", "30s");
+        assert_eq!(seconds("RW_TEST_SECS"), Ok(Some(Duration::from_secs(30))));
+        std::env::set_var("RW_TEST_SECS", "0");
+        assert_eq!(seconds("RW_TEST_SECS"), Ok(None));
+        std::env::set_var("RW_TEST_SECS", "soon");
+        assert!(seconds("RW_TEST_SECS").is_err());
+        std::env::remove_var("RW_TEST_SECS");
+        assert_eq!(seconds("RW_TEST_SECS"), Ok(None));
     }
 }
