@@ -1,0 +1,139 @@
+//! Read-only view of a lock directory, for `ghr locks` and for the started hook's messages.
+//! Never takes a lock that could hold anybody up longer than a try-lock.
+
+use std::fs::{self, File};
+use std::io;
+use std::path::Path;
+
+use crate::lockdir::ResourcePaths;
+use crate::record::{now_epoch, OwnerRecord};
+use crate::tickets;
+
+/// One resource in the lock directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceStatus {
+    /// Resource id (from the owner record or a ticket; else the file name).
+    pub resource: String,
+    /// File name stem: `<name>.lock`, `<name>.owner`, `<name>.queue/`.
+    pub name: String,
+    /// Whether the lock file is flocked right now (by anybody).
+    pub locked: bool,
+    /// The owner record, if one exists.
+    pub holder: Option<Holder>,
+    /// Waiters in FIFO order (dead ones included, marked `alive: false`).
+    pub waiters: Vec<Waiter>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    pub record: OwnerRecord,
+    /// The owner record exists but the lock is not held: its wrapper died (or is just releasing).
+    pub stale: bool,
+    /// Seconds since `record.since`.
+    pub held_for_secs: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Waiter {
+    /// Ticket number; lower is served first.
+    pub ticket: u64,
+    pub record: OwnerRecord,
+    /// False when the waiter died without withdrawing (it will be skipped).
+    pub alive: bool,
+    /// Seconds since the ticket was drawn.
+    pub waiting_for_secs: u64,
+}
+
+impl ResourceStatus {
+    /// The live holder, if the lock is really held.
+    pub fn live_holder(&self) -> Option<&Holder> {
+        self.holder.as_ref().filter(|h| !h.stale)
+    }
+
+    pub fn live_waiters(&self) -> impl Iterator<Item = &Waiter> {
+        self.waiters.iter().filter(|w| w.alive)
+    }
+}
+
+/// Every resource (`*.lock` file) in `dir`, sorted by name. A missing dir is no resources.
+pub fn read_lock_dir(dir: &Path) -> io::Result<Vec<ResourceStatus>> {
+    let rd = match fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut names = Vec::new();
+    for entry in rd {
+        let entry = entry?;
+        if let Some(stem) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.strip_suffix(".lock"))
+        {
+            names.push(stem.to_string());
+        }
+    }
+    names.sort();
+    names
+        .iter()
+        .map(|n| read_resource(&ResourcePaths::from_name(dir, n)))
+        .collect()
+}
+
+/// Status of one resource.
+pub fn read_resource(paths: &ResourcePaths) -> io::Result<ResourceStatus> {
+    let now = now_epoch();
+    let locked = lock_is_held(&paths.lock)?;
+    let holder = match OwnerRecord::read(&paths.owner) {
+        Ok(record) => Some(Holder {
+            held_for_secs: now.saturating_sub(record.since),
+            record,
+            stale: !locked,
+        }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e),
+    };
+    let mut waiters = Vec::new();
+    for (ticket, path) in tickets::list(&paths.queue)? {
+        // A ticket may vanish between listing and reading: it was granted or withdrawn.
+        let (record, alive) = match (tickets::read(&path), tickets::is_alive(&path)) {
+            (Ok(r), Ok(a)) => (r, a),
+            (Err(e), _) | (_, Err(e)) if e.kind() == io::ErrorKind::NotFound => continue,
+            (Err(e), _) | (_, Err(e)) => return Err(e),
+        };
+        waiters.push(Waiter {
+            ticket,
+            waiting_for_secs: now.saturating_sub(record.since),
+            record,
+            alive,
+        });
+    }
+    let resource = holder
+        .as_ref()
+        .map(|h| h.record.resource.clone())
+        .or_else(|| waiters.first().map(|w| w.record.resource.clone()))
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| paths.name.clone());
+    Ok(ResourceStatus {
+        resource,
+        name: paths.name.clone(),
+        locked,
+        holder,
+        waiters,
+    })
+}
+
+/// Is the lock file flocked by anybody? A shared try-lock, released at once: it cannot make the
+/// holder lose the lock, and at worst delays a blocked waiter by microseconds.
+pub fn lock_is_held(lock: &Path) -> io::Result<bool> {
+    let f = match File::open(lock) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    match f.try_lock_shared() {
+        Ok(()) => Ok(false),
+        Err(fs::TryLockError::WouldBlock) => Ok(true),
+        Err(fs::TryLockError::Error(e)) => Err(e),
+    }
+}

@@ -1,0 +1,127 @@
+//! FIFO ticket queue in `<name>.queue/`, because flock alone is not fair: a newcomer can jump
+//! ahead of blocked waiters. Each waiter draws a numbered ticket and holds an exclusive flock on
+//! it while it waits; it blocks (flock, no polling) on its predecessor's ticket and only the head
+//! of the queue blocks on the resource lock itself. A ticket whose file still exists while its
+//! flock is free belongs to a dead waiter: it is skipped and removed.
+
+use std::fs::{self, File};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use crate::lockdir::{open_shared_file, ResourcePaths};
+use crate::record::OwnerRecord;
+
+const SUFFIX: &str = ".ticket";
+
+/// A drawn ticket; holds its flock until dropped. Dropping unlinks the file *before* closing
+/// it, so a successor that gets the flock and still sees the file knows the holder died.
+#[derive(Debug)]
+pub struct Ticket {
+    pub number: u64,
+    pub path: PathBuf,
+    _file: File,
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+fn ticket_path(queue: &Path, number: u64) -> PathBuf {
+    queue.join(format!("{number:020}{SUFFIX}"))
+}
+
+/// Draw the next ticket. Numbers come from a counter file under a short flock, and the ticket
+/// is locked before it is renamed into view, so nobody can mistake it for a dead one.
+pub fn draw(paths: &ResourcePaths, who: &OwnerRecord) -> io::Result<Ticket> {
+    let mut seq = open_shared_file(&paths.queue.join("seq"))?;
+    seq.lock()?;
+    let mut text = String::new();
+    seq.read_to_string(&mut text)?;
+    let number = text.trim().parse::<u64>().unwrap_or(0) + 1;
+    seq.seek(SeekFrom::Start(0))?;
+    seq.set_len(0)?;
+    seq.write_all(number.to_string().as_bytes())?;
+
+    let tmp = paths
+        .queue
+        .join(format!(".tmp-{number}-{}", std::process::id()));
+    let mut file = open_shared_file(&tmp)?;
+    file.lock()?;
+    file.set_len(0)?;
+    file.write_all(who.to_text().as_bytes())?;
+    let path = ticket_path(&paths.queue, number);
+    fs::rename(&tmp, &path)?;
+    drop(seq);
+    Ok(Ticket {
+        number,
+        path,
+        _file: file,
+    })
+}
+
+/// Tickets present in the queue, in order (alive or not).
+pub fn list(queue: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
+    let mut out = Vec::new();
+    let rd = match fs::read_dir(queue) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(e),
+    };
+    for entry in rd {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if let Some(num) = name.strip_suffix(SUFFIX).and_then(|n| n.parse().ok()) {
+            out.push((num, entry.path()));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Is the waiter behind this ticket still alive? A shared try-lock succeeds only when nobody
+/// holds the ticket's exclusive flock; we drop it at once, so a live waiter is never disturbed.
+pub fn is_alive(path: &Path) -> io::Result<bool> {
+    let f = File::open(path)?;
+    match f.try_lock_shared() {
+        Ok(()) => Ok(false),
+        Err(fs::TryLockError::WouldBlock) => Ok(true),
+        Err(fs::TryLockError::Error(e)) => Err(e),
+    }
+}
+
+/// Block until every ticket before `mine` is gone. Returns false if `cancelled()` became true.
+/// Blocks on the immediate predecessor only: when it leaves (granted, withdrawn or dead) we
+/// look again, so each departure wakes exactly the waiter behind it.
+pub fn wait_turn(queue: &Path, mine: u64, cancelled: &dyn Fn() -> bool) -> io::Result<bool> {
+    loop {
+        if cancelled() {
+            return Ok(false);
+        }
+        let before = list(queue)?;
+        let Some((_, pred)) = before.into_iter().rev().find(|(n, _)| *n < mine) else {
+            return Ok(true);
+        };
+        let f = match File::open(&pred) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        f.lock_shared()?;
+        // We got its lock. If the file is still linked its owner died without unlinking: skip it.
+        if f.metadata()?.nlink() > 0 {
+            match fs::remove_file(&pred) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Read the record inside a ticket (who waits).
+pub fn read(path: &Path) -> io::Result<OwnerRecord> {
+    OwnerRecord::read(path)
+}

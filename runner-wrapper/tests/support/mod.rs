@@ -1,0 +1,394 @@
+//! Test harness: real runner-wrapper processes running the simulated runner (fake-runner.sh),
+//! a private lock dir per test, and helpers that wait for events with a deadline.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use runner_wrapper::status::{read_lock_dir, ResourceStatus};
+
+pub const FAKE_RUNNER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/fake-runner.sh");
+
+/// The runner-wrapper binary under test (RUNNER_WRAPPER_BIN overrides, e.g. the static build).
+pub fn wrapper_bin() -> PathBuf {
+    std::env::var_os("RUNNER_WRAPPER_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_runner-wrapper")))
+}
+
+/// A scratch directory, removed on drop.
+pub struct Scratch {
+    pub path: PathBuf,
+}
+
+impl Scratch {
+    pub fn new(tag: &str) -> Scratch {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "rw-test-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        Scratch { path }
+    }
+
+    pub fn lock_dir(&self) -> PathBuf {
+        self.path.join("locks")
+    }
+
+    /// Write an executable script.
+    pub fn script(&self, name: &str, body: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let p = self.path.join(name);
+        std::fs::write(&p, body).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// Lines seen so far on a stream, with a condvar to await new ones.
+#[derive(Default)]
+pub struct Lines {
+    lines: Mutex<(Vec<String>, bool)>,
+    cv: Condvar,
+}
+
+impl Lines {
+    fn pump(self: &Arc<Self>, r: impl std::io::Read + Send + 'static) {
+        let me = Arc::clone(self);
+        std::thread::spawn(move || {
+            for line in BufReader::new(r).lines() {
+                let Ok(line) = line else { break };
+                me.lines.lock().unwrap().0.push(line);
+                me.cv.notify_all();
+            }
+            me.lines.lock().unwrap().1 = true;
+            me.cv.notify_all();
+        });
+    }
+
+    pub fn all(&self) -> Vec<String> {
+        self.lines.lock().unwrap().0.clone()
+    }
+
+    /// Wait until a line matches; panics after `timeout`.
+    pub fn wait(&self, what: &str, timeout: Duration, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + timeout;
+        let mut g = self.lines.lock().unwrap();
+        loop {
+            if let Some(l) = g.0.iter().find(|l| pred(l)) {
+                return l.clone();
+            }
+            let now = Instant::now();
+            if now >= deadline || g.1 {
+                panic!(
+                    "timed out waiting for {what}; lines so far:\n{}",
+                    g.0.join("\n")
+                );
+            }
+            g = self.cv.wait_timeout(g, deadline - now).unwrap().0;
+        }
+    }
+}
+
+/// One wrapper running the fake runner; jobs are fed on its stdin.
+pub struct Wrapper {
+    pub name: String,
+    pub child: Child,
+    stdin: Option<ChildStdin>,
+    pub out: Arc<Lines>,
+    pub err: Arc<Lines>,
+    pub logdir: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub runner: String,
+    pub kind: String,
+    pub job: String,
+    pub rest: Vec<String>,
+}
+
+impl Event {
+    /// Timestamp (seconds since the epoch) of start/end/startfail/completed events.
+    pub fn t(&self) -> f64 {
+        self.rest.last().unwrap().parse().unwrap()
+    }
+}
+
+pub struct Spec<'a> {
+    pub name: &'a str,
+    pub resource: Option<&'a str>,
+    pub env: Vec<(&'a str, String)>,
+}
+
+impl<'a> Spec<'a> {
+    pub fn new(name: &'a str, resource: &'a str) -> Self {
+        Spec {
+            name,
+            resource: Some(resource),
+            env: Vec::new(),
+        }
+    }
+
+    pub fn env(mut self, k: &'a str, v: impl Into<String>) -> Self {
+        self.env.push((k, v.into()));
+        self
+    }
+}
+
+impl Wrapper {
+    pub fn spawn(s: &Scratch, spec: Spec) -> Wrapper {
+        Self::spawn_cmd(s, spec, &[FAKE_RUNNER])
+    }
+
+    pub fn spawn_cmd(s: &Scratch, spec: Spec, cmd: &[&str]) -> Wrapper {
+        use std::os::unix::process::CommandExt;
+        let logdir = s.path.join(format!("log-{}", spec.name));
+        std::fs::create_dir_all(&logdir).unwrap();
+        let mut c = Command::new(wrapper_bin());
+        c.arg("--")
+            .args(cmd)
+            .env_remove("ACTIONS_RUNNER_HOOK_JOB_STARTED")
+            .env_remove("ACTIONS_RUNNER_HOOK_JOB_COMPLETED")
+            .env_remove("RUNNER_LOCK_TIMEOUT")
+            .env_remove("RUNNER_WRAPPER_SOCKET")
+            .env_remove("GHR_ORG")
+            .env_remove("GHR_REPO")
+            .env("RUNNER_LOCK_DIR", s.lock_dir())
+            // Runtime dirs of SIGKILLed wrappers go away with the scratch dir.
+            .env("XDG_RUNTIME_DIR", &s.path)
+            .env("RUNNER_NAME", spec.name)
+            .env("FAKE_RUNNER_LOGDIR", &logdir)
+            .env("FAKE_REPOSITORY", format!("org-{0}/repo-{0}", spec.name))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            // Own process group, so cleanup can kill the runner too when the wrapper was SIGKILLed.
+            .process_group(0);
+        match spec.resource {
+            Some(r) => c.env("RUNNER_RESOURCE_ID", r),
+            None => c.env_remove("RUNNER_RESOURCE_ID"),
+        };
+        for (k, v) in &spec.env {
+            c.env(k, v);
+        }
+        let mut child = c.spawn().expect("spawn runner-wrapper");
+        let out = Arc::new(Lines::default());
+        let err = Arc::new(Lines::default());
+        out.pump(child.stdout.take().unwrap());
+        err.pump(child.stderr.take().unwrap());
+        let stdin = child.stdin.take();
+        let w = Wrapper {
+            name: spec.name.to_string(),
+            child,
+            stdin,
+            out,
+            err,
+            logdir,
+        };
+        if cmd == [FAKE_RUNNER] {
+            w.out
+                .wait("Listening", secs(10), |l| l.contains("Listening for Jobs"));
+        }
+        w
+    }
+
+    /// Queue a job line: "<name> <seconds> [flags]".
+    pub fn job(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        writeln!(stdin, "{line}").unwrap();
+        stdin.flush().unwrap();
+    }
+
+    pub fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    /// Wait for `EVENT <kind> <job>`.
+    pub fn wait_event(&self, kind: &str, job: &str, timeout: Duration) -> Event {
+        let prefix = format!("EVENT {kind} {job} ");
+        let l = self
+            .out
+            .wait(&format!("{} {prefix}", self.name), timeout, |l| {
+                l.starts_with(&prefix)
+            });
+        parse_event(&self.name, &l).unwrap()
+    }
+
+    pub fn events(&self) -> Vec<Event> {
+        self.out
+            .all()
+            .iter()
+            .filter_map(|l| parse_event(&self.name, l))
+            .collect()
+    }
+
+    /// The job log (hook output) of one job.
+    pub fn job_log(&self, job: &str) -> String {
+        std::fs::read_to_string(self.logdir.join(format!("{job}.log"))).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Wait for the wrapper to exit; panics after `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> i32 {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                use std::os::unix::process::ExitStatusExt;
+                return st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0));
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} did not exit; stderr:\n{}",
+                self.name,
+                self.err.all().join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    pub fn signal(&self, sig: i32) {
+        kill(self.pid(), sig);
+    }
+}
+
+impl Drop for Wrapper {
+    fn drop(&mut self) {
+        kill(-self.pid(), libc::SIGKILL);
+        let _ = self.child.wait();
+    }
+}
+
+pub fn kill(pid: i32, sig: i32) {
+    unsafe {
+        libc::kill(pid, sig);
+    }
+}
+
+pub fn parse_event(runner: &str, line: &str) -> Option<Event> {
+    let mut it = line.strip_prefix("EVENT ")?.split_whitespace();
+    Some(Event {
+        runner: runner.to_string(),
+        kind: it.next()?.to_string(),
+        job: it.next()?.to_string(),
+        rest: it.map(str::to_string).collect(),
+    })
+}
+
+pub fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+/// Poll the lock dir (bounded) until `pred` holds for the resource; the queue is files on disk,
+/// there is no event to await.
+pub fn wait_status(
+    lock_dir: &Path,
+    resource: &str,
+    what: &str,
+    pred: impl Fn(&ResourceStatus) -> bool,
+) -> ResourceStatus {
+    let deadline = Instant::now() + secs(10);
+    loop {
+        let all = read_lock_dir(lock_dir).unwrap();
+        if let Some(st) = all
+            .iter()
+            .find(|s| s.resource == resource || s.name == resource)
+        {
+            if pred(st) {
+                return st.clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}: {st:#?}"
+            );
+        } else {
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}: no resource"
+            );
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Number of live waiters.
+pub fn live_waiters(st: &ResourceStatus) -> Vec<String> {
+    st.live_waiters().map(|w| w.record.runner.clone()).collect()
+}
+
+/// (start, end, runner, job) intervals of all jobs that ran, sorted by start.
+pub fn intervals(wrappers: &[&Wrapper]) -> Vec<(f64, f64, String, String)> {
+    let mut v = Vec::new();
+    for w in wrappers {
+        let ev = w.events();
+        for s in ev.iter().filter(|e| e.kind == "start") {
+            let end = ev
+                .iter()
+                .find(|e| e.kind == "end" && e.job == s.job)
+                .map(|e| e.t())
+                .unwrap_or(f64::INFINITY);
+            v.push((s.t(), end, w.name.clone(), s.job.clone()));
+        }
+    }
+    v.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap());
+    v
+}
+
+pub fn assert_no_overlap(iv: &[(f64, f64, String, String)]) {
+    for pair in iv.windows(2) {
+        assert!(
+            pair[0].1 <= pair[1].0,
+            "jobs overlap: {:?} and {:?}",
+            pair[0],
+            pair[1]
+        );
+    }
+}
+
+/// Handoff latencies (s): from one job's completed hook returning to the next job's started
+/// hook returning, for consecutive jobs on different runners.
+pub fn handoffs(wrappers: &[&Wrapper]) -> Vec<f64> {
+    let iv = intervals(wrappers);
+    let mut out = Vec::new();
+    for pair in iv.windows(2) {
+        let (prev, next) = (&pair[0], &pair[1]);
+        if prev.2 == next.2 {
+            continue;
+        }
+        let w = wrappers.iter().find(|w| w.name == prev.2).unwrap();
+        if let Some(c) = w
+            .events()
+            .iter()
+            .find(|e| e.kind == "completed" && e.job == prev.3)
+        {
+            out.push(next.0 - c.t());
+        }
+    }
+    out
+}
+
+pub fn percentile(v: &[f64], p: f64) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    if s.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((s.len() - 1) as f64 * p).round() as usize;
+    s[i]
+}
