@@ -9,6 +9,8 @@ use std::io::IsTerminal;
 /// Which keys a command cannot do without.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Need {
+    /// Local only (`ghr locks`): nothing is required.
+    Nothing,
     /// Naming the fleet needs the org (for the default prefix and file names).
     Org,
     /// Talking to GitHub needs the org and the PAT.
@@ -18,6 +20,9 @@ pub enum Need {
 /// Makes sure the keys `need` names are set: asks on a terminal (and writes the answers into
 /// the `.env` file), otherwise fails naming the missing keys and how to set them.
 pub fn ensure_required(sources: &mut Sources, need: Need) -> Result<()> {
+    if need == Need::Nothing {
+        return Ok(());
+    }
     let missing_org = sources.get("ORG").is_none();
     let no_pat = sources.get("GH_PAT").is_none();
     let needed_pat = need == Need::OrgAndPat && no_pat;

@@ -5,6 +5,7 @@ mod image;
 mod init;
 mod lifecycle;
 mod list;
+mod locks;
 mod logs;
 mod remote;
 mod rm;
@@ -38,7 +39,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::List(args) => list::run(&load(&cli.global, Need::OrgAndPat)?, args),
         Command::Rm(args) => rm::run(&load(&cli.global, Need::OrgAndPat)?, args),
         Command::Purge(args) => rm::purge(&load(&cli.global, Need::OrgAndPat)?, args),
-        other => anyhow::bail!("`{other:?}` is not implemented yet"),
+        Command::Locks(args) => locks::run(&load(&cli.global, Need::Nothing)?, args),
     }
 }
 
