@@ -40,14 +40,11 @@ pub fn run(settings: &Settings, args: CountArgs) -> Result<()> {
         .filter(|c| desired.contains(&c.name))
         .collect();
     let remote = Remote::connect(settings)?;
-    let outcomes = lifecycle::register(settings, &docker, &remote, &targets, false);
-    let failed = outcomes
-        .iter()
-        .filter(|o| matches!(o, Registration::Failed(_)))
-        .count();
+    let registrations = lifecycle::register(settings, &docker, &remote, &targets, false);
+    let outcomes = &registrations.outcomes;
     let ready: Vec<String> = targets
         .iter()
-        .zip(&outcomes)
+        .zip(outcomes)
         .filter(|(_, o)| !matches!(o, Registration::Failed(_)))
         .map(|(c, _)| c.name.clone())
         .collect();
@@ -61,10 +58,5 @@ pub fn run(settings: &Settings, args: CountArgs) -> Result<()> {
         settings.scope_label(),
         file.display()
     );
-    lifecycle::partial(
-        failed,
-        targets.len(),
-        "did not register",
-        "run `ghr init` again to retry them",
-    )
+    registrations.result("run `ghr init` again to retry them")
 }

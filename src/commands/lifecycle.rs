@@ -111,9 +111,13 @@ pub fn register(
     remote: &Remote,
     targets: &[Container],
     say_skipped: bool,
-) -> Vec<Registration> {
+) -> Registrations {
+    let token_error: Mutex<Option<anyhow::Error>> = Mutex::new(None);
     if targets.is_empty() {
-        return Vec::new();
+        return Registrations {
+            outcomes: Vec::new(),
+            token_error: None,
+        };
     }
     let bar = ui::progress(targets.len(), "registering");
     let token: OnceLock<std::result::Result<String, String>> = OnceLock::new();
@@ -128,9 +132,11 @@ pub fn register(
             }
             let token = token
                 .get_or_init(|| {
-                    remote
-                        .registration_token()
-                        .map_err(|e| format!("no registration token: {e:#}"))
+                    remote.registration_token().map_err(|e| {
+                        let line = format!("no registration token: {e:#}");
+                        *token_error.lock().expect("not poisoned") = Some(e);
+                        line
+                    })
                 })
                 .as_ref()
                 .map_err(Clone::clone)?;
@@ -174,15 +180,44 @@ pub fn register(
     {
         remote.forget_token();
     }
-    outcomes
+    Registrations {
+        outcomes,
+        token_error: token_error.into_inner().expect("not poisoned"),
+    }
 }
 
-/// An error for `failed` of `total` runners, or Ok when none failed.
-pub fn partial(failed: usize, total: usize, what: &str, retry: &str) -> Result<()> {
+/// The outcomes of `register`, and GitHub's refusal of a token when that was the cause.
+pub struct Registrations {
+    pub outcomes: Vec<Registration>,
+    token_error: Option<anyhow::Error>,
+}
+
+impl Registrations {
+    pub fn failed(&self) -> usize {
+        self.outcomes
+            .iter()
+            .filter(|o| matches!(o, Registration::Failed(_)))
+            .count()
+    }
+
+    /// Ok when every runner is configured; else an error whose exit code is GitHub's (or the
+    /// settings') when no token could be had, the partial-failure code otherwise.
+    pub fn result(self, retry: &str) -> Result<()> {
+        let (failed, total) = (self.failed(), self.outcomes.len());
+        let summary = format!("{failed} of {total} runners did not register; {retry}");
+        match self.token_error {
+            Some(cause) if failed > 0 => Err(cause.context(summary)),
+            _ => partial(failed, &summary),
+        }
+    }
+}
+
+/// A partial failure saying `summary` when `failed` > 0.
+pub fn partial(failed: usize, summary: &str) -> Result<()> {
     if failed == 0 {
         return Ok(());
     }
-    Err(PartialFailure(format!("{failed} of {total} runners {what}; {retry}")).into())
+    Err(PartialFailure(summary.to_string()).into())
 }
 
 #[cfg(test)]

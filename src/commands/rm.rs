@@ -132,8 +132,10 @@ fn remove(settings: &Settings, names: &[String], yes: bool, also: &str) -> Resul
     }
     lifecycle::partial(
         kept.len(),
-        targets.len(),
-        "were kept",
-        "run `ghr rm` again once their jobs are done",
+        &format!(
+            "{} of {} runners were kept; run `ghr rm` again once their jobs are done",
+            kept.len(),
+            targets.len()
+        ),
     )
 }

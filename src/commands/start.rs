@@ -46,21 +46,17 @@ pub fn run(settings: &Settings, names: &[String], mode: Mode) -> Result<()> {
         .filter(|c| targets.contains(&c.name))
         .collect();
     let remote = Remote::connect(settings)?;
-    let outcomes = lifecycle::register(
+    let registrations = lifecycle::register(
         settings,
         &docker,
         &remote,
         &containers,
         mode == Mode::Register,
     );
-    let failed = outcomes
-        .iter()
-        .filter(|o| matches!(o, Registration::Failed(_)))
-        .count();
 
     let mut to_start = Vec::new();
     let mut to_restart = Vec::new();
-    for (c, outcome) in containers.iter().zip(&outcomes) {
+    for (c, outcome) in containers.iter().zip(&registrations.outcomes) {
         let wanted = !matches!(
             (mode, outcome),
             (_, Registration::Failed(_)) | (Mode::Register, Registration::AlreadyConfigured)
@@ -79,10 +75,5 @@ pub fn run(settings: &Settings, names: &[String], mode: Mode) -> Result<()> {
     for name in to_start.iter().chain(&to_restart) {
         println!("started {name}");
     }
-    lifecycle::partial(
-        failed,
-        containers.len(),
-        "did not register",
-        "run the command again to retry them",
-    )
+    registrations.result("run the command again to retry them")
 }
