@@ -523,10 +523,28 @@ fn killed_runner_goes_offline_after_its_poll_lapses() {
     assert!(register(&gh, &root.0, "k1", &[]).status.success());
     let mut run = Run::start(&root.0, &[]);
     assert!(online(&gh, "k1"));
+    let job = gh.dispatch_job(
+        &ORG,
+        &[],
+        JobSpec {
+            name: "long".into(),
+            duration: Duration::from_secs(60),
+            ..Default::default()
+        },
+    );
+    assert!(gh.wait_until(Duration::from_secs(10), |gh| gh
+        .job(job)
+        .unwrap()
+        .steps_started_at
+        .is_some()));
     run.child.kill().unwrap(); // SIGKILL: no session delete
     run.child.wait().unwrap();
     let gone = gh.wait_until(Duration::from_secs(10), |gh| {
         gh.runner(&ORG, "k1").is_some_and(|r| r.status == "offline")
     });
     assert!(gone, "a dead runner must go offline (poll timeout + grace)");
+    assert!(!gh.runner(&ORG, "k1").unwrap().busy);
+    let rec = gh.wait_job(job, Duration::from_secs(1)).unwrap();
+    assert_eq!(rec.result.as_deref(), Some("Failed"));
+    assert!(rec.log.contains("lost communication"), "{}", rec.log);
 }

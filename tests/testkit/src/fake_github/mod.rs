@@ -89,7 +89,10 @@ impl FakeGitHub {
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
-        let out = f(&mut self.shared.lock());
+        let mut st = self.shared.lock();
+        st.reap_lost();
+        let out = f(&mut st);
+        drop(st);
         self.shared.cond.notify_all();
         out
     }

@@ -18,6 +18,7 @@ pub(crate) fn handle(sh: &Shared, req: &Req, scope: ScopeKey, rest: &[&str]) -> 
         std::thread::sleep(latency);
     }
     let mut st = sh.lock();
+    st.reap_lost();
     let reply = guarded(sh, &mut st, req, &scope, rest);
     let r = &st.rate;
     let mut reply = reply

@@ -266,6 +266,28 @@ impl State {
         id
     }
 
+    /// Runners that hold a session but stopped polling (process killed) lose it, and their
+    /// running job fails the way GitHub fails it.
+    pub fn reap_lost(&mut self) {
+        let lost: Vec<(u64, Option<u64>, String)> = self
+            .runners
+            .values()
+            .filter(|r| r.session.is_some() && r.online_forced.is_none() && !r.online())
+            .map(|r| (r.id, r.current_job, r.name.clone()))
+            .collect();
+        for (id, job, name) in lost {
+            if let Some(r) = self.runners.get_mut(&id) {
+                r.session = None;
+            }
+            if let Some(job) = job {
+                let line = format!(
+                    "The self-hosted runner: {name} lost communication with the server. Verify the machine is running and has a healthy network connection."
+                );
+                self.finish_job(job, "Failed", Some(&line));
+            }
+        }
+    }
+
     /// Ends a job (first report wins).
     pub fn finish_job(&mut self, job_id: u64, result: &str, log_line: Option<&str>) {
         let Some(job) = self.jobs.get_mut(&job_id) else {

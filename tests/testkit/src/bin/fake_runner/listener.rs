@@ -176,6 +176,8 @@ pub fn main() -> i32 {
                 return 1;
             }
             Err(RecvTimeoutError::Timeout) => {}
+            // The poll thread stops on shutdown too; the loop top handles that.
+            Err(RecvTimeoutError::Disconnected) if shutting_down() => {}
             Err(RecvTimeoutError::Disconnected) => return 1,
         }
         if let Some(r) = current.as_mut() {
