@@ -141,6 +141,9 @@ pub fn main() -> i32 {
             .unwrap_or(2000),
     );
     let mut current: Option<Running> = None;
+    // The server may hand out the next job as soon as the worker reports completion, a
+    // moment before this loop sees the worker exit: keep it instead of dropping it.
+    let mut pending: std::collections::VecDeque<Value> = std::collections::VecDeque::new();
     loop {
         if shutting_down() {
             if let Some(mut r) = current.take() {
@@ -153,11 +156,7 @@ pub fn main() -> i32 {
             return 0;
         }
         match rx.recv_timeout(Duration::from_millis(50)) {
-            Ok(Event::Job(job)) => {
-                if current.is_none() {
-                    current = start_worker(&root, &job);
-                }
-            }
+            Ok(Event::Job(job)) => pending.push_back(job),
             Ok(Event::Cancel(id)) => {
                 if let Some(r) = current.as_mut().filter(|r| r.job_id == id) {
                     if let Some(stdin) = r.stdin.as_mut() {
@@ -209,6 +208,11 @@ pub fn main() -> i32 {
                     }
                 }
                 Err(_) => current = None,
+            }
+        }
+        if current.is_none() {
+            if let Some(job) = pending.pop_front() {
+                current = start_worker(&root, &job);
             }
         }
     }
