@@ -4,6 +4,7 @@ pub mod boards;
 pub mod cli;
 pub mod commands;
 pub mod compose;
+pub mod concurrent;
 pub mod docker;
 pub mod env_file;
 pub mod exit;

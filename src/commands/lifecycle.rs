@@ -4,6 +4,7 @@
 use super::remote::Remote;
 use crate::boards;
 use crate::compose::label;
+use crate::concurrent::map_bounded;
 use crate::docker::{ConfigRun, Container, Docker};
 use crate::exit::PartialFailure;
 use crate::fleet;
@@ -11,35 +12,10 @@ use crate::names;
 use crate::settings::Settings;
 use crate::ui;
 use anyhow::{anyhow, Result};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 /// How many registrations (one `docker run` each) run at once.
 pub const REGISTER_CONCURRENCY: usize = 8;
-
-/// Runs `f` over `items` on at most `limit` threads; results in input order.
-pub fn parallel<T: Sync, R: Send>(items: &[T], limit: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<R>>> = Mutex::new((0..items.len()).map(|_| None).collect());
-    std::thread::scope(|scope| {
-        for _ in 0..limit.clamp(1, items.len().max(1)) {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(item) = items.get(i) else { break };
-                let r = f(item);
-                results
-                    .lock()
-                    .expect("no worker panics while holding the lock")[i] = Some(r);
-            });
-        }
-    });
-    results
-        .into_inner()
-        .expect("workers are done")
-        .into_iter()
-        .map(|r| r.expect("every item ran"))
-        .collect()
-}
 
 /// The fleet's containers (by the prefix label), in natural name order.
 pub fn containers(settings: &Settings, docker: &Docker) -> Result<Vec<Container>> {
@@ -122,7 +98,7 @@ pub fn register(
     let bar = ui::progress(targets.len(), "registering");
     let token: OnceLock<std::result::Result<String, String>> = OnceLock::new();
     let url = settings.registration_url();
-    let outcomes = parallel(targets, REGISTER_CONCURRENCY, |c| {
+    let outcomes = map_bounded(targets, REGISTER_CONCURRENCY, |c| {
         let outcome = (|| -> Result<Registration, String> {
             if docker
                 .is_configured(&c.name)
@@ -218,26 +194,4 @@ pub fn partial(failed: usize, summary: &str) -> Result<()> {
         return Ok(());
     }
     Err(PartialFailure(summary.to_string()).into())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parallel_keeps_order_and_bounds_threads() {
-        let running = AtomicUsize::new(0);
-        let peak = AtomicUsize::new(0);
-        let items: Vec<u32> = (0..20).collect();
-        let out = parallel(&items, 3, |i| {
-            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
-            peak.fetch_max(now, Ordering::SeqCst);
-            std::thread::sleep(std::time::Duration::from_millis(5));
-            running.fetch_sub(1, Ordering::SeqCst);
-            i * 2
-        });
-        assert_eq!(out, items.iter().map(|i| i * 2).collect::<Vec<_>>());
-        assert!(peak.load(Ordering::SeqCst) <= 3);
-        assert!(parallel(&Vec::<u32>::new(), 3, |i| *i).is_empty());
-    }
 }

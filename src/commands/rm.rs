@@ -88,7 +88,7 @@ fn remove(settings: &Settings, names: &[String], yes: bool, also: &str) -> Resul
         .copied()
         .filter(|m| m.github.is_some())
         .collect();
-    let deletions = lifecycle::parallel(&registered, DELETE_CONCURRENCY, |m| {
+    let deletions = crate::concurrent::map_bounded(&registered, DELETE_CONCURRENCY, |m| {
         remote.delete(m.github.as_ref().expect("filtered on github"))
     });
     let mut kept: Vec<String> = Vec::new();

@@ -10,13 +10,13 @@ use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION};
 use reqwest::{Method, Url};
 use serde::Deserialize;
 
-use super::concurrent::map_bounded;
 use super::error::{describe_transport, GitHubError};
 use super::pagination::link_rel;
 use super::retry::{backoff_delay, jitter, rate_limit_wait};
 use super::scope::Scope;
 use super::secret::{scrub, Secret};
 use super::timefmt::{format_utc, now_epoch, parse_rfc3339};
+use crate::concurrent::map_bounded;
 
 pub type Result<T, E = GitHubError> = std::result::Result<T, E>;
 

@@ -2,7 +2,6 @@
 //! rate limits, and errors that never carry the PAT or a token.
 
 mod client;
-mod concurrent;
 mod error;
 mod pagination;
 mod retry;
@@ -14,7 +13,6 @@ pub use client::{
     GitHub, Notify, Options, Result, Runner, Token, UnregisterOutcome, Unregistered, API_VERSION,
     DEFAULT_CONCURRENCY, PER_PAGE,
 };
-pub use concurrent::map_bounded;
 pub use error::GitHubError;
 pub use pagination::{link_rel, pages_needed};
 pub use retry::{backoff_delay, rate_limit_wait, RateLimitWait};
