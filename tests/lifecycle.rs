@@ -481,16 +481,31 @@ fn github_5xx_burst_during_init_converges() {
     let gh = fake_github();
     let fleet = Fleet::new(&gh, "burst");
     let names = vec![fleet.name("1"), fleet.name("2")];
-    // More failures in a row than the client retries (3): the first init fails, says so per
-    // runner, and starts nothing (an unconfigured runner would only crash-loop).
+    // More failures in a row than the client retries (3): init cannot get a registration
+    // token, says GitHub failed, and creates nothing.
     gh.inject_errors(6, 502);
-    let first = fleet.ghr(&["init", "-n", "2"]).code(4); // GitHub failed
+    let refused = fleet.ghr(&["init", "-n", "2"]).code(4);
+    assert!(refused.stderr.contains("502"), "{}", refused.stderr);
+    assert!(
+        fleet.containers().is_empty(),
+        "nothing is created before GitHub answers"
+    );
+    assert!(!fleet.file(&format!("docker-compose.{ORG}.yml")).exists());
+    gh.clear_requests();
+
+    // A shorter burst is retried through; registrations themselves failing (the runner
+    // protocol answering 5xx to config.sh) are reported per runner and start nothing (an
+    // unconfigured runner would only crash-loop).
+    gh.inject_errors(2, 503);
+    gh.inject_runner_errors(50, 500);
+    let first = fleet.ghr(&["init", "-n", "2"]).code(1);
     assert_eq!(
         first.stderr.matches("did not register").count(),
         3,
         "{}",
         first.stderr
     );
+    gh.inject_runner_errors(0, 500);
     let created: Vec<(String, String)> = names
         .iter()
         .map(|n| (n.clone(), "created".into()))
@@ -527,8 +542,9 @@ fn github_5xx_burst_during_init_converges() {
     assert_eq!(fleet.containers(), running(&names));
     assert_eq!(
         token_requests(&gh),
-        1,
-        "one token, cached, served register and start"
+        2,
+        "one token for the failed init (then forgotten, as registrations with it failed), \
+         one cached for register, start and the last init"
     );
 }
 

@@ -12,6 +12,16 @@ use anyhow::Result;
 pub fn run(settings: &Settings, args: CountArgs) -> Result<()> {
     let count = args.count.unwrap_or(settings.runner_count);
     let docker = Docker::new();
+    let remote = Remote::connect(settings)?;
+    // A runner without a container will need registering: get the (cached) token before
+    // anything is built, written or created, so a rejected PAT changes nothing.
+    let existing = lifecycle::containers(settings, &docker)?;
+    let missing = fleet::desired(settings, count)
+        .iter()
+        .any(|r| !existing.iter().any(|c| c.name == r.name));
+    if missing {
+        remote.registration_token()?;
+    }
     let image = crate::image::ensure(settings, &docker, std::path::Path::new("."), false)?.image;
     super::compose::write(settings, count, &image)?;
     let file = &settings.compose_file;
@@ -39,7 +49,6 @@ pub fn run(settings: &Settings, args: CountArgs) -> Result<()> {
         .into_iter()
         .filter(|c| desired.contains(&c.name))
         .collect();
-    let remote = Remote::connect(settings)?;
     let registrations = lifecycle::register(settings, &docker, &remote, &targets, false);
     let outcomes = &registrations.outcomes;
     let ready: Vec<String> = targets
