@@ -63,7 +63,7 @@ pub enum Command {
 
 #[derive(Debug, Args, Clone)]
 pub struct CountArgs {
-    /// Number of generic runners [default: current count, else RUNNER_COUNT]
+    /// Number of generic runners [init: RUNNER_COUNT; compose: the current count, else RUNNER_COUNT]
     #[arg(short = 'n', long = "count", value_name = "N")]
     pub count: Option<u32>,
 }
