@@ -80,6 +80,12 @@ pub fn parse_board_runners(value: &str) -> Result<Vec<BoardEntry>, ConfigError> 
                 ),
             ));
         }
+        if name.chars().all(|c| c.is_ascii_digit()) {
+            return Err(bad(
+                entry,
+                &format!("board name '{name}' would collide with generic runner {name}; give the board a name with a letter"),
+            ));
+        }
         let labels = split_list(labels, ',');
         if labels.is_empty() {
             return Err(bad(entry, "has no labels; write it as name:label1,label2"));
@@ -209,6 +215,7 @@ mod tests {
             ("a-b:x;a.b:y", "share the per-board key form A_B"),
             ("my pi:a", "cannot hold"),
             ("pi/1:a", "cannot hold"),
+            ("3:a", "collide with generic runner 3"),
         ] {
             let err = parse_board_runners(input).unwrap_err().to_string();
             assert!(err.contains(needle), "{input}: {err}");

@@ -592,3 +592,47 @@ fn test_image() -> String {
     testkit::docker::test_image()
         .unwrap_or_else(|e| panic!("the test image cannot be built: {e:#}"))
 }
+
+/// Exact GitHub API calls per command (they are deterministic): listing N runners costs
+/// ceil(N/100) requests; unregistering N costs ceil(N/100) + N.
+#[test]
+fn api_calls_per_command_are_exact() {
+    if !docker_ready("api_calls_per_command_are_exact") {
+        return;
+    }
+    let gh = fake_github();
+    let fleet = Fleet::new(&gh, "calls");
+    // 250 runners of this prefix that exist only on GitHub, and 7 of another prefix.
+    gh.seed_runners(&SCOPE, &format!("{}runner", fleet.prefix), 250);
+    gh.seed_runners(&SCOPE, "someone-else-runner", 7);
+    gh.clear_requests();
+
+    let json: serde_json::Value =
+        serde_json::from_str(&fleet.ghr(&["list", "--json"]).ok().stdout).unwrap();
+    assert_eq!(
+        json.as_array().unwrap().len(),
+        250,
+        "every page, only this prefix"
+    );
+    assert_eq!(
+        gh.requests().len(),
+        3,
+        "list of 257 runners: ceil(257/100) requests"
+    );
+
+    gh.clear_requests();
+    fleet.ghr(&["rm", "-y"]).ok();
+    let lists = gh.count("GET", "/actions/runners");
+    let deletes = gh.count("DELETE", "/actions/runners/");
+    assert_eq!(
+        (lists, deletes),
+        (3, 250),
+        "rm of 250: ceil(257/100) lists + 250 deletes"
+    );
+    assert_eq!(gh.requests().len(), 253, "and nothing else");
+    assert_eq!(
+        gh.runners(&SCOPE).len(),
+        7,
+        "the other prefix's runners survive"
+    );
+}
