@@ -436,6 +436,7 @@ fn fleet_lifecycle_end_to_end() {
     fleet.ghr(&["purge", "-y"]).ok();
     assert!(!compose.exists());
     assert!(!fleet.file(&format!(".reg_token.cache.{ORG}")).exists());
+    assert!(!fleet.file(&format!(".reg_token.cache.{ORG}.lock")).exists());
     assert!(fleet.file(".env").exists());
     assert!(fleet.containers().is_empty() && fleet.volumes().is_empty());
     assert!(github_runners(&gh, &fleet.prefix).is_empty());

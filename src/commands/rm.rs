@@ -23,6 +23,7 @@ pub fn purge(settings: &Settings, args: PurgeArgs) -> Result<()> {
     let mut files = vec![
         settings.compose_file.clone(),
         settings.reg_token_cache_file.clone(),
+        crate::token_cache::TokenCache::new(&settings.reg_token_cache_file, 0).lock_path(),
         settings.dockerfile_hash_file.clone(),
     ];
     if args.env {
