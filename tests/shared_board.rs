@@ -123,6 +123,18 @@ fn logs(fleet: &OrgFleet) -> String {
     )
 }
 
+/// `ghr locks --json` on the host, read from the shared lock directory.
+fn locks_json(fleet: &OrgFleet, lock_dir: &TempDir) -> serde_json::Value {
+    let out = fleet
+        .ghr
+        .command(&["locks", "--json"])
+        .env("RUNNER_LOCK_HOST_PATH", lock_dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "ghr locks: {}", stderr(&out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 fn both_online(gh: &FakeGitHub, fleets: &[&OrgFleet]) -> bool {
     gh.wait_until(Duration::from_secs(60), |gh| {
         fleets.iter().all(|f| {
@@ -230,14 +242,7 @@ fn jobs_of_two_orgs_take_turns_on_the_shared_board() {
     );
 
     // The lock is free again, and `ghr locks` on the host says so.
-    let out = a
-        .ghr
-        .command(&["locks", "--json"])
-        .env("RUNNER_LOCK_HOST_PATH", lock_dir.path())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    let locks: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let locks = locks_json(&a, &lock_dir);
     assert_eq!(locks[0]["state"], "free", "{locks}");
 }
 
@@ -277,13 +282,7 @@ fn docker_kill_of_the_holder_lets_the_other_org_proceed() {
         gh.job(waiter).unwrap().steps_started_at.is_none(),
         "b must not run while a holds the board"
     );
-    let out = a
-        .ghr
-        .command(&["locks", "--json"])
-        .env("RUNNER_LOCK_HOST_PATH", lock_dir.path())
-        .output()
-        .unwrap();
-    let locks: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let locks = locks_json(&a, &lock_dir);
     assert_eq!(locks[0]["state"], "held", "{locks}");
     assert_eq!(
         locks[0]["holder"]["runner"],
