@@ -20,13 +20,8 @@ fn run(concurrency: usize) -> Duration {
     gh.seed_runners(&scope, "bench-runner", N);
     let names: Vec<String> = gh.runners(&scope).into_iter().map(|r| r.name).collect();
     gh.set_latency(LATENCY);
-    // One connection per request: tiny_http (the fake) can starve a burst of new
-    // connections while keep-alive ones hold its worker threads.
-    let opts = Options {
-        keep_alive: false,
-        ..Options::default()
-    };
-    let api = GitHub::with_options(&gh.url(), Scope::org("acme"), PAT, opts).expect("client");
+    let api = GitHub::with_options(&gh.url(), Scope::org("acme"), PAT, Options::default())
+        .expect("client");
 
     let start = Instant::now();
     let out = api

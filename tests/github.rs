@@ -58,9 +58,6 @@ fn opts(notices: &Notices) -> Options {
         backoff_max: Duration::from_millis(50),
         max_rate_limit_wait: Duration::from_secs(5),
         notify: Arc::new(move |m: &str| sink.lock().unwrap().push(m.to_owned())),
-        // tiny_http (the fake) can starve a burst of new connections while keep-alive
-        // ones hold its worker threads; one connection per request avoids that.
-        keep_alive: false,
         ..Options::default()
     }
 }
@@ -505,7 +502,6 @@ fn child_prints_every_error() {
         backoff_base: Duration::from_millis(5),
         max_rate_limit_wait: Duration::from_secs(5),
         timeout: Duration::from_secs(5),
-        keep_alive: false,
         ..Options::default()
     };
     let mut shown = Vec::new();

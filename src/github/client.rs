@@ -50,10 +50,6 @@ pub struct Options {
     pub max_rate_limit_waits: u32,
     /// Where waiting notices go; default: stderr, prefixed `ghr: `.
     pub notify: Notify,
-    /// Reuse connections (default). `false` opens one per request: the test server
-    /// (tiny_http) can leave a new connection queued while idle keep-alive connections
-    /// occupy its worker threads.
-    pub keep_alive: bool,
 }
 
 impl Default for Options {
@@ -67,7 +63,6 @@ impl Default for Options {
             max_rate_limit_wait: Duration::from_secs(60),
             max_rate_limit_waits: 3,
             notify: Arc::new(|msg: &str| eprintln!("ghr: {msg}")),
-            keep_alive: true,
         }
     }
 }
@@ -82,7 +77,6 @@ impl fmt::Debug for Options {
             .field("backoff_max", &self.backoff_max)
             .field("max_rate_limit_wait", &self.max_rate_limit_wait)
             .field("max_rate_limit_waits", &self.max_rate_limit_waits)
-            .field("keep_alive", &self.keep_alive)
             .finish_non_exhaustive()
     }
 }
@@ -264,11 +258,7 @@ impl GitHub {
         auth.set_sensitive(true);
         headers.insert(AUTHORIZATION, auth);
 
-        let mut builder = Http::builder();
-        if !opts.keep_alive {
-            builder = builder.pool_max_idle_per_host(0);
-        }
-        let http = builder
+        let http = Http::builder()
             .user_agent(concat!("ghr/", env!("CARGO_PKG_VERSION")))
             .default_headers(headers)
             .connect_timeout(opts.connect_timeout)

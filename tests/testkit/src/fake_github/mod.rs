@@ -1,7 +1,8 @@
 //! A stateful fake of the parts of GitHub that ghr and the actions runner use: one HTTP server
 //! that is both the API base (`GITHUB_API_URL`) and the server base (`GITHUB_SERVER_URL`).
-//! Thread per request (long polls block their own thread); all state behind one mutex.
+//! Thread per connection (long polls block their own thread); all state behind one mutex.
 
+mod http;
 mod reply;
 mod rest;
 mod runner_api;
@@ -39,7 +40,7 @@ impl Shared {
 /// The fake GitHub server. Stops when dropped.
 pub struct FakeGitHub {
     shared: Arc<Shared>,
-    server: Arc<tiny_http::Server>,
+    port: u16,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -51,34 +52,28 @@ impl FakeGitHub {
 
     /// Starts on 127.0.0.1:`port` (0 = random).
     pub fn start_on(port: u16) -> std::io::Result<FakeGitHub> {
-        let server = tiny_http::Server::http(("127.0.0.1", port))
-            .map_err(|e| std::io::Error::other(e.to_string()))?;
-        let port = server
-            .server_addr()
-            .to_ip()
-            .map(|a| a.port())
-            .ok_or_else(|| std::io::Error::other("no IP address"))?;
-        let server = Arc::new(server);
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
+        let port = listener.local_addr()?.port();
         let shared = Arc::new(Shared {
             state: Mutex::new(State::new()),
             cond: Condvar::new(),
             base: format!("http://127.0.0.1:{port}"),
             stop: AtomicBool::new(false),
         });
-        let (srv, sh) = (server.clone(), shared.clone());
+        let sh = shared.clone();
         let thread = std::thread::Builder::new()
             .name("fake-github".into())
             .spawn(move || {
-                for rq in srv.incoming_requests() {
-                    let sh = sh.clone();
-                    let _ = std::thread::Builder::new()
-                        .name("fake-github-req".into())
-                        .spawn(move || serve(&sh, rq));
-                }
+                let handler = sh.clone();
+                http::accept_loop(
+                    listener,
+                    move || sh.stopping(),
+                    move |rq| serve(&handler, rq),
+                );
             })?;
         Ok(FakeGitHub {
             shared,
-            server,
+            port,
             thread: Some(thread),
         })
     }
@@ -377,28 +372,22 @@ impl Drop for FakeGitHub {
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::SeqCst);
         self.shared.cond.notify_all();
-        self.server.unblock();
+        // Wake the accept loop so it sees the stop flag.
+        let _ = std::net::TcpStream::connect(("127.0.0.1", self.port));
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
     }
 }
 
-fn serve(sh: &Shared, mut rq: tiny_http::Request) {
-    let url = rq.url().to_string();
-    let (path, query) = url.split_once('?').unwrap_or((&url, ""));
-    let mut body = String::new();
-    let _ = rq.as_reader().read_to_string(&mut body);
+fn serve(sh: &Shared, rq: http::Incoming) -> http::Outgoing {
+    let (path, query) = rq.target.split_once('?').unwrap_or((&rq.target, ""));
     let req = Req {
-        method: rq.method().as_str().to_ascii_uppercase(),
+        method: rq.method.to_ascii_uppercase(),
         path: path.to_string(),
         raw_query: query.to_string(),
-        headers: rq
-            .headers()
-            .iter()
-            .map(|h| (h.field.as_str().to_string(), h.value.as_str().to_string()))
-            .collect(),
-        body,
+        headers: rq.headers,
+        body: rq.body,
     };
     let reply = route(sh, &req);
     sh.lock().log.push(LoggedRequest {
@@ -409,13 +398,11 @@ fn serve(sh: &Shared, mut rq: tiny_http::Request) {
         headers: req.headers.clone(),
     });
     sh.cond.notify_all();
-    let mut resp = tiny_http::Response::from_data(reply.body).with_status_code(reply.status);
-    for (k, v) in reply.headers {
-        if let Ok(h) = tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {
-            resp.add_header(h);
-        }
+    http::Outgoing {
+        status: reply.status,
+        headers: reply.headers,
+        body: reply.body,
     }
-    let _ = rq.respond(resp);
 }
 
 fn route(sh: &Shared, req: &Req) -> Reply {
