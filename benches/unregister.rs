@@ -10,7 +10,7 @@ use testkit::FakeGitHub;
 
 const N: usize = 250;
 const LATENCY: Duration = Duration::from_millis(20);
-const PAT: &str = "ghp_BENCHPAT0123456789abcdefBENCHPAT";
+const PAT: &str = "fakepat_BENCHPAT0123456789abcdefBENCHPAT";
 
 fn run(concurrency: usize) -> Duration {
     let gh = FakeGitHub::start();

@@ -46,7 +46,7 @@ fn compose_snapshots() {
             "{name}: compose file differs from {snapshot}"
         );
         assert!(
-            !text.contains("ghp_fixture"),
+            !text.contains("fake-pat-must-never-leak"),
             "{name}: the PAT leaked into the compose file"
         );
     }
@@ -131,7 +131,7 @@ struct BadCase {
 /// Bad input: a one-line error naming key, value and fix; the documented exit code; no file.
 #[test]
 fn bad_input_is_rejected_and_changes_nothing() {
-    let base = "ORG=acme\nGH_PAT=ghp_fixtureTokenThatMustNeverLeak0005\nMAP_USB_DEVICE=false\n";
+    let base = "ORG=acme\nGH_PAT=fake-pat-must-never-leak-0005\nMAP_USB_DEVICE=false\n";
     let cases = [
         BadCase {
             env: "PRIVILEGED=maybe",
@@ -228,7 +228,10 @@ fn bad_input_is_rejected_and_changes_nothing() {
         if case.code == 3 {
             assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
         }
-        assert!(!err.contains("ghp_fixture"), "the PAT leaked: {err}");
+        assert!(
+            !err.contains("fake-pat-must-never-leak"),
+            "the PAT leaked: {err}"
+        );
         assert_eq!(ghr.files(), before, "{}: a file was written", case.env);
     }
 }

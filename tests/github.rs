@@ -8,8 +8,8 @@ use ghr::github::{
 };
 use testkit::FakeGitHub;
 
-const PAT: &str = "ghp_TESTPAT0123456789abcdefTESTPAT";
-const REPO_ONLY_PAT: &str = "ghp_REPOONLY0123456789abcdefREPOONLY";
+const PAT: &str = "fakepat_TESTPAT0123456789abcdefTESTPAT";
+const REPO_ONLY_PAT: &str = "fakepat_REPOONLY0123456789abcdefREPOONLY";
 const ORG: &str = "acme";
 const REPO: &str = "widgets";
 
@@ -189,7 +189,7 @@ fn registration_and_remove_tokens() {
 #[test]
 fn bad_pat_is_401_bad_credentials() {
     let gh = fake();
-    let bad = "ghp_WRONGwrongWRONGwrong0123456789";
+    let bad = "fakepat_WRONGwrongWRONGwrong0123456789";
     let err = client(&gh, org(), bad).list_runners().unwrap_err();
     assert_eq!(err, GitHubError::BadCredentials);
     assert!(err.to_string().contains("GH_PAT"), "{err}");
@@ -419,7 +419,7 @@ fn parallel_workers_announce_one_wait_per_limit() {
 #[test]
 fn repo_scope_403_names_repository_admin() {
     let gh = fake();
-    let org_only = "ghp_ORGONLY0123456789abcdefORGONLY";
+    let org_only = "fakepat_ORGONLY0123456789abcdefORGONLY";
     gh.add_pat(org_only, &["admin:org"]);
     let err = client(&gh, repo(), org_only).list_runners().unwrap_err();
     assert_eq!(err, GitHubError::Forbidden { scope: repo() });
@@ -509,7 +509,7 @@ fn child_prints_every_error() {
     for (scope, pat) in [
         (org(), PAT),
         (org(), REPO_ONLY_PAT),
-        (org(), "ghp_WRONGwrongWRONGwrong0123456789"),
+        (org(), "fakepat_WRONGwrongWRONGwrong0123456789"),
         (Scope::org("nosuch"), PAT),
     ] {
         let c = GitHub::with_options(&url, scope, pat, o.clone()).unwrap();
@@ -572,7 +572,7 @@ fn no_secret_in_any_output_of_a_process() {
     for s in [
         PAT,
         REPO_ONLY_PAT,
-        "ghp_WRONGwrongWRONGwrong0123456789",
+        "fakepat_WRONGwrongWRONGwrong0123456789",
         remove.token.expose(),
     ] {
         assert!(!text.contains(s), "secret leaked:\n{text}");

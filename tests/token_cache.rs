@@ -11,7 +11,7 @@ use ghr::github::{now_epoch, GitHub, Scope};
 use ghr::token_cache::{default_file_name, TokenCache, DEFAULT_TTL_SECS};
 use testkit::FakeGitHub;
 
-const PAT: &str = "ghp_CACHEPAT0123456789abcdefCACHEPAT";
+const PAT: &str = "fakepat_CACHEPAT0123456789abcdefCACHEPAT";
 const ORG: &str = "acme";
 const TOKEN_PATH: &str = "/orgs/acme/actions/runners/registration-token";
 
@@ -125,7 +125,7 @@ fn reads_the_shell_tools_two_line_format() {
 fn fetch_errors_come_back_typed_and_are_not_cached() {
     let gh = fake();
     let path = cache_path(&temp_dir("err"));
-    let api = GitHub::new(&gh.url(), Scope::org(ORG), "ghp_BADbadBADbad0123456789").unwrap();
+    let api = GitHub::new(&gh.url(), Scope::org(ORG), "fakepat_BADbadBADbad0123456789").unwrap();
     let err = TokenCache::new(&path, DEFAULT_TTL_SECS)
         .get_or_fetch(|| api.registration_token())
         .unwrap_err();
