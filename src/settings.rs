@@ -6,7 +6,7 @@
 use crate::boards::{self, Board};
 use crate::env_file;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Bad configuration: a one-line message naming the key, the value and the fix.
 #[derive(Debug)]
@@ -378,11 +378,6 @@ fn url_setting(src: &Sources, key: &str, default: &str) -> Result<String, Config
         )));
     }
     Ok(value.trim_end_matches('/').to_string())
-}
-
-/// Paths relative to the working directory, as the shell tool used them.
-pub fn display_path(path: &Path) -> String {
-    path.display().to_string()
 }
 
 #[cfg(test)]

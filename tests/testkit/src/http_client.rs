@@ -127,3 +127,15 @@ fn dechunk(mut data: &[u8]) -> io::Result<Vec<u8>> {
         data = data.get(size + 2..).unwrap_or(&[]);
     }
 }
+
+/// Percent-encodes everything but RFC 3986's unreserved characters (query values, Link URLs).
+pub fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|c| match c {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (c as char).to_string()
+            }
+            _ => format!("%{c:02X}"),
+        })
+        .collect()
+}

@@ -79,17 +79,7 @@ pub(crate) fn decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Percent-encoding for values we put into Link URLs.
-pub(crate) fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|c| match c {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (c as char).to_string()
-            }
-            _ => format!("%{c:02X}"),
-        })
-        .collect()
-}
+pub(crate) use crate::http_client::percent_encode as encode;
 
 pub(crate) struct Reply {
     pub status: u16,

@@ -116,18 +116,8 @@ fn route(sh: &Shared, st: &mut State, req: &Req, scope: &ScopeKey, rest: &[&str]
             let Some(r) = find(st, scope, id) else {
                 return Reply::not_found();
             };
-            if r.busy() {
-                return Reply::error(
-                    422,
-                    &format!(
-                        "Bad request - Runner \"{}\" is still running a job\"",
-                        r.name
-                    ),
-                );
-            }
             let id = r.id;
-            st.runners.remove(&id);
-            Reply::empty(204)
+            delete_runner(st, id)
         }
         _ => Reply::not_found(),
     }
@@ -218,4 +208,23 @@ fn list(sh: &Shared, st: &State, req: &Req, scope: &ScopeKey) -> Reply {
         reply = reply.with_header("link", links.join(", "));
     }
     reply
+}
+
+/// Removes a runner, as both the REST API and the runner's `config.sh remove` do: refused
+/// with GitHub's 422 while it runs a job.
+pub(super) fn delete_runner(st: &mut State, id: u64) -> Reply {
+    let Some(r) = st.runners.get(&id) else {
+        return Reply::not_found();
+    };
+    if r.busy() {
+        return Reply::error(
+            422,
+            &format!(
+                "Bad request - Runner \"{}\" is still running a job\"",
+                r.name
+            ),
+        );
+    }
+    st.runners.remove(&id);
+    Reply::empty(204)
 }

@@ -212,18 +212,8 @@ fn agents(st: &mut State, req: &Req, tail: &[&str]) -> Reply {
             else {
                 return Reply::not_found();
             };
-            if r.busy() {
-                return Reply::error(
-                    422,
-                    &format!(
-                        "Bad request - Runner \"{}\" is still running a job\"",
-                        r.name
-                    ),
-                );
-            }
             let id = r.id;
-            st.runners.remove(&id);
-            Reply::empty(204)
+            super::rest::delete_runner(st, id)
         }
         _ => Reply::not_found(),
     }

@@ -200,7 +200,10 @@ fn configure(opts: &Opts) -> Result<(), String> {
     let api = format!("{pipelines}/_apis/distributedtask");
     let (status, v) = call(
         "GET",
-        &format!("{api}/pools?poolName={}", pct(&group)),
+        &format!(
+            "{api}/pools?poolName={}",
+            testkit::http_client::percent_encode(&group)
+        ),
         &auth,
         None,
         TIMEOUT,
@@ -236,7 +239,10 @@ fn configure(opts: &Opts) -> Result<(), String> {
     let agents = format!("{api}/pools/{pool}/agents");
     let (status, found) = call(
         "GET",
-        &format!("{agents}?agentName={}", pct(&name)),
+        &format!(
+            "{agents}?agentName={}",
+            testkit::http_client::percent_encode(&name)
+        ),
         &auth,
         None,
         TIMEOUT,
@@ -300,17 +306,6 @@ fn configure(opts: &Opts) -> Result<(), String> {
 fn write(path: &Path, v: &Value) -> Result<(), String> {
     let text = serde_json::to_string_pretty(v).unwrap_or_default();
     std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
-}
-
-fn pct(s: &str) -> String {
-    s.bytes()
-        .map(|c| match c {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (c as char).to_string()
-            }
-            _ => format!("%{c:02X}"),
-        })
-        .collect()
 }
 
 fn unconfigure(opts: &Opts) -> Result<(), String> {
