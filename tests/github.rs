@@ -547,7 +547,8 @@ fn no_secret_in_any_output_of_a_process() {
     gh.set_busy(&fake_org(), ids[0], true);
     let remove = client(&gh, org(), PAT).remove_token().unwrap();
     // Make the child wait out a rate limit too, so its notice is part of the output.
-    gh.set_rate_limit(0, (now_epoch() + 1) as u64);
+    // Far enough ahead that a slow child start still meets the limit, within its 5 s wait.
+    gh.set_rate_limit(0, (now_epoch() + 3) as u64);
     let out = std::process::Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "child_prints_every_error", "--nocapture"])
         .env("GHR_TEST_CHILD_URL", gh.url())

@@ -4,6 +4,7 @@
 //!
 //! `ghr locks` uses [`status::read_lock_dir`].
 
+pub mod cli;
 pub mod client;
 pub mod config;
 pub mod coordinator;

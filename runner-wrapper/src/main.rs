@@ -1,47 +1,7 @@
-//! `runner-wrapper [-- COMMAND ARGS...]` and the hook client `runner-wrapper hook started|completed`.
-//! Exit codes: the runner's own (or the hook's); 127 the command cannot run; 1 wrapper error.
-
-use std::ffi::OsString;
-
-use runner_wrapper::config::Config;
-use runner_wrapper::protocol::Verb;
-use runner_wrapper::{client, supervise};
-
-const USAGE: &str = "usage: runner-wrapper [-- COMMAND ARGS...]\n       runner-wrapper hook started|completed\nSee README.md: RUNNER_RESOURCE_ID, RUNNER_LOCK_DIR, RUNNER_LOCK_TIMEOUT, RUNNER_SCRIPT.";
+//! `runner-wrapper`: see [`runner_wrapper::cli`].
 
 fn main() {
-    std::process::exit(run(std::env::args_os().skip(1).collect()));
-}
-
-fn run(args: Vec<OsString>) -> i32 {
-    if args.first().is_some_and(|a| a == "hook") {
-        return match args.get(1).and_then(|v| Verb::parse(&v.to_string_lossy())) {
-            Some(verb) => client::run(verb),
-            None => {
-                eprintln!("{USAGE}");
-                2
-            }
-        };
-    }
-    if args.first().is_some_and(|a| a == "-h" || a == "--help") {
-        println!("{USAGE}");
-        return 0;
-    }
-    let cfg = match Config::from_env(args) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("runner-wrapper: {e}");
-            return 2;
-        }
-    };
-    let Some(resource) = cfg.resource.clone() else {
-        return supervise::passthrough(&cfg.command);
-    };
-    match supervise::run_locked(&cfg, &resource) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("runner-wrapper: {e}");
-            1
-        }
-    }
+    std::process::exit(runner_wrapper::cli::run(
+        std::env::args_os().skip(1).collect(),
+    ));
 }
