@@ -90,8 +90,14 @@ fn lock(path: &Path) -> Result<fs::File> {
 }
 
 /// The test image tag (`ghr-testkit-runner:<content hash>`), built if it does not exist yet.
-/// Layout: /home/runner/{config.sh,run.sh,bin/Runner.Worker} (the static fake runner),
-/// /bin/bash (bash-static), /bin/busybox + applet links when busybox-static is installed.
+///
+/// As strict as `ghcr.io/actions/actions-runner` wherever ghr or runner-wrapper can see it:
+/// user `runner` (uid 1001, gid 1001, also in `docker` gid 123 and `sudo`), a `dialout`
+/// group, HOME and WORKDIR `/home/runner` (mode 0777) holding `config.sh`, `run.sh` and
+/// `bin/Runner.{Listener,Worker}` (the static fake runner), no ENTRYPOINT and no CMD, no
+/// runner-wrapper, and the image's `RUNNER_MANUALLY_TRAP_SIG=1` and
+/// `ACTIONS_RUNNER_PRINT_LOG_TO_STDOUT=1`. `/bin/bash` is Debian's bash-static and the usual
+/// tools are busybox applets.
 pub fn test_image() -> Result<String> {
     static IMAGE: OnceLock<std::result::Result<String, String>> = OnceLock::new();
     IMAGE
@@ -100,50 +106,94 @@ pub fn test_image() -> Result<String> {
         .map_err(anyhow::Error::msg)
 }
 
+/// The runner's files as the official image lays them out, linked to the fake runner
+/// `binary` (which picks its role from the name it is started as).
+pub(crate) fn runner_files(home: &Path, binary_name: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::symlink;
+    fs::create_dir_all(home.join("bin"))?;
+    symlink(binary_name, home.join("bin/Runner.Worker"))?;
+    symlink(format!("bin/{binary_name}"), home.join("config.sh"))?;
+    symlink(format!("bin/{binary_name}"), home.join("run.sh"))?;
+    Ok(())
+}
+
+const PASSWD: &str = "root:x:0:0:root:/root:/bin/bash\n\
+                      runner:x:1001:1001:,,,:/home/runner:/bin/bash\n";
+const GROUP: &str = "root:x:0:\ndialout:x:20:\nsudo:x:27:runner\ndocker:x:123:runner\n\
+                     runner:x:1001:\n";
+
 fn build_test_image() -> Result<String> {
     if !docker_available() {
         bail!("docker is not available (docker info failed); set GHR_SKIP_DOCKER_TESTS=1 to skip Docker tests");
     }
-    if !Path::new(BASH_STATIC).exists() {
-        bail!("{BASH_STATIC} missing: apt-get install bash-static");
+    for (path, package) in [
+        (BASH_STATIC, "bash-static"),
+        (BUSYBOX_STATIC, "busybox-static"),
+    ] {
+        if !Path::new(path).exists() {
+            bail!("{path} missing: apt-get install {package}");
+        }
     }
     let runner = static_binary("fake-runner")?;
     let ctx = static_target_dir().join("testkit-image");
     let _lock = lock(&static_target_dir().join("testkit-image.lock"))?;
     let _ = fs::remove_dir_all(&ctx);
-    let root = ctx.join("rootfs");
-    let home = root.join("home/runner");
-    fs::create_dir_all(home.join("bin"))?;
-    fs::create_dir_all(root.join("bin"))?;
-    fs::create_dir_all(root.join("tmp"))?;
-    fs::set_permissions(root.join("tmp"), fs::Permissions::from_mode(0o1777))?;
-    fs::create_dir_all(root.join("etc"))?;
-    fs::write(
-        root.join("etc/passwd"),
-        "root:x:0:0:root:/root:/bin/sh\nrunner:x:1001:1001:runner:/home/runner:/bin/bash\n",
-    )?;
-    fs::write(root.join("etc/group"), "root:x:0:\nrunner:x:1001:\n")?;
+    let system = ctx.join("system");
+    let home = ctx.join("home/home/runner");
+    fs::create_dir_all(system.join("bin"))?;
+    fs::create_dir_all(system.join("etc"))?;
+    fs::create_dir_all(system.join("tmp"))?;
+    fs::create_dir_all(system.join("home"))?;
+    fs::set_permissions(system.join("tmp"), fs::Permissions::from_mode(0o1777))?;
+    fs::write(system.join("etc/passwd"), PASSWD)?;
+    fs::write(system.join("etc/group"), GROUP)?;
+    fs::copy(BASH_STATIC, system.join("bin/bash"))?;
+    fs::copy(BUSYBOX_STATIC, system.join("bin/busybox"))?;
+    let list = Command::new(BUSYBOX_STATIC).arg("--list").output()?;
+    for applet in String::from_utf8_lossy(&list.stdout).split_whitespace() {
+        if applet != "bash" && applet != "busybox" && !applet.contains('/') {
+            std::os::unix::fs::symlink("busybox", system.join("bin").join(applet))?;
+        }
+    }
 
-    fs::copy(&runner, home.join("bin/Runner.Listener"))?;
-    let link = |target: &str, at: PathBuf| std::os::unix::fs::symlink(target, at);
-    link("Runner.Listener", home.join("bin/Runner.Worker"))?;
-    link("bin/Runner.Listener", home.join("config.sh"))?;
-    link("bin/Runner.Listener", home.join("run.sh"))?;
-    fs::copy(BASH_STATIC, root.join("bin/bash"))?;
-    if Path::new(BUSYBOX_STATIC).exists() {
-        fs::copy(BUSYBOX_STATIC, root.join("bin/busybox"))?;
-        let list = Command::new(BUSYBOX_STATIC).arg("--list").output()?;
-        for applet in String::from_utf8_lossy(&list.stdout).split_whitespace() {
-            if applet != "bash" && applet != "busybox" && !applet.contains('/') {
-                link("busybox", root.join("bin").join(applet))?;
-            }
+    fs::create_dir_all(&home)?;
+    fs::copy(&runner, home.join("bin-listener"))?;
+    fs::create_dir_all(home.join("bin"))?;
+    fs::rename(home.join("bin-listener"), home.join("bin/Runner.Listener"))?;
+    runner_files(&home, "Runner.Listener")?;
+    fs::set_permissions(&home, fs::Permissions::from_mode(0o777))?;
+
+    // One tarball with the owners of the real image (ADD keeps them): the system as root,
+    // the runner's home as runner:docker.
+    let tar = ctx.join("rootfs.tar");
+    for (dir, what, owner, group, flag) in [
+        (&system, ".", "0", "0", "-cf"),
+        (&ctx.join("home"), "home/runner", "1001", "123", "-rf"),
+    ] {
+        let out = Command::new("tar")
+            .args(["--numeric-owner", "--sort=name", "--mtime=@0"])
+            .arg(format!("--owner={owner}"))
+            .arg(format!("--group={group}"))
+            .arg(flag)
+            .arg(&tar)
+            .arg("-C")
+            .arg(dir)
+            .arg(what)
+            .output()
+            .context("running tar")?;
+        if !out.status.success() {
+            bail!("tar failed: {}", String::from_utf8_lossy(&out.stderr));
         }
     }
     fs::write(
         ctx.join("Dockerfile"),
-        "FROM scratch\nCOPY rootfs/ /\nENV PATH=/usr/local/bin:/usr/bin:/bin HOME=/home/runner\n\
-         WORKDIR /home/runner\nLABEL ghr.testkit=runner\nCMD [\"/home/runner/run.sh\"]\n",
+        "FROM scratch\nADD rootfs.tar /\n\
+         ENV PATH=/usr/local/bin:/usr/bin:/bin RUNNER_MANUALLY_TRAP_SIG=1 \\\n\
+         \x20   ACTIONS_RUNNER_PRINT_LOG_TO_STDOUT=1 ImageOS=ubuntu24\n\
+         USER runner\nWORKDIR /home/runner\nLABEL ghr.testkit=runner\n",
     )?;
+    fs::remove_dir_all(&system)?;
+    fs::remove_dir_all(ctx.join("home"))?;
 
     let tag = format!("{IMAGE_REPO}:{}", &content_hash(&ctx)?[..16]);
     let exists = Command::new("docker")

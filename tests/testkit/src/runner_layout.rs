@@ -1,16 +1,20 @@
-//! Lays out a fake runner root on the host (what the test image has in /home/runner).
+//! Lays out a fake runner root on the host, as the test image has it in /home/runner.
 
 use std::io;
 use std::path::Path;
 
-/// Creates `root/config.sh`, `root/run.sh` and `root/bin/Runner.Worker` as symlinks to the
-/// fake-runner `binary`, which picks its role from the name it is started as.
+/// Creates `root/bin/Runner.Listener` (a symlink to the fake-runner `binary`), and
+/// `bin/Runner.Worker`, `config.sh` and `run.sh` linked to it as in the test image.
 pub fn install(root: &Path, binary: &Path) -> io::Result<()> {
     std::fs::create_dir_all(root.join("bin"))?;
-    for link in ["config.sh", "run.sh", "bin/Runner.Worker"] {
-        let path = root.join(link);
-        let _ = std::fs::remove_file(&path);
-        std::os::unix::fs::symlink(binary, &path)?;
+    for link in [
+        "config.sh",
+        "run.sh",
+        "bin/Runner.Worker",
+        "bin/Runner.Listener",
+    ] {
+        let _ = std::fs::remove_file(root.join(link));
     }
-    Ok(())
+    std::os::unix::fs::symlink(binary, root.join("bin/Runner.Listener"))?;
+    crate::docker::runner_files(root, "Runner.Listener")
 }

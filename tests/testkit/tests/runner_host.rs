@@ -1,6 +1,7 @@
 //! The fake actions runner end to end on the host (no Docker) against the fake GitHub.
 
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
@@ -40,10 +41,14 @@ impl Drop for TempRoot {
     }
 }
 
+/// The tests run as root here, which the runner refuses unless told otherwise.
+const AS_ROOT: (&str, &str) = ("RUNNER_ALLOW_RUNASROOT", "1");
+
 fn config(root: &Path, args: &[&str]) -> Output {
     Command::new(root.join("config.sh"))
         .args(args)
         .env_remove("RUNNER_ROOT")
+        .env(AS_ROOT.0, AS_ROOT.1)
         .output()
         .unwrap()
 }
@@ -78,9 +83,19 @@ struct Run {
 }
 
 impl Run {
+    /// run.sh as the official image runs it: with `RUNNER_MANUALLY_TRAP_SIG=1`.
     fn start(root: &Path, envs: &[(&str, String)]) -> Run {
+        let mut envs = envs.to_vec();
+        envs.push(("RUNNER_MANUALLY_TRAP_SIG", "1".into()));
+        Run::start_with(root, &envs)
+    }
+
+    /// run.sh as images without `RUNNER_MANUALLY_TRAP_SIG` run it.
+    fn start_with(root: &Path, envs: &[(&str, String)]) -> Run {
         let mut child = Command::new(root.join("run.sh"))
             .env_remove("RUNNER_ROOT")
+            .env_remove("RUNNER_MANUALLY_TRAP_SIG")
+            .env(AS_ROOT.0, AS_ROOT.1)
             .envs(envs.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -127,9 +142,45 @@ impl Run {
 
 impl Drop for Run {
     fn drop(&mut self) {
+        // The Listener is run.sh's child: leave no orphan holding the test's pipes.
+        for pid in descendants(self.child.id()) {
+            unsafe_kill(pid, 9);
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Every process below `pid` (from /proc), children first.
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut all: Vec<(u32, u32)> = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(p) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid ...: comm may hold spaces, so split after its ')'.
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok());
+        if let Some(ppid) = ppid {
+            all.push((p, ppid));
+        }
+    }
+    let mut out = Vec::new();
+    let mut frontier = vec![pid];
+    while let Some(parent) = frontier.pop() {
+        for (p, pp) in &all {
+            if *pp == parent {
+                out.push(*p);
+                frontier.push(*p);
+            }
+        }
+    }
+    out
 }
 
 fn unsafe_kill(pid: u32, sig: i32) {
@@ -206,6 +257,7 @@ fn config_files_refusals_and_remove() {
     let token = gh.registration_token(&ORG);
     let o = Command::new(bad.0.join("config.sh"))
         .args(["--url", &url, "--name", "r2", "--unattended"])
+        .env(AS_ROOT.0, AS_ROOT.1)
         .env("ACTIONS_RUNNER_INPUT_TOKEN", &token)
         .output()
         .unwrap();
@@ -215,9 +267,14 @@ fn config_files_refusals_and_remove() {
 
     // run.sh without configuration.
     let empty = TempRoot::new("cfg5");
-    let o = Command::new(empty.0.join("run.sh")).output().unwrap();
-    assert!(!o.status.success());
+    let o = Command::new(empty.0.join("run.sh"))
+        .env(AS_ROOT.0, AS_ROOT.1)
+        .output()
+        .unwrap();
+    // The Listener's "terminated error" (1) ends run.sh with 0, as run-helper.sh maps it.
+    assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("Not configured"));
+    assert!(text(&o).contains("Runner listener exit with terminated error"));
 
     // remove.
     let token = gh.remove_token(&ORG);
@@ -513,7 +570,13 @@ fn repo_runner_deleted_on_server_exits() {
         assert!(Instant::now() < end, "run.sh kept running after deletion");
         std::thread::sleep(Duration::from_millis(50));
     };
-    assert!(!status.success());
+    // As the real runner: the Listener says so and ends with "terminated error", which
+    // run.sh turns into exit code 0 (so a container with a restart policy starts it again).
+    assert!(status.success(), "{status:?}");
+    assert!(run.wait_line(
+        "Runner listener exit with terminated error",
+        Duration::from_secs(2)
+    ));
 }
 
 #[test]
@@ -537,7 +600,11 @@ fn killed_runner_goes_offline_after_its_poll_lapses() {
         .unwrap()
         .steps_started_at
         .is_some()));
-    run.child.kill().unwrap(); // SIGKILL: no session delete
+    // SIGKILL of everything: no session delete.
+    for pid in descendants(run.child.id()) {
+        unsafe_kill(pid, 9);
+    }
+    run.child.kill().unwrap();
     run.child.wait().unwrap();
     let gone = gh.wait_until(Duration::from_secs(10), |gh| {
         gh.runner(&ORG, "k1").is_some_and(|r| r.status == "offline")
@@ -547,4 +614,86 @@ fn killed_runner_goes_offline_after_its_poll_lapses() {
     let rec = gh.wait_job(job, Duration::from_secs(1)).unwrap();
     assert_eq!(rec.result.as_deref(), Some("Failed"));
     assert!(rec.log.contains("lost communication"), "{}", rec.log);
+}
+
+/// Without `RUNNER_MANUALLY_TRAP_SIG`, run.sh passes no signal on: SIGTERM ends run.sh, the
+/// Listener never hears of it and stays online on GitHub until its long poll lapses.
+#[test]
+fn without_the_trap_variable_sigterm_leaves_the_runner_online() {
+    let gh = gh();
+    let root = TempRoot::new("untrapped");
+    assert!(register(&gh, &root.0, "u1", &[]).status.success());
+    let mut run = Run::start_with(&root.0, &[]);
+    assert!(online(&gh, "u1"));
+    let listener = descendants(run.child.id());
+    assert_eq!(listener.len(), 1, "the Listener is run.sh's child");
+    let status = run.terminate();
+    assert_eq!(
+        status.signal(),
+        Some(15),
+        "run.sh dies of the signal: {status:?}"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(gh.runner(&ORG, "u1").unwrap().status, "online");
+    assert_eq!(gh.count("DELETE", "/sessions/"), 0, "nobody said goodbye");
+    // Killing the orphaned Listener too: offline once its poll lapses.
+    unsafe_kill(listener[0], 9);
+    assert!(gh.wait_until(Duration::from_secs(15), |gh| gh
+        .runner(&ORG, "u1")
+        .is_some_and(|r| r.status == "offline")));
+}
+
+/// The runner's own `.env` (written next to run.sh) overrides the environment it inherits,
+/// hook variables included; `ACTIONS_RUNNER_INPUT_*` never reach a job; the started hook's
+/// `GITHUB_ENV` lines are seen by the job's script.
+#[test]
+fn dotenv_overrides_inputs_vanish_and_github_env_reaches_later_steps() {
+    let gh = gh();
+    let root = TempRoot::new("dotenv");
+    assert!(register(&gh, &root.0, "d1", &["--labels", "dot"])
+        .status
+        .success());
+    std::fs::write(
+        root.0.join("from-dotenv.sh"),
+        "echo \"dotenv hook FOO=$FOO\"\necho GHR_MEMBER=m-$GITHUB_JOB >> \"$GITHUB_ENV\"\n",
+    )
+    .unwrap();
+    let env_file = std::fs::read_to_string(root.0.join(".env")).unwrap_or_default();
+    std::fs::write(
+        root.0.join(".env"),
+        format!(
+            "{env_file}FOO=from-dotenv\nACTIONS_RUNNER_HOOK_JOB_STARTED={}\n",
+            root.0.join("from-dotenv.sh").display()
+        ),
+    )
+    .unwrap();
+    let _run = Run::start(
+        &root.0,
+        &[
+            ("FOO", "from-env".into()),
+            ("ACTIONS_RUNNER_HOOK_JOB_STARTED", "/nonexistent.sh".into()),
+            ("ACTIONS_RUNNER_INPUT_TOKEN", "not-for-jobs".into()),
+        ],
+    );
+    assert!(online(&gh, "d1"));
+    let spec = JobSpec {
+        name: "envs".into(),
+        script: Some(
+            "echo \"step sees $GHR_MEMBER token=${ACTIONS_RUNNER_INPUT_TOKEN:-none}\"\n".into(),
+        ),
+        ..Default::default()
+    };
+    let job = gh.dispatch_job(&ORG, &["dot"], spec);
+    let rec = gh.wait_job(job, Duration::from_secs(15)).expect("job done");
+    assert_eq!(rec.result.as_deref(), Some("Succeeded"), "{}", rec.log);
+    assert!(
+        rec.log.contains("dotenv hook FOO=from-dotenv"),
+        "{}",
+        rec.log
+    );
+    assert!(
+        rec.log.contains("step sees m-envs token=none"),
+        "{}",
+        rec.log
+    );
 }

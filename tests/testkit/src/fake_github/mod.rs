@@ -157,6 +157,20 @@ impl FakeGitHub {
         self.runners(scope).into_iter().find(|r| r.name == name)
     }
 
+    /// Deletes the registration the way GitHub does for runners that were offline for 14
+    /// days (ephemeral ones: 1 day): no API call, nothing logged. A Listener still holding
+    /// its credential finds out at its next session or poll. Returns whether it existed.
+    pub fn expire_runner(&self, scope: &Scope, name: &str) -> bool {
+        let key = scope.key();
+        self.with(|st| match st.runner_by_name(&key, name) {
+            Some(id) => {
+                st.runners.remove(&id);
+                true
+            }
+            None => false,
+        })
+    }
+
     pub fn set_busy(&self, scope: &Scope, id: u64, busy: bool) {
         let key = scope.key();
         self.with(|st| {

@@ -177,6 +177,9 @@ fn agents(st: &mut State, req: &Req, tail: &[&str]) -> Reply {
             if name.is_empty() {
                 return Reply::error(400, "Runner name is required");
             }
+            if let Some(r) = name_too_long(&name) {
+                return r;
+            }
             if st.runner_by_name(&scope, &name).is_some() {
                 return Reply::error(409, &format!("A runner exists with the same name {name}."));
             }
@@ -217,6 +220,21 @@ fn agents(st: &mut State, req: &Req, tail: &[&str]) -> Reply {
         }
         _ => Reply::not_found(),
     }
+}
+
+/// GitHub refuses runner names longer than 64 characters (the wording here is ours).
+pub(crate) const MAX_NAME: usize = 64;
+
+fn name_too_long(name: &str) -> Option<Reply> {
+    (name.chars().count() > MAX_NAME).then(|| {
+        Reply::error(
+            400,
+            &format!(
+                "Runner name '{name}' is {} characters long; runner names can have at most {MAX_NAME}.",
+                name.chars().count()
+            ),
+        )
+    })
 }
 
 fn runner_by_credential(st: &State, req: &Req) -> Option<u64> {
@@ -347,6 +365,7 @@ fn next_message(st: &mut State, rid: u64) -> Option<Message> {
         "repository": job.spec.repository,
         "durationMs": job.spec.duration.as_millis() as u64,
         "fail": job.spec.fail,
+        "script": job.spec.script,
         "accessToken": job.access_token,
     });
     st.runners.get_mut(&rid).expect("found").current_job = Some(job_id);

@@ -87,6 +87,10 @@ pub struct JobSpec {
     pub attempt: u32,
     /// `owner/repo`; empty means the scope's repo (or `<org>/ci` for org scope).
     pub repository: String,
+    /// A bash script run as the job's first step (like a `run:` step, `bash -eo pipefail`),
+    /// with the job's environment, including what the started hook put in `GITHUB_ENV`.
+    /// Its output goes to the job log; a non-zero exit fails the job.
+    pub script: Option<String>,
 }
 
 impl Default for JobSpec {
@@ -98,6 +102,7 @@ impl Default for JobSpec {
             run_id: 1,
             attempt: 1,
             repository: String::new(),
+            script: None,
         }
     }
 }

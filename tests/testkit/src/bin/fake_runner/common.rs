@@ -84,6 +84,93 @@ pub fn read_json(path: &Path) -> Option<Value> {
     serde_json::from_slice(&std::fs::read(path).ok()?).ok()
 }
 
+/// The runner's settings, as the real runner finds them: `.runner`, else `.runner_migrated`
+/// (either one means "configured"); the same for `.credentials`.
+pub fn settings_file(root: &Path, base: &str) -> Option<Value> {
+    read_json(&root.join(base)).or_else(|| read_json(&root.join(format!("{base}_migrated"))))
+}
+
+/// A command for one of the runner's own programs: `<root>/bin/<name>` when installed, else
+/// this very binary started under that name (host runs without a layout).
+pub fn role_command(root: &Path, name: &str) -> std::process::Command {
+    let path = root.join("bin").join(name);
+    if path.exists() {
+        return std::process::Command::new(path);
+    }
+    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("fake-runner"));
+    let mut c = std::process::Command::new(exe);
+    std::os::unix::process::CommandExt::arg0(&mut c, name);
+    c.env("RUNNER_ROOT", root);
+    c
+}
+
+pub fn is_configured(root: &Path) -> bool {
+    root.join(".runner").exists() || root.join(".runner_migrated").exists()
+}
+
+/// Every `ACTIONS_RUNNER_INPUT_<NAME>` of the environment, as the real CommandSettings reads
+/// them: prefix matched case-insensitively, name kept as written (compared case-insensitively
+/// later), value trimmed, empty values ignored; each variable is removed from the
+/// environment, so nothing the runner starts ever sees it.
+pub fn take_runner_inputs() -> Vec<(String, String)> {
+    const PREFIX: &str = "ACTIONS_RUNNER_INPUT_";
+    let mut inputs = Vec::new();
+    for (key, value) in std::env::vars_os() {
+        let key = key.to_string_lossy().into_owned();
+        if key.len() < PREFIX.len() || !key[..PREFIX.len()].eq_ignore_ascii_case(PREFIX) {
+            continue;
+        }
+        let value = value.to_string_lossy().trim().to_string();
+        if !value.is_empty() {
+            inputs.push((key[PREFIX.len()..].to_string(), value));
+        }
+        std::env::remove_var(&key);
+    }
+    inputs
+}
+
+/// .NET's `bool.TryParse`: "true"/"false" in any case, surrounding blanks allowed; nothing else.
+pub fn parse_bool(value: &str) -> Option<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    }
+}
+
+/// Loads `<root>/.env` into the environment the way the Listener does at start: every line
+/// with `=` after the first character sets that variable (the rest of the line is the value,
+/// taken literally), overriding what was inherited; `KEY=` with nothing after removes it.
+pub fn load_dotenv(root: &Path) {
+    let Ok(text) = std::fs::read_to_string(root.join(".env")) else {
+        return;
+    };
+    for line in text.lines() {
+        match line.find('=') {
+            Some(i) if i > 0 => {
+                let (key, value) = (&line[..i], &line[i + 1..]);
+                if value.is_empty() {
+                    std::env::remove_var(key);
+                } else {
+                    std::env::set_var(key, value);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Whether trace lines go to stdout too (`ACTIONS_RUNNER_PRINT_LOG_TO_STDOUT`, set by the
+/// official image), as `[<UTC> INFO <Source>] <message>`.
+pub fn trace(source: &str, message: &str) {
+    // The runner reads this one with its StringUtil.ConvertToBoolean: 1, true or $true.
+    let on = std::env::var("ACTIONS_RUNNER_PRINT_LOG_TO_STDOUT")
+        .is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "$true"));
+    if on {
+        println!("[{} INFO {source}] {message}", ts());
+    }
+}
+
 // --- signals, std-only: the libc symbols are declared by hand so the binary needs no crate.
 pub const SIGINT: i32 = 2;
 pub const SIGKILL: i32 = 9;
@@ -92,12 +179,37 @@ pub const SIGTERM: i32 = 15;
 extern "C" {
     fn signal(signum: i32, handler: extern "C" fn(i32)) -> usize;
     fn kill(pid: i32, sig: i32) -> i32;
+    fn getuid() -> u32;
+}
+
+/// The real uid of this process.
+pub fn uid() -> u32 {
+    // SAFETY: getuid has no arguments and cannot fail.
+    unsafe { getuid() }
+}
+
+/// The real scripts refuse root unless `RUNNER_ALLOW_RUNASROOT` is set (and not empty).
+pub fn refuses_root(message: &str) -> bool {
+    let allowed = std::env::var_os("RUNNER_ALLOW_RUNASROOT").is_some_and(|v| !v.is_empty());
+    if uid() == 0 && !allowed {
+        println!("{message}");
+        return true;
+    }
+    false
 }
 
 pub static SHUTDOWN: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_signal(_: i32) {
     SHUTDOWN.store(true, Ordering::SeqCst);
+}
+
+/// Sends `sig` to every process of the process group `pgid`.
+pub fn signal_group(pgid: u32, sig: i32) {
+    // SAFETY: plain syscall; a negative pid addresses the group.
+    unsafe {
+        kill(-(pgid as i32), sig);
+    }
 }
 
 /// SIGINT/SIGTERM set [`SHUTDOWN`] instead of killing the process.

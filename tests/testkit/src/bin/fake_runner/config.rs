@@ -1,7 +1,9 @@
 //! `config.sh` (register) and `config.sh remove`, with the real runner's flags, env inputs
 //! (`ACTIONS_RUNNER_INPUT_<NAME>`), files (`.runner`, `.credentials`) and refusals.
 
-use crate::common::{call, message, read_json, root};
+use crate::common::{
+    call, is_configured, message, parse_bool, refuses_root, root, take_runner_inputs,
+};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::Duration;
@@ -21,34 +23,40 @@ const BOOL_FLAGS: [&str; 6] = [
 struct Opts {
     values: std::collections::HashMap<String, String>,
     flags: std::collections::HashSet<String>,
+    /// `ACTIONS_RUNNER_INPUT_<NAME>` values (taken out of the environment at start).
+    inputs: Vec<(String, String)>,
 }
 
 impl Opts {
-    /// A value from the command line, else from `ACTIONS_RUNNER_INPUT_<NAME>`.
+    /// A value from the command line, else from `ACTIONS_RUNNER_INPUT_<NAME>` (the name
+    /// compared case-insensitively, exactly as spelled: no `-`/`_` folding).
     fn get(&self, name: &str) -> Option<String> {
         self.values
             .get(name)
             .cloned()
-            .or_else(|| std::env::var(input_env(name)).ok())
+            .or_else(|| self.input(name).map(str::to_string))
             .filter(|v| !v.is_empty())
     }
 
+    fn input(&self, name: &str) -> Option<&str> {
+        self.inputs
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A flag on the command line, else an input that parses as a .NET boolean; `1`, `yes`
+    /// and the like count as false, as in the real runner.
     fn flag(&self, name: &str) -> bool {
-        self.flags.contains(name)
-            || std::env::var(input_env(name))
-                .is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
+        self.flags.contains(name) || self.input(name).and_then(parse_bool).unwrap_or(false)
     }
 }
 
-fn input_env(name: &str) -> String {
-    format!(
-        "ACTIONS_RUNNER_INPUT_{}",
-        name.replace('-', "_").to_ascii_uppercase()
-    )
-}
-
 fn parse(args: &[String]) -> Result<Opts, String> {
-    let mut o = Opts::default();
+    let mut o = Opts {
+        inputs: take_runner_inputs(),
+        ..Opts::default()
+    };
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let Some(name) = a.strip_prefix("--") else {
@@ -94,6 +102,10 @@ Config Options:
 ";
 
 pub fn main(args: &[String]) -> i32 {
+    // config.sh checks the user before anything else (it snapshots the config user's env).
+    if refuses_root("Must not run with sudo") {
+        return 1;
+    }
     let (remove, rest) = match args.first().map(String::as_str) {
         Some("remove") => (true, &args[1..]),
         _ => (false, args),
@@ -182,9 +194,29 @@ fn hostname() -> String {
         .unwrap_or_else(|| "runner".into())
 }
 
+/// What config.sh's `env.sh` does before configuring: `.path` holds the config user's PATH,
+/// `.env` gains the variables of its list that are set and not in the file yet.
+fn snapshot_env(root: &Path) {
+    let _ = std::fs::write(
+        root.join(".path"),
+        format!("{}\n", std::env::var("PATH").unwrap_or_default()),
+    );
+    let path = root.join(".env");
+    let mut text = std::fs::read_to_string(&path).unwrap_or_default();
+    for key in ["LANG", "JAVA_HOME", "LD_LIBRARY_PATH"] {
+        if let Ok(value) = std::env::var(key) {
+            if !value.is_empty() && !text.contains(&format!("{key}=")) {
+                text.push_str(&format!("{key}={value}\n"));
+            }
+        }
+    }
+    let _ = std::fs::write(&path, text);
+}
+
 fn configure(opts: &Opts) -> Result<(), String> {
     let root = root();
-    if root.join(".runner").exists() {
+    snapshot_env(&root);
+    if is_configured(&root) {
         return Err("Cannot configure the runner because it is already configured. To reconfigure the runner, run 'config.cmd remove' or './config.sh remove' first.".into());
     }
     let url = required(opts, "url")?;
@@ -311,7 +343,7 @@ fn write(path: &Path, v: &Value) -> Result<(), String> {
 fn unconfigure(opts: &Opts) -> Result<(), String> {
     let root = root();
     println!("\n# Runner removal\n");
-    let settings = read_json(&root.join(".runner"));
+    let settings = crate::common::settings_file(&root, ".runner");
     match settings {
         None => println!("Does not exist. Skipping Removing runner from the server"),
         Some(s) => {
@@ -338,7 +370,15 @@ fn unconfigure(opts: &Opts) -> Result<(), String> {
             }
         }
     }
-    for f in [".credentials", ".runner"] {
+    for f in [
+        ".credentials",
+        ".runner",
+        ".credentials_migrated",
+        ".runner_migrated",
+    ] {
+        if !root.join(f).exists() && f.ends_with("_migrated") {
+            continue;
+        }
         if std::fs::remove_file(root.join(f)).is_ok() {
             println!("√ Removed {f}");
         } else {

@@ -1,13 +1,15 @@
-//! `run.sh`: the Listener. Opens a session (online), long-polls for messages, runs one
-//! `Runner.Worker` child per job, forwards cancels, and goes offline on SIGINT/SIGTERM.
+//! `bin/Runner.Listener run`: loads `<root>/.env` over its environment, opens a session
+//! (online), long-polls for messages, runs one `Runner.Worker` child per job, forwards
+//! cancels, and goes offline on SIGINT/SIGTERM. When GitHub no longer knows the registration
+//! it says so and exits with the real runner's "terminated error" code, 1.
 
 use crate::common::{
-    call, message, read_json, root, send_signal, shutting_down, trap_shutdown_signals, ts, SIGKILL,
+    call, load_dotenv, message, role_command, root, send_signal, settings_file, shutting_down,
+    take_runner_inputs, trace, trap_shutdown_signals, ts, SIGKILL,
 };
 use serde_json::{json, Value};
 use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, Stdio};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -19,7 +21,25 @@ const POLL_TIMEOUT: Duration = Duration::from_secs(90);
 enum Event {
     Job(Value),
     Cancel(u64),
-    Fatal(String),
+    Fatal(Fatal),
+}
+
+/// Why the Listener gives up.
+enum Fatal {
+    /// The registration was deleted on GitHub (e.g. offline for 14 days).
+    Deleted,
+    Other(String),
+}
+
+const DELETED: &str = "Failed to create a session. The runner registration has been deleted from the server, please re-configure. Runner registrations are automatically deleted for runners that have not connected to the service recently.";
+
+impl Fatal {
+    fn report(&self) {
+        match self {
+            Fatal::Deleted => eprintln!("{DELETED}"),
+            Fatal::Other(e) => eprintln!("{}: {e}", ts()),
+        }
+    }
 }
 
 struct Ctx {
@@ -36,7 +56,7 @@ impl Ctx {
     }
 
     /// Creates a session; retries transient failures until shutdown. Err = fatal.
-    fn open_session(&self) -> Result<bool, String> {
+    fn open_session(&self) -> Result<bool, Fatal> {
         let body = json!({"ownerName": format!("fake-runner {}", std::process::id()), "agent": {"name": self.name}});
         let mut failures = 0u32;
         loop {
@@ -48,7 +68,9 @@ impl Ctx {
                     *self.session.lock().unwrap() = v["sessionId"].as_str().unwrap_or("").into();
                     return Ok(true);
                 }
-                Ok((s @ (401 | 403), v)) => return Err(message(s, &v)),
+                // The real runner's OAuth exchange fails with invalid_client here.
+                Ok((401, _)) => return Err(Fatal::Deleted),
+                Ok((s @ 403, v)) => return Err(Fatal::Other(message(s, &v))),
                 Ok((s, v)) => eprintln!(
                     "{}: Runner connect error: {}. Retrying until reconnected.",
                     ts(),
@@ -91,9 +113,12 @@ struct Running {
 
 pub fn main() -> i32 {
     let root = root();
+    // Program.Main: `.env` first, then the command line settings (which drop the inputs).
+    load_dotenv(&root);
+    take_runner_inputs();
     let (Some(settings), Some(creds)) = (
-        read_json(&root.join(".runner")),
-        read_json(&root.join(".credentials")),
+        settings_file(&root, ".runner"),
+        settings_file(&root, ".credentials"),
     ) else {
         eprintln!("Not configured. Run config.(sh/cmd) to configure the runner.");
         return 1;
@@ -118,8 +143,8 @@ pub fn main() -> i32 {
     match ctx.open_session() {
         Ok(true) => {}
         Ok(false) => return 0,
-        Err(e) => {
-            eprintln!("{}: {e}", ts());
+        Err(fatal) => {
+            fatal.report();
             return 1;
         }
     }
@@ -156,7 +181,16 @@ pub fn main() -> i32 {
             return 0;
         }
         match rx.recv_timeout(Duration::from_millis(50)) {
-            Ok(Event::Job(job)) => pending.push_back(job),
+            Ok(Event::Job(job)) => {
+                trace(
+                    "JobDispatcher",
+                    &format!(
+                        "Job request {} for plan {} job {} received.",
+                        job["requestId"], job["planId"], job["jobId"]
+                    ),
+                );
+                pending.push_back(job)
+            }
             Ok(Event::Cancel(id)) => {
                 if let Some(r) = current.as_mut().filter(|r| r.job_id == id) {
                     if let Some(stdin) = r.stdin.as_mut() {
@@ -166,12 +200,12 @@ pub fn main() -> i32 {
                         .get_or_insert(Instant::now() + cancel_timeout);
                 }
             }
-            Ok(Event::Fatal(e)) => {
+            Ok(Event::Fatal(fatal)) => {
                 if let Some(mut r) = current.take() {
                     send_signal(r.child.id(), SIGKILL);
                     let _ = r.child.wait();
                 }
-                eprintln!("{}: {e}", ts());
+                fatal.report();
                 return 1;
             }
             Err(RecvTimeoutError::Timeout) => {}
@@ -197,6 +231,13 @@ pub fn main() -> i32 {
                         Some(&json!({"name": "JobCompleted", "result": result})),
                         TIMEOUT,
                     );
+                    trace(
+                        "JobDispatcher",
+                        &format!(
+                            "finish job request for job {} with result: {result}",
+                            r.job_id
+                        ),
+                    );
                     println!("{}: Job {} completed with result: {result}", ts(), r.name);
                     current = None;
                 }
@@ -218,23 +259,10 @@ pub fn main() -> i32 {
     }
 }
 
-fn worker_command(root: &std::path::Path) -> Command {
-    let path = root.join("bin").join("Runner.Worker");
-    if path.exists() {
-        return Command::new(path);
-    }
-    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("fake-runner"));
-    let mut c = Command::new(exe);
-    std::os::unix::process::CommandExt::arg0(&mut c, "Runner.Worker");
-    c.arg("worker");
-    c
-}
-
 fn start_worker(root: &std::path::Path, job: &Value) -> Option<Running> {
     let name = job["jobDisplayName"].as_str().unwrap_or("job").to_string();
     println!("{}: Running job: {name}", ts());
-    let mut child = worker_command(root)
-        .env("RUNNER_ROOT", root)
+    let mut child = role_command(root, "Runner.Worker")
         .stdin(Stdio::piped())
         .spawn()
         .map_err(|e| eprintln!("{}: cannot start Runner.Worker: {e}", ts()))
@@ -284,8 +312,14 @@ fn poll_loop(ctx: &Ctx, tx: &mpsc::Sender<Event>) {
                 }
             }
             Ok((202, _)) => reconnected(&mut failures),
-            Ok((401, v)) => {
-                let _ = tx.send(Event::Fatal(message(401, &v)));
+            Ok((401, _)) => {
+                // The credential no longer works: the real runner tries a new session, and
+                // that fails when the registration is gone.
+                let fatal = match ctx.open_session() {
+                    Ok(_) => continue,
+                    Err(f) => f,
+                };
+                let _ = tx.send(Event::Fatal(fatal));
                 return;
             }
             Ok((404, _)) => {

@@ -1,11 +1,13 @@
 //! The fake GitHub Actions runner: one static std-only binary that acts as `config.sh`,
-//! `run.sh` (the Listener) and `bin/Runner.Worker`, chosen by the basename it is started as
-//! (or by a first argument `config` | `run` | `worker`). It talks to the fake GitHub with the
-//! protocol described in testkit's `fake_github::runner_api`.
+//! `run.sh`, `bin/Runner.Listener` and `bin/Runner.Worker`, chosen by the basename it is
+//! started as (or by a first argument `config` | `run` | `listener` | `worker`). It talks to
+//! the fake GitHub with the protocol described in testkit's `fake_github::runner_api`, and it
+//! keeps the real runner's rules where ghr and runner-wrapper can see them (see README.md).
 
 mod common;
 mod config;
 mod listener;
+mod run_sh;
 mod worker;
 
 fn main() {
@@ -17,23 +19,36 @@ fn main() {
         .unwrap_or_default();
     let role = match base.as_str() {
         "config.sh" => "config",
-        "run.sh" | "Runner.Listener" => "run",
-        "Runner.Worker" => "worker",
-        _ if !args.is_empty() => {
-            let r = args.remove(0);
-            match r.as_str() {
-                "config" | "run" | "worker" => Box::leak(r.into_boxed_str()),
-                _ => "usage",
+        "run.sh" => "run",
+        "Runner.Listener" => match args.first().map(String::as_str) {
+            Some("run") => {
+                args.remove(0);
+                "listener"
             }
-        }
+            Some("configure") => {
+                args.remove(0);
+                "config"
+            }
+            Some("remove") => "config",
+            _ => "usage",
+        },
+        "Runner.Worker" => "worker",
+        _ if !args.is_empty() => match args.remove(0).as_str() {
+            "config" => "config",
+            "run" => "run",
+            "listener" => "listener",
+            "worker" => "worker",
+            _ => "usage",
+        },
         _ => "usage",
     };
     let code = match role {
         "config" => config::main(&args),
-        "run" => listener::main(),
+        "run" => run_sh::main(&args),
+        "listener" => listener::main(),
         "worker" => worker::main(),
         _ => {
-            eprintln!("usage: fake-runner config|run|worker [ARGS] (or run it as config.sh / run.sh / bin/Runner.Worker)");
+            eprintln!("usage: fake-runner config|run|listener|worker [ARGS] (or run it as config.sh / run.sh / bin/Runner.Listener run|configure|remove / bin/Runner.Worker)");
             2
         }
     };
