@@ -28,6 +28,9 @@ pub struct GlobalArgs {
     /// Repository for repository-scoped runners; overrides REPO
     #[arg(long, global = true)]
     pub repo: Option<String>,
+    /// Fail at once (exit 6) when another ghr command is changing this fleet, instead of waiting
+    #[arg(long, global = true)]
+    pub no_wait: bool,
 }
 
 #[derive(Debug, Subcommand)]

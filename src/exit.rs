@@ -15,6 +15,8 @@ pub enum Exit {
     GitHub = 4,
     /// Docker or compose failed or cannot be reached.
     Docker = 5,
+    /// Another ghr command is changing this fleet and `--no-wait` was given.
+    Busy = 6,
     /// The user declined a confirmation.
     Cancelled = 130,
 }
@@ -58,6 +60,9 @@ pub fn classify(error: &anyhow::Error) -> Exit {
         }
         if cause.is::<crate::docker::DockerError>() {
             return Exit::Docker;
+        }
+        if cause.is::<crate::fleet_lock::Busy>() {
+            return Exit::Busy;
         }
         if cause.is::<Cancelled>() {
             return Exit::Cancelled;

@@ -53,6 +53,22 @@ pub fn desired(settings: &Settings, generic: u32) -> Vec<DesiredRunner> {
     generic_runners.chain(board_runners).collect()
 }
 
+/// GitHub refuses runner names longer than this.
+pub const MAX_NAME_LEN: usize = 64;
+
+/// Every runner name fits GitHub's limit; the error names the runner, its length and the fix.
+pub fn check_names(runners: &[DesiredRunner]) -> Result<(), crate::settings::ConfigError> {
+    match runners.iter().find(|r| r.name.chars().count() > MAX_NAME_LEN) {
+        None => Ok(()),
+        Some(r) => Err(crate::settings::ConfigError::new(format!(
+            "runner name {} is {} characters long, but GitHub allows at most {MAX_NAME_LEN}; shorten RUNNER_NAME_PREFIX{}",
+            r.name,
+            r.name.chars().count(),
+            if r.board().is_some() { " or the board's name" } else { "" }
+        ))),
+    }
+}
+
 /// A runner as GitHub lists it (the fields `list` shows).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RemoteRunner {
@@ -178,6 +194,25 @@ mod tests {
         assert!(members[0].container.is_some() && members[0].github.is_some());
         assert!(members[1].container.is_none() && members[1].github.is_some());
         assert!(members[2].container.is_some() && members[2].github.is_none());
+    }
+
+    #[test]
+    fn names_longer_than_64_are_refused_naming_the_runner() {
+        let runner = |name: &str| DesiredRunner {
+            name: name.into(),
+            kind: RunnerKind::Generic { index: 1 },
+        };
+        let ok = "x".repeat(64);
+        assert!(check_names(&[runner(&ok)]).is_ok());
+        let long = format!("{ok}1");
+        let err = check_names(&[runner(&ok), runner(&long)])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(&format!("runner name {long} is 65 characters long")),
+            "{err}"
+        );
+        assert!(err.contains("shorten RUNNER_NAME_PREFIX"), "{err}");
     }
 
     #[test]

@@ -12,11 +12,20 @@ pub struct HostFacts {
     pub kvm_gid: Option<u32>,
     /// `/dev/ttyUSB*` and `/dev/ttyACM*`, in natural order.
     pub usb_serial: Vec<String>,
+    /// Group id of the Docker socket, when present: added to the groups of runners that
+    /// mount it, so jobs (uid 1001 in the stock image) can use it.
+    pub docker_sock_gid: Option<u32>,
 }
+
+/// The Docker socket runners get with `MOUNT_DOCKER_SOCK=true`.
+pub const DOCKER_SOCK: &str = "/var/run/docker.sock";
 
 impl HostFacts {
     pub fn probe(loop_count: u32) -> Self {
-        Self::probe_root(Path::new("/dev"), loop_count)
+        Self {
+            docker_sock_gid: std::fs::metadata(DOCKER_SOCK).ok().map(|m| m.gid()),
+            ..Self::probe_root(Path::new("/dev"), loop_count)
+        }
     }
 
     fn probe_root(dev: &Path, loop_count: u32) -> Self {
@@ -48,6 +57,7 @@ impl HostFacts {
             loop_devices,
             kvm_gid,
             usb_serial: usb_serial.into_iter().map(|(_, _, path)| path).collect(),
+            docker_sock_gid: None,
         }
     }
 }

@@ -9,20 +9,34 @@ pub mod docker;
 pub mod env_file;
 pub mod exit;
 pub mod fleet;
+pub mod fleet_lock;
 pub mod fsutil;
 pub mod github;
 pub mod host;
 pub mod image;
+pub mod interrupt;
+pub mod lockdir;
 pub mod names;
 pub mod prompt;
 pub mod settings;
 pub mod token_cache;
 pub mod ui;
+pub mod wrapper;
 
 use clap::Parser;
 
+/// The name under which ghr is runner-wrapper (board containers run it by that name).
+pub const WRAPPER_NAME: &str = "runner-wrapper";
+
 /// Parses the command line, runs the command, and turns the outcome into an exit code.
+/// Started as `runner-wrapper` (its mount point in board containers), ghr is the wrapper.
 pub fn main() -> std::process::ExitCode {
+    let mut args = std::env::args_os();
+    let argv0 = args.next().unwrap_or_default();
+    if std::path::Path::new(&argv0).file_name() == Some(std::ffi::OsStr::new(WRAPPER_NAME)) {
+        let code = runner_wrapper::cli::run(args.collect());
+        return std::process::ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -30,6 +30,8 @@ pub const DEFAULT_ENV_FILE: &str = ".env";
 pub const DEFAULT_RUNNER_IMAGE: &str = "ghcr.io/actions/actions-runner:latest";
 pub const DEFAULT_CUSTOM_IMAGE: &str = "qc-actions-runner:v0.0.1";
 pub const DEFAULT_LOCK_DIR: &str = "/tmp/github-runner-locks";
+/// Long enough for an idle runner to go offline and a busy one to cancel its job cleanly.
+pub const DEFAULT_STOP_GRACE_PERIOD: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Where each value comes from, highest priority first.
 pub struct Sources {
@@ -78,6 +80,21 @@ impl Sources {
             .cloned()
     }
 
+    /// Where `key` is set, for messages: "the command line", "the environment" or the
+    /// `.env` file; `None` when it is not set (its default applies).
+    pub fn origin(&self, key: &str) -> Option<String> {
+        let set = |layer: &HashMap<String, String>| layer.get(key).is_some_and(|v| !v.is_empty());
+        if set(&self.cli) {
+            Some("the command line".into())
+        } else if set(&self.process) {
+            Some("the environment".into())
+        } else if set(&self.file) {
+            Some(self.env_path.display().to_string())
+        } else {
+            None
+        }
+    }
+
     pub fn set_cli(&mut self, key: &str, value: String) {
         self.cli.insert(key.to_string(), value);
     }
@@ -121,6 +138,22 @@ impl Sources {
         }
     }
 
+    /// A duration: `90`, `90s`, `1.5m`, `2h` (a bare number is seconds).
+    fn duration(
+        &self,
+        key: &str,
+        default: Option<std::time::Duration>,
+    ) -> Result<Option<std::time::Duration>, ConfigError> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(v) => parse_duration(&v).map(Some).ok_or_else(|| {
+                ConfigError::new(format!(
+                    "{key}={v} is not a duration; set {key} to seconds like 90 or 90s, or to 5m or 1h"
+                ))
+            }),
+        }
+    }
+
     fn optional_number<T: std::str::FromStr>(
         &self,
         key: &str,
@@ -135,6 +168,24 @@ impl Sources {
             }),
         }
     }
+}
+
+/// `90`, `90s`, `1.5m`, `2h`, `500ms`; `None` for anything else (negative, empty, garbage).
+pub fn parse_duration(value: &str) -> Option<std::time::Duration> {
+    let v = value.trim();
+    let (number, unit) = match v.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(i) => (&v[..i], &v[i..]),
+        None => (v, "s"),
+    };
+    let scale = match unit {
+        "ms" => 0.001,
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        _ => return None,
+    };
+    let n: f64 = number.trim().parse().ok()?;
+    (n.is_finite() && n >= 0.0).then(|| std::time::Duration::from_secs_f64(n * scale))
 }
 
 pub fn parse_bool(value: &str) -> Option<bool> {
@@ -165,11 +216,19 @@ pub struct Settings {
     pub resource_id: Option<String>,
     pub lock_dir: String,
     pub lock_host_path: String,
-    pub lock_timeout: Option<u64>,
+    /// RUNNER_LOCK_TIMEOUT; `None` waits as long as it takes.
+    pub lock_timeout: Option<std::time::Duration>,
     pub wrapper_bin: Option<PathBuf>,
+    /// RUNNER_STOP_GRACE_PERIOD: how long a stopping runner may take to go offline (and
+    /// finish a cancelled job) before Docker kills it.
+    pub stop_grace_period: std::time::Duration,
     pub reg_token_cache_file: PathBuf,
     pub reg_token_cache_ttl: u64,
     pub compose_file: PathBuf,
+    /// Where COMPOSE_FILE was set (see `Sources::origin`); `None`: the per-scope default.
+    pub compose_file_origin: Option<String>,
+    /// `.ghr.<org>[.<repo>].lock`: held by the command that changes the fleet.
+    pub fleet_lock_file: PathBuf,
     pub dockerfile_hash_file: PathBuf,
     pub http_proxy: Option<String>,
     pub https_proxy: Option<String>,
@@ -262,8 +321,13 @@ impl Settings {
             lock_host_path: src
                 .get("RUNNER_LOCK_HOST_PATH")
                 .unwrap_or_else(|| DEFAULT_LOCK_DIR.into()),
-            lock_timeout: src.optional_number("RUNNER_LOCK_TIMEOUT", "a number of seconds")?,
+            lock_timeout: src
+                .duration("RUNNER_LOCK_TIMEOUT", None)?
+                .filter(|d| !d.is_zero()),
             wrapper_bin: src.get("RUNNER_WRAPPER_BIN").map(PathBuf::from),
+            stop_grace_period: src
+                .duration("RUNNER_STOP_GRACE_PERIOD", Some(DEFAULT_STOP_GRACE_PERIOD))?
+                .unwrap_or(DEFAULT_STOP_GRACE_PERIOD),
             reg_token_cache_file: src
                 .get("REG_TOKEN_CACHE_FILE")
                 .map(PathBuf::from)
@@ -277,6 +341,8 @@ impl Settings {
                 .get("COMPOSE_FILE")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| scoped("docker-compose", ".yml")),
+            compose_file_origin: src.origin("COMPOSE_FILE"),
+            fleet_lock_file: scoped(".ghr", ".lock"),
             dockerfile_hash_file: src
                 .get("DOCKERFILE_HASH_FILE")
                 .map(PathBuf::from)
@@ -306,6 +372,22 @@ impl Settings {
             Some(repo) => format!("{}/{}/{}", self.github_server_url, self.org, repo),
             None => format!("{}/{}", self.github_server_url, self.org),
         }
+    }
+
+    /// The proxy variables, in both spellings (many tools read only the lower-case one).
+    pub fn proxy_env(&self) -> Vec<(String, String)> {
+        let mut env = Vec::new();
+        for (key, value) in [
+            ("HTTP_PROXY", &self.http_proxy),
+            ("HTTPS_PROXY", &self.https_proxy),
+            ("NO_PROXY", &self.no_proxy),
+        ] {
+            if let Some(value) = value {
+                env.push((key.to_string(), value.clone()));
+                env.push((key.to_ascii_lowercase(), value.clone()));
+            }
+        }
+        env
     }
 
     /// `org` or `org/repo`, for messages.
@@ -462,6 +544,32 @@ mod tests {
             let err = Settings::resolve(&src).err().expect(key).to_string();
             assert!(err.contains(needle), "{err}");
         }
+    }
+
+    #[test]
+    fn durations_accept_seconds_and_units() {
+        use std::time::Duration;
+        for (v, d) in [
+            ("30", Some(Duration::from_secs(30))),
+            ("30s", Some(Duration::from_secs(30))),
+            (" 1.5m ", Some(Duration::from_secs(90))),
+            ("2h", Some(Duration::from_secs(7200))),
+            ("250ms", Some(Duration::from_millis(250))),
+            ("0", Some(Duration::ZERO)),
+            ("-1", None),
+            ("soon", None),
+            ("5d", None),
+            ("", None),
+        ] {
+            assert_eq!(parse_duration(v), d, "{v}");
+        }
+        let src = Sources::from_maps(
+            map(&[("ORG", "o"), ("RUNNER_LOCK_TIMEOUT", "30s")]),
+            HashMap::new(),
+        );
+        let s = Settings::resolve(&src).unwrap();
+        assert_eq!(s.lock_timeout, Some(Duration::from_secs(30)));
+        assert_eq!(s.stop_grace_period, DEFAULT_STOP_GRACE_PERIOD);
     }
 
     #[test]

@@ -11,6 +11,10 @@ use anyhow::Result;
 
 pub fn run(settings: &Settings, args: CountArgs) -> Result<()> {
     let count = args.count.unwrap_or(settings.runner_count);
+    // Everything that can be refused is refused before GitHub, a file or a container is touched.
+    fleet::check_names(&fleet::desired(settings, count))?;
+    super::compose::ensure_ours(settings)?;
+    let shared_lock_dir = crate::wrapper::for_fleet(settings)?.is_some();
     let docker = Docker::new();
     let remote = Remote::connect(settings)?;
     // A runner without a container will need registering: get the (cached) token before
@@ -24,6 +28,9 @@ pub fn run(settings: &Settings, args: CountArgs) -> Result<()> {
     }
     let image = crate::image::ensure(settings, &docker, std::path::Path::new("."), false)?.image;
     super::compose::write(settings, count, &image)?;
+    if shared_lock_dir {
+        prepare_lock_dir(settings)?;
+    }
     let file = &settings.compose_file;
     // Containers and volumes exist after this, but nothing runs: an unconfigured runner
     // would only exit and be restarted, over and over.
@@ -68,4 +75,20 @@ pub fn run(settings: &Settings, args: CountArgs) -> Result<()> {
         file.display()
     );
     registrations.result("run `ghr init` again to retry them")
+}
+
+/// The shared lock directory must exist, usable by every runner user, before compose mounts it.
+pub fn prepare_lock_dir(settings: &Settings) -> Result<()> {
+    let path = std::path::Path::new(&settings.lock_host_path);
+    match crate::lockdir::prepare(path)? {
+        crate::lockdir::Prepared::Created => {
+            eprintln!("Created the lock directory {} (mode 1777)", path.display())
+        }
+        crate::lockdir::Prepared::Widened { from } => eprintln!(
+            "Made the lock directory {} usable by every runner user (mode {from:04o} -> 1777)",
+            path.display()
+        ),
+        crate::lockdir::Prepared::Ready => {}
+    }
+    Ok(())
 }

@@ -98,6 +98,7 @@ pub fn register(
     let bar = ui::progress(targets.len(), "registering");
     let token: OnceLock<std::result::Result<String, String>> = OnceLock::new();
     let url = settings.registration_url();
+    let proxy_env = settings.proxy_env();
     let outcomes = map_bounded(targets, REGISTER_CONCURRENCY, |c| {
         let outcome = (|| -> Result<Registration, String> {
             if docker
@@ -119,6 +120,8 @@ pub fn register(
             let labels = runner_labels(settings, c);
             let cfg = ConfigRun {
                 container: &c.name,
+                prefix: &settings.prefix,
+                proxy_env: &proxy_env,
                 image: &c.image,
                 url: &url,
                 name: &c.name,

@@ -11,9 +11,11 @@ use anyhow::Result;
 
 pub fn run(settings: &Settings, args: ListArgs) -> Result<()> {
     let docker = Docker::new();
+    // Bad settings are refused before anything is asked.
+    let remote = Remote::connect(settings)?;
     // Each side is shown even when the other cannot be reached; the exit code still says so.
     let local = lifecycle::containers(settings, &docker);
-    let github = Remote::connect(settings).and_then(|r| r.list());
+    let github = remote.list();
     if let Err(e) = &local {
         eprintln!("warning: cannot read containers ({e:#}); showing GitHub's side only");
     }

@@ -19,28 +19,107 @@ use anyhow::Result;
 use std::collections::HashMap;
 
 pub fn run(cli: Cli) -> Result<()> {
+    let g = &cli.global;
+    let count = match &cli.command {
+        Command::Init(a) | Command::Compose(a) => a.count,
+        _ => None,
+    };
+    // Commands that change the fleet check what can be refused, then hold the fleet for
+    // their whole run (see `begin`).
+    let changing = |need: Need, command: &str, docker: bool| -> Result<(Settings, Change)> {
+        let settings = load(g, need)?;
+        preflight(&settings, count)?;
+        let change = begin(&settings, g, command, docker)?;
+        Ok((settings, change))
+    };
     match cli.command {
-        Command::Compose(args) => compose::run(&load(&cli.global, Need::Org)?, args),
-        Command::Image => image::run(&load(&cli.global, Need::Org)?),
-        Command::Init(args) => init::run(&load(&cli.global, Need::OrgAndPat)?, args),
-        Command::Register(args) => start::run(
-            &load(&cli.global, Need::OrgAndPat)?,
-            &args.names,
-            start::Mode::Register,
-        ),
-        Command::Start(args) => start::run(
-            &load(&cli.global, Need::OrgAndPat)?,
-            &args.names,
-            start::Mode::Start,
-        ),
-        Command::Stop(args) => stop::run(&load(&cli.global, Need::Org)?, &args.names, "stop"),
-        Command::Restart(args) => stop::run(&load(&cli.global, Need::Org)?, &args.names, "restart"),
-        Command::Logs(args) => logs::run(&load(&cli.global, Need::Org)?, args),
-        Command::List(args) => list::run(&load(&cli.global, Need::OrgAndPat)?, args),
-        Command::Rm(args) => rm::run(&load(&cli.global, Need::OrgAndPat)?, args),
-        Command::Purge(args) => rm::purge(&load(&cli.global, Need::OrgAndPat)?, args),
-        Command::Locks(args) => locks::run(&load(&cli.global, Need::Nothing)?, args),
+        Command::Compose(args) => {
+            let (s, _change) = changing(Need::Org, "compose", false)?;
+            compose::run(&s, args)
+        }
+        Command::Image => {
+            let (s, _change) = changing(Need::Org, "image", true)?;
+            image::run(&s)
+        }
+        Command::Init(args) => {
+            let (s, _change) = changing(Need::OrgAndPat, "init", true)?;
+            init::run(&s, args)
+        }
+        Command::Register(args) => {
+            let (s, _change) = changing(Need::OrgAndPat, "register", true)?;
+            start::run(&s, &args.names, start::Mode::Register)
+        }
+        Command::Start(args) => {
+            let (s, _change) = changing(Need::OrgAndPat, "start", true)?;
+            start::run(&s, &args.names, start::Mode::Start)
+        }
+        Command::Stop(args) => {
+            let (s, _change) = changing(Need::Org, "stop", true)?;
+            stop::run(&s, &args.names, "stop")
+        }
+        Command::Restart(args) => {
+            let (s, _change) = changing(Need::Org, "restart", true)?;
+            stop::run(&s, &args.names, "restart")
+        }
+        Command::Rm(args) => {
+            let (s, _change) = changing(Need::OrgAndPat, "rm", true)?;
+            rm::run(&s, args)
+        }
+        Command::Purge(args) => {
+            let (s, _change) = changing(Need::OrgAndPat, "purge", true)?;
+            rm::purge(&s, args)
+        }
+        Command::Logs(args) => logs::run(&load(g, Need::Org)?, args),
+        Command::List(args) => list::run(&load(g, Need::OrgAndPat)?, args),
+        Command::Locks(args) => locks::run(&load(g, Need::Nothing)?, args),
     }
+}
+
+/// What a command that writes the compose file or creates containers must not get wrong,
+/// checked before it changes anything: runner names GitHub takes, a wrapper that can run in
+/// the image, and a compose file that is ghr's to write.
+fn preflight(settings: &Settings, count: Option<u32>) -> Result<()> {
+    let runners = crate::fleet::desired(settings, count.unwrap_or(settings.runner_count));
+    crate::fleet::check_names(&runners)?;
+    crate::wrapper::for_fleet(settings)?;
+    compose::ensure_ours(settings)?;
+    Ok(())
+}
+
+/// A command that changes the fleet: interrupts clean up instead of killing ghr mid-step, no
+/// other ghr command changes the fleet meanwhile, and one-off containers an earlier,
+/// interrupted command left behind are gone. Dropping it lets the next command in.
+pub struct Change {
+    _lock: crate::fleet_lock::FleetLock,
+}
+
+/// Starts a change of the fleet by `command`; `docker`: whether the command uses Docker (then
+/// leftovers are removed now, and on interrupt).
+pub fn begin(
+    settings: &Settings,
+    global: &GlobalArgs,
+    command: &str,
+    docker: bool,
+) -> Result<Change> {
+    crate::interrupt::install();
+    let lock = crate::fleet_lock::acquire(&settings.fleet_lock_file, command, global.no_wait)?;
+    if docker {
+        let prefix = settings.prefix.clone();
+        crate::interrupt::on_interrupt(move || {
+            if let Ok(names) = crate::docker::Docker::new().remove_leftovers(&prefix) {
+                for name in names {
+                    eprintln!("removed one-off container {name}");
+                }
+            }
+        });
+        // Docker being unreachable is reported by the command's first real Docker call.
+        if let Ok(names) = crate::docker::Docker::new().remove_leftovers(&settings.prefix) {
+            for name in names {
+                eprintln!("removed one-off container {name}, left over by an interrupted ghr");
+            }
+        }
+    }
+    Ok(Change { _lock: lock })
 }
 
 /// Gathers the settings layers, asks for what is missing, resolves and checks every value,

@@ -26,7 +26,15 @@ impl Remote {
     pub fn connect(settings: &Settings) -> Result<Remote> {
         let pat = settings.require_pat()?;
         let scope = Scope::from_settings(&settings.org, settings.repo.as_deref());
-        let gh = GitHub::new(&settings.github_api_url, scope, pat)?;
+        let opts = crate::github::Options {
+            proxy: crate::github::ProxySettings {
+                http: settings.http_proxy.clone(),
+                https: settings.https_proxy.clone(),
+                no_proxy: settings.no_proxy.clone(),
+            },
+            ..Default::default()
+        };
+        let gh = GitHub::with_options(&settings.github_api_url, scope, pat, opts)?;
         let cache = TokenCache::new(&settings.reg_token_cache_file, settings.reg_token_cache_ttl);
         Ok(Remote { gh, cache })
     }

@@ -39,6 +39,9 @@ pub fn run(settings: &Settings, names: &[String], mode: Mode) -> Result<()> {
                 settings.compose_file.display()
             );
         }
+        if crate::wrapper::for_fleet(settings)?.is_some() {
+            super::init::prepare_lock_dir(settings)?;
+        }
         docker.compose_up(&settings.compose_file, false, &missing)?;
     }
     let containers: Vec<_> = lifecycle::containers(settings, &docker)?
@@ -70,8 +73,8 @@ pub fn run(settings: &Settings, names: &[String], mode: Mode) -> Result<()> {
             (true, false, _) => to_start.push(c.name.clone()),
         }
     }
-    docker.containers_do("start", &to_start)?;
-    docker.containers_do("restart", &to_restart)?;
+    docker.containers_do("start", &to_start, None)?;
+    docker.containers_do("restart", &to_restart, Some(settings.stop_grace_period))?;
     for name in to_start.iter().chain(&to_restart) {
         println!("started {name}");
     }

@@ -16,7 +16,7 @@ pub fn run(settings: &Settings, names: &[String], verb: &str) -> Result<()> {
     }
     let known: Vec<String> = existing.iter().map(|c| c.name.clone()).collect();
     let targets = lifecycle::pick(settings, &known, names)?;
-    docker.containers_do(verb, &targets)?;
+    docker.containers_do(verb, &targets, Some(settings.stop_grace_period))?;
     let done = if verb == "stop" {
         "stopped"
     } else {

@@ -48,6 +48,9 @@ pub struct Options {
     pub max_rate_limit_wait: Duration,
     /// How many rate-limit waits one request may go through before giving up.
     pub max_rate_limit_waits: u32,
+    /// Proxies from ghr's settings (`HTTP_PROXY`, `HTTPS_PROXY`, `NO_PROXY` of `.env` or the
+    /// environment); nothing else is read behind ghr's back.
+    pub proxy: ProxySettings,
     /// Where waiting notices go; default: stderr, prefixed `ghr: `.
     pub notify: Notify,
 }
@@ -62,6 +65,7 @@ impl Default for Options {
             backoff_max: Duration::from_secs(8),
             max_rate_limit_wait: Duration::from_secs(60),
             max_rate_limit_waits: 3,
+            proxy: ProxySettings::default(),
             notify: Arc::new(|msg: &str| eprintln!("ghr: {msg}")),
         }
     }
@@ -77,7 +81,60 @@ impl fmt::Debug for Options {
             .field("backoff_max", &self.backoff_max)
             .field("max_rate_limit_wait", &self.max_rate_limit_wait)
             .field("max_rate_limit_waits", &self.max_rate_limit_waits)
+            .field("proxy", &self.proxy)
             .finish_non_exhaustive()
+    }
+}
+
+/// Where requests go through, by scheme of the API URL; `no_proxy` lists the hosts that are
+/// reached directly (curl's syntax: comma-separated names, domains, IPs, CIDRs, `*`).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct ProxySettings {
+    pub http: Option<String>,
+    pub https: Option<String>,
+    pub no_proxy: Option<String>,
+}
+
+impl fmt::Debug for ProxySettings {
+    // A proxy URL may carry a password: show only whether each is set.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProxySettings")
+            .field("http", &self.http.is_some())
+            .field("https", &self.https.is_some())
+            .field("no_proxy", &self.no_proxy)
+            .finish()
+    }
+}
+
+impl ProxySettings {
+    fn apply(
+        &self,
+        mut builder: reqwest::blocking::ClientBuilder,
+    ) -> Result<reqwest::blocking::ClientBuilder> {
+        // Only what ghr's settings say: no second guess from the process environment.
+        builder = builder.no_proxy();
+        let no_proxy = self
+            .no_proxy
+            .as_deref()
+            .and_then(reqwest::NoProxy::from_string);
+        for (key, url, https) in [
+            ("HTTP_PROXY", &self.http, false),
+            ("HTTPS_PROXY", &self.https, true),
+        ] {
+            if let Some(url) = url {
+                let made = if https {
+                    reqwest::Proxy::https(url.as_str())
+                } else {
+                    reqwest::Proxy::http(url.as_str())
+                };
+                let proxy = made.map_err(|e| GitHubError::InvalidProxy {
+                    key,
+                    message: e.to_string(),
+                })?;
+                builder = builder.proxy(proxy.no_proxy(no_proxy.clone()));
+            }
+        }
+        Ok(builder)
     }
 }
 
@@ -258,7 +315,9 @@ impl GitHub {
         auth.set_sensitive(true);
         headers.insert(AUTHORIZATION, auth);
 
-        let http = Http::builder()
+        let http = opts
+            .proxy
+            .apply(Http::builder())?
             .user_agent(concat!("ghr/", env!("CARGO_PKG_VERSION")))
             .default_headers(headers)
             .connect_timeout(opts.connect_timeout)

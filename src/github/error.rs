@@ -42,6 +42,8 @@ pub enum GitHubError {
     InvalidApiUrl { url: String, message: String },
     /// `GH_PAT` holds characters an HTTP header cannot carry (e.g. a pasted newline).
     InvalidPat,
+    /// `HTTP_PROXY` / `HTTPS_PROXY` is not a proxy URL.
+    InvalidProxy { key: &'static str, message: String },
 }
 
 impl GitHubError {
@@ -49,7 +51,9 @@ impl GitHubError {
     pub fn is_settings_error(&self) -> bool {
         matches!(
             self,
-            GitHubError::InvalidApiUrl { .. } | GitHubError::InvalidPat
+            GitHubError::InvalidApiUrl { .. }
+                | GitHubError::InvalidPat
+                | GitHubError::InvalidProxy { .. }
         )
     }
 
@@ -123,6 +127,10 @@ impl fmt::Display for GitHubError {
             GitHubError::InvalidApiUrl { url, message } => {
                 write!(f, "GITHUB_API_URL `{url}` is not usable: {message}")
             }
+            GitHubError::InvalidProxy { key, message } => write!(
+                f,
+                "{key} is not a usable proxy URL ({message}); set it like http://proxy.example:3128"
+            ),
             GitHubError::InvalidPat => write!(
                 f,
                 "GH_PAT contains characters that cannot be sent in an HTTP header \

@@ -10,8 +10,8 @@ mod secret;
 mod timefmt;
 
 pub use client::{
-    GitHub, Notify, Options, Result, Runner, Token, UnregisterOutcome, Unregistered, API_VERSION,
-    DEFAULT_CONCURRENCY, PER_PAGE,
+    GitHub, Notify, Options, ProxySettings, Result, Runner, Token, UnregisterOutcome, Unregistered,
+    API_VERSION, DEFAULT_CONCURRENCY, PER_PAGE,
 };
 pub use error::GitHubError;
 pub use pagination::{link_rel, pages_needed};
