@@ -1,14 +1,12 @@
 //! The image decision against the real engine, with real `docker build`s of FROM-scratch
 //! images (nothing is pulled).
 
-mod support;
-
 use ghr::docker::Docker;
 use ghr::image::{ensure, Ready};
 use ghr::settings::{Settings, Sources};
 use std::collections::HashMap;
 use std::process::Command;
-use support::{Ghr, TempDir};
+use testkit::lab::{docker_ready, Ghr, TempDir};
 
 fn settings(tag: &str) -> Settings {
     let file: HashMap<String, String> = [("ORG", "acme"), ("RUNNER_CUSTOM_IMAGE", tag)]
@@ -16,14 +14,6 @@ fn settings(tag: &str) -> Settings {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     Settings::resolve(&Sources::from_maps(HashMap::new(), file)).unwrap()
-}
-
-fn skip() -> bool {
-    if std::env::var("GHR_SKIP_DOCKER_TESTS").as_deref() == Ok("1") {
-        eprintln!("skipped: image tests need Docker (GHR_SKIP_DOCKER_TESTS=1)");
-        return true;
-    }
-    false
 }
 
 /// Removes the test image even when the test fails.
@@ -37,7 +27,7 @@ impl Drop for ImageGuard {
 
 #[test]
 fn rebuilds_exactly_when_the_dockerfile_changes_or_the_image_is_missing() {
-    if skip() {
+    if !docker_ready("rebuilds_exactly_when_the_dockerfile_changes_or_the_image_is_missing") {
         return;
     }
     let dir = TempDir::new("image");
@@ -102,12 +92,12 @@ fn rebuilds_exactly_when_the_dockerfile_changes_or_the_image_is_missing() {
 
 #[test]
 fn ghr_image_forces_a_rebuild_and_compose_names_the_custom_image() {
-    if skip() {
+    if !docker_ready("ghr_image_forces_a_rebuild_and_compose_names_the_custom_image") {
         return;
     }
     let tag = format!("ghr-test-image-force-{}:1", std::process::id());
     let _guard = ImageGuard(tag.clone());
-    let ghr = Ghr::new("image-cmd").env_file(&format!(
+    let ghr = Ghr::new(env!("CARGO_BIN_EXE_ghr"), "image-cmd").env_file(&format!(
         "ORG=acme\nRUNNER_CUSTOM_IMAGE={tag}\nRUNNER_NAME_PREFIX=img\nMAP_USB_DEVICE=0\n"
     ));
     std::fs::write(
@@ -116,22 +106,18 @@ fn ghr_image_forces_a_rebuild_and_compose_names_the_custom_image() {
     )
     .unwrap();
     for _ in 0..2 {
-        let out = ghr.run(&["image"]);
-        assert!(out.status.success(), "{}", support::stderr(&out));
-        assert!(
-            support::stderr(&out).contains("(asked for)"),
-            "every `ghr image` builds"
-        );
+        // Every `ghr image` builds.
+        ghr.run(&["image"])
+            .ok()
+            .stderr_line(&format!("Building {tag} from Dockerfile (asked for)"));
     }
-    assert!(ghr.run(&["compose", "-n", "1"]).status.success());
+    ghr.run(&["compose", "-n", "1"]).ok();
     let compose = ghr.file("docker-compose.acme.yml").unwrap();
     assert!(compose.contains(&format!("image: {tag}")), "{compose}");
 
     std::fs::remove_file(ghr.dir.path().join("Dockerfile")).unwrap();
-    let out = ghr.run(&["image"]);
-    assert_eq!(
-        out.status.code(),
-        Some(3),
-        "no Dockerfile is a usage problem"
-    );
+    // No Dockerfile is a settings problem.
+    ghr.run(&["image"])
+        .code(3)
+        .error_line("there is no ./Dockerfile to build");
 }

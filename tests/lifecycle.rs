@@ -3,227 +3,15 @@
 //!
 //! Without Docker these tests fail, unless GHR_SKIP_DOCKER_TESTS=1 (then they say "skipped").
 
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+use testkit::lab::{docker_ready, Lab};
 use testkit::{FakeGitHub, Scope};
 
-const ORG: &str = "acme";
-const PAT: &str = "ghp_lifecycle_test_pat";
+const ORG: &str = testkit::lab::ORG;
 const SCOPE: Scope<'static> = Scope::Org(ORG);
 
-/// One fleet: a scratch directory with its `.env`, a prefix of its own, and the fake GitHub.
-/// Dropping it removes every container, volume and image of its prefix, also when a test fails.
-struct Fleet {
-    dir: PathBuf,
-    prefix: String,
-    api: String,
-}
-
-fn docker_ready(test: &str) -> bool {
-    let ok = Command::new("docker")
-        .args(["version", "--format", "{{.Server.Version}}"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if ok {
-        return true;
-    }
-    if std::env::var("GHR_SKIP_DOCKER_TESTS").as_deref() == Ok("1") {
-        eprintln!("skipped: {test} needs a Docker engine (GHR_SKIP_DOCKER_TESTS=1)");
-        return false;
-    }
-    panic!("{test} needs a reachable Docker engine; set GHR_SKIP_DOCKER_TESTS=1 to skip the Docker tests");
-}
-
-fn fake_github() -> FakeGitHub {
-    let gh = FakeGitHub::start();
-    gh.add_org(ORG);
-    gh.add_pat(PAT, &["admin:org"]);
-    gh
-}
-
-impl Fleet {
-    fn new(gh: &FakeGitHub, tag: &str) -> Fleet {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let prefix = format!("t{}{n}-{tag}-", std::process::id());
-        let dir =
-            std::env::temp_dir().join(format!("ghr-lifecycle-{}", prefix.trim_end_matches('-')));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let fleet = Fleet {
-            dir,
-            prefix,
-            api: gh.url(),
-        };
-        fleet.write_env("");
-        fleet
-    }
-
-    /// The `.env` every test starts from, plus `extra` lines.
-    fn write_env(&self, extra: &str) {
-        let image = test_image();
-        let env = format!(
-            "ORG={ORG}\nGH_PAT={PAT}\nRUNNER_NAME_PREFIX={prefix}\nRUNNER_IMAGE={image}\n\
-             RUNNER_CUSTOM_IMAGE={custom}\n\
-             GITHUB_API_URL={api}\nGITHUB_SERVER_URL={api}\nMAP_LOOP_DEVICES=false\nMAP_KVM_DEVICE=false\n\
-             MAP_USB_DEVICE=false\nMOUNT_UDEV_RULES_DIR=false\nPRIVILEGED=false\n{extra}",
-            prefix = self.prefix,
-            custom = self.custom_image(),
-            api = self.api,
-        );
-        std::fs::write(self.dir.join(".env"), env).unwrap();
-    }
-
-    fn custom_image(&self) -> String {
-        format!("ghr-test-custom-{}:1", self.prefix.trim_end_matches('-'))
-    }
-
-    fn name(&self, short: &str) -> String {
-        format!("{}runner-{short}", self.prefix)
-    }
-
-    fn ghr(&self, args: &[&str]) -> Out {
-        self.ghr_with(&[], args)
-    }
-
-    fn ghr_with(&self, env: &[(&str, &str)], args: &[&str]) -> Out {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ghr"));
-        cmd.args(args)
-            .current_dir(&self.dir)
-            .env_clear()
-            .stdin(Stdio::null());
-        for key in ["PATH", "HOME", "DOCKER_HOST"] {
-            if let Ok(value) = std::env::var(key) {
-                cmd.env(key, value);
-            }
-        }
-        cmd.envs(env.iter().copied());
-        Out::from(args, cmd.output().expect("ghr runs"))
-    }
-
-    /// (name, state) of this prefix's containers, sorted.
-    fn containers(&self) -> Vec<(String, String)> {
-        let out = docker(&[
-            "ps",
-            "-a",
-            "--filter",
-            &format!("label=ghr.prefix={}", self.prefix),
-            "--format",
-            "{{.Names}} {{.State}}",
-        ]);
-        let mut v: Vec<(String, String)> = out
-            .lines()
-            .filter_map(|l| {
-                l.split_once(' ')
-                    .map(|(a, b)| (a.to_string(), b.to_string()))
-            })
-            .collect();
-        v.sort();
-        v
-    }
-
-    fn container_id(&self, name: &str) -> String {
-        docker(&["inspect", "--format", "{{.Id}} {{.State.StartedAt}}", name])
-            .trim()
-            .to_string()
-    }
-
-    fn volumes(&self) -> Vec<String> {
-        let out = docker(&[
-            "volume",
-            "ls",
-            "-q",
-            "--filter",
-            &format!("label=ghr.prefix={}", self.prefix),
-        ]);
-        out.lines().map(String::from).collect()
-    }
-
-    fn file(&self, name: &str) -> PathBuf {
-        self.dir.join(name)
-    }
-}
-
-impl Drop for Fleet {
-    fn drop(&mut self) {
-        let filter = format!("label=ghr.prefix={}", self.prefix);
-        let ids = docker(&["ps", "-aq", "--filter", &filter]);
-        let ids: Vec<&str> = ids.split_whitespace().collect();
-        if !ids.is_empty() {
-            let _ = Command::new("docker")
-                .args(["rm", "-f", "-v"])
-                .args(&ids)
-                .output();
-        }
-        let vols = docker(&["volume", "ls", "-q", "--filter", &filter]);
-        let vols: Vec<&str> = vols.split_whitespace().collect();
-        if !vols.is_empty() {
-            let _ = Command::new("docker")
-                .args(["volume", "rm", "-f"])
-                .args(&vols)
-                .output();
-        }
-        let _ = Command::new("docker")
-            .args(["rmi", "-f", &self.custom_image()])
-            .output();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker")
-        .args(args)
-        .output()
-        .expect("docker runs");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-struct Out {
-    what: String,
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Out {
-    fn from(args: &[&str], out: Output) -> Out {
-        Out {
-            what: format!("ghr {}", args.join(" ")),
-            code: out.status.code(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-
-    #[track_caller]
-    fn ok(self) -> Out {
-        assert_eq!(
-            self.code,
-            Some(0),
-            "{} failed:\nstdout: {}\nstderr: {}",
-            self.what,
-            self.stdout,
-            self.stderr
-        );
-        self
-    }
-
-    #[track_caller]
-    fn code(self, code: i32) -> Out {
-        assert_eq!(
-            self.code,
-            Some(code),
-            "{}:\nstdout: {}\nstderr: {}",
-            self.what,
-            self.stdout,
-            self.stderr
-        );
-        self
-    }
+fn lab() -> Lab {
+    Lab::new(env!("CARGO_BIN_EXE_ghr"))
 }
 
 /// Runners of `prefix` on the fake GitHub: (name, status), sorted.
@@ -282,15 +70,16 @@ fn fleet_lifecycle_end_to_end() {
     if !docker_ready("fleet_lifecycle_end_to_end") {
         return;
     }
-    let gh = fake_github();
-    let fleet = Fleet::new(&gh, "life");
+    let lab = lab();
+    let gh = &lab.gh;
+    let fleet = lab.fleet("life").build();
     let all: Vec<String> = (1..=4).map(|i| fleet.name(&i.to_string())).collect();
 
     // init -n 4: four containers running, four runners online, one token for all of them.
     fleet.ghr(&["init", "-n", "4"]).ok();
     assert_eq!(fleet.containers(), running(&all));
-    wait_github(&gh, &fleet.prefix, &all, "online");
-    assert_eq!(token_requests(&gh), 1);
+    wait_github(gh, &fleet.prefix, &all, "online");
+    assert_eq!(token_requests(gh), 1);
 
     // init again: same containers (not recreated, not restarted), no GitHub call at all.
     let before: Vec<String> = all.iter().map(|n| fleet.container_id(n)).collect();
@@ -306,7 +95,7 @@ fn fleet_lifecycle_end_to_end() {
         requests,
         "a second init needs nothing from GitHub"
     );
-    wait_github(&gh, &fleet.prefix, &all, "online");
+    wait_github(gh, &fleet.prefix, &all, "online");
 
     // list and list --json tell the truth.
     let table = fleet.ghr(&["list"]).ok().stdout;
@@ -355,7 +144,7 @@ fn fleet_lifecycle_end_to_end() {
         "restart starts the container anew"
     );
     assert_eq!(fleet.containers(), running(&all));
-    wait_github(&gh, &fleet.prefix, &all, "online");
+    wait_github(gh, &fleet.prefix, &all, "online");
     // Unknown names warn; none left fails.
     let out = fleet.ghr(&["stop", "nope"]);
     assert_ne!(out.code, Some(0));
@@ -381,16 +170,16 @@ fn fleet_lifecycle_end_to_end() {
     assert!(out.stderr.contains("warning"), "{}", out.stderr);
 
     // A second fleet (another prefix) in the same org must survive everything below.
-    let other = Fleet::new(&gh, "other");
+    let other = lab.fleet("other").build();
     other.ghr(&["init", "-n", "1"]).ok();
     let other_runner = vec![other.name("1")];
-    wait_github(&gh, &other.prefix, &other_runner, "online");
+    wait_github(gh, &other.prefix, &other_runner, "online");
 
     // rm one by name.
     fleet.ghr(&["rm", "runner-2", "-y"]).ok();
     let rest: Vec<String> = all.iter().filter(|n| **n != all[1]).cloned().collect();
     assert_eq!(fleet.containers(), running(&rest));
-    wait_github(&gh, &fleet.prefix, &rest, "online");
+    wait_github(gh, &fleet.prefix, &rest, "online");
     assert!(
         !fleet.volumes().iter().any(|v| v.contains(&all[1])),
         "{:?}",
@@ -419,29 +208,29 @@ fn fleet_lifecycle_end_to_end() {
     assert!(fleet.containers().is_empty());
     assert!(fleet.volumes().is_empty(), "{:?}", fleet.volumes());
     assert!(
-        github_runners(&gh, &fleet.prefix).is_empty(),
+        github_runners(gh, &fleet.prefix).is_empty(),
         "{:?}",
-        github_runners(&gh, &fleet.prefix)
+        github_runners(gh, &fleet.prefix)
     );
 
     // The other prefix is untouched.
     assert_eq!(other.containers(), running(&other_runner));
-    wait_github(&gh, &other.prefix, &other_runner, "online");
+    wait_github(gh, &other.prefix, &other_runner, "online");
     assert_eq!(other.volumes().len(), 1);
 
     // purge: rm of everything plus the generated files; .env stays unless --env.
     fleet.ghr(&["init", "-n", "1"]).ok();
-    let compose = fleet.file(&format!("docker-compose.{ORG}.yml"));
+    let compose = fleet.path(&format!("docker-compose.{ORG}.yml"));
     assert!(compose.exists());
     fleet.ghr(&["purge", "-y"]).ok();
     assert!(!compose.exists());
-    assert!(!fleet.file(&format!(".reg_token.cache.{ORG}")).exists());
-    assert!(!fleet.file(&format!(".reg_token.cache.{ORG}.lock")).exists());
-    assert!(fleet.file(".env").exists());
+    assert!(!fleet.path(&format!(".reg_token.cache.{ORG}")).exists());
+    assert!(!fleet.path(&format!(".reg_token.cache.{ORG}.lock")).exists());
+    assert!(fleet.path(".env").exists());
     assert!(fleet.containers().is_empty() && fleet.volumes().is_empty());
-    assert!(github_runners(&gh, &fleet.prefix).is_empty());
+    assert!(github_runners(gh, &fleet.prefix).is_empty());
     fleet.ghr(&["purge", "-y", "--env"]).ok();
-    assert!(!fleet.file(".env").exists());
+    assert!(!fleet.path(".env").exists());
     assert_eq!(other.containers(), running(&other_runner));
 }
 
@@ -450,20 +239,21 @@ fn two_inits_within_the_ttl_share_one_token() {
     if !docker_ready("two_inits_within_the_ttl_share_one_token") {
         return;
     }
-    let gh = fake_github();
-    let fleet = Fleet::new(&gh, "ttl");
+    let lab = lab();
+    let gh = &lab.gh;
+    let fleet = lab.fleet("ttl").build();
     fleet.ghr(&["init", "-n", "1"]).ok();
     fleet.ghr(&["init", "-n", "2"]).ok();
     let names = vec![fleet.name("1"), fleet.name("2")];
     assert_eq!(fleet.containers(), running(&names));
-    wait_github(&gh, &fleet.prefix, &names, "online");
+    wait_github(gh, &fleet.prefix, &names, "online");
     assert_eq!(
-        token_requests(&gh),
+        token_requests(gh),
         1,
         "the second init reuses the cached token"
     );
-    let cache = std::fs::read_to_string(fleet.file(&format!(".reg_token.cache.{ORG}"))).unwrap();
-    let mode = std::fs::metadata(fleet.file(&format!(".reg_token.cache.{ORG}"))).unwrap();
+    let cache = std::fs::read_to_string(fleet.path(&format!(".reg_token.cache.{ORG}"))).unwrap();
+    let mode = std::fs::metadata(fleet.path(&format!(".reg_token.cache.{ORG}"))).unwrap();
     assert_eq!(
         std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777,
         0o600
@@ -479,8 +269,9 @@ fn github_5xx_burst_during_init_converges() {
     if !docker_ready("github_5xx_burst_during_init_converges") {
         return;
     }
-    let gh = fake_github();
-    let fleet = Fleet::new(&gh, "burst");
+    let lab = lab();
+    let gh = &lab.gh;
+    let fleet = lab.fleet("burst").build();
     let names = vec![fleet.name("1"), fleet.name("2")];
     // More failures in a row than the client retries (3): init cannot get a registration
     // token, says GitHub failed, and creates nothing.
@@ -491,7 +282,7 @@ fn github_5xx_burst_during_init_converges() {
         fleet.containers().is_empty(),
         "nothing is created before GitHub answers"
     );
-    assert!(!fleet.file(&format!("docker-compose.{ORG}.yml")).exists());
+    assert!(!fleet.path(&format!("docker-compose.{ORG}.yml")).exists());
     gh.clear_requests();
 
     // A shorter burst is retried through; registrations themselves failing (the runner
@@ -516,14 +307,10 @@ fn github_5xx_burst_during_init_converges() {
     assert_eq!(table.matches("not registered").count(), 2, "{table}");
 
     // register one by number: it registers and comes up; again: skipped, and says so.
-    let out = fleet.ghr(&["register", "1"]).ok();
-    assert!(
-        out.stdout.contains(&format!("registered {}", names[0]))
-            || out.stderr.contains(&format!("registered {}", names[0])),
-        "{}{}",
-        out.stdout,
-        out.stderr
-    );
+    fleet
+        .ghr(&["register", "1"])
+        .ok()
+        .stderr_line(&format!("registered {}", names[0]));
     assert_eq!(
         fleet.containers(),
         vec![
@@ -531,18 +318,20 @@ fn github_5xx_burst_during_init_converges() {
             (names[1].clone(), "created".into())
         ]
     );
-    let out = fleet.ghr(&["register", "1"]).ok();
-    assert!(out.stderr.contains("already configured"), "{}", out.stderr);
+    fleet
+        .ghr(&["register", "1"])
+        .ok()
+        .stderr_line(&format!("{} is already configured; skipped", names[0]));
 
     // start registers what is not configured yet, then starts everything.
     fleet.ghr(&["start"]).ok();
     assert_eq!(fleet.containers(), running(&names));
-    wait_github(&gh, &fleet.prefix, &names, "online");
+    wait_github(gh, &fleet.prefix, &names, "online");
     // And init, run again, converges to the same.
     fleet.ghr(&["init", "-n", "2"]).ok();
     assert_eq!(fleet.containers(), running(&names));
     assert_eq!(
-        token_requests(&gh),
+        token_requests(gh),
         2,
         "one token for the failed init (then forgotten, as registrations with it failed), \
          one cached for register, start and the last init"
@@ -554,9 +343,10 @@ fn dockerfile_change_rebuilds_once() {
     if !docker_ready("dockerfile_change_rebuilds_once") {
         return;
     }
-    let gh = fake_github();
-    let fleet = Fleet::new(&gh, "build");
-    let dockerfile = fleet.file("Dockerfile");
+    let lab = lab();
+    let gh = &lab.gh;
+    let fleet = lab.fleet("build").build();
+    let dockerfile = fleet.path("Dockerfile");
     std::fs::write(
         &dockerfile,
         format!("FROM {}\nLABEL ghr.test=one\n", test_image()),
@@ -581,14 +371,14 @@ fn dockerfile_change_rebuilds_once() {
     // The recreated container keeps its registration (it lives in the volume).
     let names = vec![fleet.name("1")];
     assert_eq!(fleet.containers(), running(&names));
-    wait_github(&gh, &fleet.prefix, &names, "online");
-    assert_eq!(token_requests(&gh), 1);
+    wait_github(gh, &fleet.prefix, &names, "online");
+    assert_eq!(token_requests(gh), 1);
     let json: serde_json::Value =
         serde_json::from_str(&fleet.ghr(&["list", "--json"]).ok().stdout).unwrap();
-    assert_eq!(json[0]["container"]["image"], fleet.custom_image().as_str());
+    assert_eq!(json[0]["container"]["image"], fleet.custom_image());
 }
 
-/// The FROM-scratch test image, built once per run and reused.
+/// The faithful runner image, built once per run and reused.
 fn test_image() -> String {
     testkit::docker::test_image()
         .unwrap_or_else(|e| panic!("the test image cannot be built: {e:#}"))
@@ -601,8 +391,9 @@ fn api_calls_per_command_are_exact() {
     if !docker_ready("api_calls_per_command_are_exact") {
         return;
     }
-    let gh = fake_github();
-    let fleet = Fleet::new(&gh, "calls");
+    let lab = lab();
+    let gh = &lab.gh;
+    let fleet = lab.fleet("calls").build();
     // 250 runners of this prefix that exist only on GitHub, and 7 of another prefix.
     gh.seed_runners(&SCOPE, &format!("{}runner", fleet.prefix), 250);
     gh.seed_runners(&SCOPE, "someone-else-runner", 7);

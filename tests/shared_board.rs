@@ -1,178 +1,59 @@
-//! Two orgs, one board, end to end: two compose projects (one `.env` per org) whose board
-//! runners share a resource id and a host lock directory, on the real engine, with the fake
-//! GitHub dispatching jobs to both orgs. runner-wrapper is the static build, bind-mounted by
-//! ghr (`RUNNER_WRAPPER_BIN`) into the FROM-scratch runner image.
+//! Two orgs, one board, end to end: two fleets (one `.env` per org) whose board runners share
+//! a resource id and a host lock directory, on the real engine and the faithful runner image
+//! (no runner-wrapper in it: ghr mounts itself), with the fake GitHub dispatching jobs to
+//! both orgs.
 
-mod support;
-
-use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
-use support::{stderr, Ghr, TempDir};
+use testkit::lab::{docker, docker_ready, Fleet, Lab};
 use testkit::{FakeGitHub, JobSpec, Scope};
 
-const PAT: &str = "ghp_sharedBoardTestPat";
-
-fn docker_ready(test: &str) -> bool {
-    if let Some(reason) = testkit::docker::skip_reason() {
-        eprintln!("skipped: {test}: {reason}");
-        return false;
-    }
-    assert!(
-        testkit::docker::docker_available(),
-        "{test} needs a reachable Docker engine; set GHR_SKIP_DOCKER_TESTS=1 to skip the Docker tests"
-    );
-    true
+struct Board {
+    lab: Lab,
+    a: Fleet,
+    b: Fleet,
+    label: String,
 }
 
-/// One org's fleet: its own directory, `.env` and prefix; removed on drop, also on failure.
-struct OrgFleet {
-    ghr: Ghr,
-    org: String,
-    prefix: String,
-}
-
-impl OrgFleet {
-    fn new(
-        gh: &FakeGitHub,
-        tag: &str,
-        org: &str,
-        board_label: &str,
-        resource: &str,
-        lock_dir: &TempDir,
-    ) -> Self {
-        gh.add_org(org);
-        let prefix = format!("sb{}-{tag}-", std::process::id());
-        let image = testkit::docker::test_image().expect("the test image builds");
-        let wrapper = testkit::docker::static_binary("runner-wrapper")
-            .expect("runner-wrapper builds statically");
-        let env = format!(
-            "ORG={org}\nGH_PAT={PAT}\nRUNNER_NAME_PREFIX={prefix}\nRUNNER_IMAGE={image}\n\
-             GITHUB_API_URL={url}\nGITHUB_SERVER_URL={url}\n\
-             BOARD_RUNNERS=pi:{board_label}\nRUNNER_RESOURCE_ID={resource}\n\
-             RUNNER_LOCK_HOST_PATH={locks}\nRUNNER_WRAPPER_BIN={wrapper}\n\
-             MAP_LOOP_DEVICES=false\nMAP_KVM_DEVICE=false\nMAP_USB_DEVICE=false\n\
-             MOUNT_UDEV_RULES_DIR=false\nPRIVILEGED=false\n",
-            url = gh.url(),
-            locks = lock_dir.path().display(),
-            wrapper = wrapper.display(),
-        );
-        let ghr = Ghr::new(tag).env_file(&env);
-        Self {
-            ghr,
-            org: org.to_string(),
-            prefix,
-        }
-    }
-
-    fn board_runner(&self) -> String {
-        format!("{}runner-pi", self.prefix)
-    }
-
-    fn init(&self) {
-        let out = self.ghr.run(&["init", "-n", "0"]);
-        assert!(
-            out.status.success(),
-            "ghr init for {}: {}",
-            self.org,
-            stderr(&out)
-        );
-    }
-}
-
-impl Drop for OrgFleet {
-    fn drop(&mut self) {
-        let _ = self.ghr.run(&["rm", "-y"]);
-        // Whatever rm could not remove (it failed, or the test died before init finished).
-        let filter = format!("label=ghr.prefix={}", self.prefix);
-        for what in [["ps", "-aq"], ["volume", "ls -q"]] {
-            let args: Vec<&str> = what.iter().flat_map(|w| w.split(' ')).collect();
-            let out = Command::new("docker")
-                .args(&args)
-                .args(["--filter", &filter])
-                .output();
-            let ids: Vec<String> = out
-                .map(|o| {
-                    String::from_utf8_lossy(&o.stdout)
-                        .lines()
-                        .map(String::from)
-                        .collect()
-                })
-                .unwrap_or_default();
-            if !ids.is_empty() {
-                let rm: &[&str] = if what[0] == "ps" {
-                    &["rm", "-f", "-v"]
-                } else {
-                    &["volume", "rm", "-f"]
-                };
-                let _ = Command::new("docker").args(rm).args(&ids).output();
-            }
-        }
-    }
-}
-
-fn logs(fleet: &OrgFleet) -> String {
-    let out = Command::new("docker")
-        .args(["logs", "--tail", "60", &fleet.board_runner()])
-        .output()
-        .unwrap();
-    format!(
-        "--- {}:\n{}{}",
-        fleet.board_runner(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+fn board_runner(fleet: &Fleet) -> String {
+    fleet.name("pi")
 }
 
 /// `ghr locks --json` on the host, read from the shared lock directory.
-fn locks_json(fleet: &OrgFleet, lock_dir: &TempDir) -> serde_json::Value {
-    let out = fleet
-        .ghr
-        .command(&["locks", "--json"])
-        .env("RUNNER_LOCK_HOST_PATH", lock_dir.path())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "ghr locks: {}", stderr(&out));
-    serde_json::from_slice(&out.stdout).unwrap()
+fn locks_json(fleet: &Fleet) -> serde_json::Value {
+    let out = fleet.ghr(&["locks", "--json"]).ok();
+    serde_json::from_str(&out.stdout).expect("ghr locks --json prints JSON")
 }
 
-fn both_online(gh: &FakeGitHub, fleets: &[&OrgFleet]) -> bool {
+fn both_online(gh: &FakeGitHub, fleets: &[&Fleet]) -> bool {
     gh.wait_until(Duration::from_secs(60), |gh| {
         fleets.iter().all(|f| {
-            gh.runner(&Scope::Org(&f.org), &f.board_runner())
+            gh.runner(&Scope::Org(&f.org), &board_runner(f))
                 .is_some_and(|r| r.status == "online")
         })
     })
 }
 
-fn setup(tag: &str) -> (FakeGitHub, TempDir, OrgFleet, OrgFleet, String) {
-    let gh = FakeGitHub::start();
-    gh.add_pat(PAT, &["admin:org"]);
-    let lock_dir = TempDir::new(&format!("locks-{tag}"));
-    let label = format!("board-{tag}-{}", std::process::id());
-    let resource = format!("shared-{tag}-{}", std::process::id());
-    let a = OrgFleet::new(
-        &gh,
-        &format!("{tag}a"),
-        &format!("{tag}-org-a"),
-        &label,
-        &resource,
-        &lock_dir,
-    );
-    let b = OrgFleet::new(
-        &gh,
-        &format!("{tag}b"),
-        &format!("{tag}-org-b"),
-        &label,
-        &resource,
-        &lock_dir,
-    );
-    a.init();
-    b.init();
+/// Two orgs' fleets with one board runner each, sharing `resource`; both initialized.
+fn setup(tag: &str) -> Board {
+    let lab = Lab::new(env!("CARGO_BIN_EXE_ghr"));
+    let label = format!("board-{tag}");
+    let fleet = |org: &str| {
+        lab.fleet(&format!("{tag}{org}"))
+            .org(&format!("{tag}-org-{org}"))
+            .env(&format!("BOARD_RUNNERS=pi:{label}"))
+            .env(&format!("RUNNER_RESOURCE_ID=shared-{tag}"))
+            .build()
+    };
+    let (a, b) = (fleet("a"), fleet("b"));
+    a.ghr(&["init", "-n", "0"]).ok();
+    b.ghr(&["init", "-n", "0"]).ok();
     assert!(
-        both_online(&gh, &[&a, &b]),
-        "both board runners come online"
+        both_online(&lab.gh, &[&a, &b]),
+        "both board runners come online:\n{}\n{}",
+        a.logs(&board_runner(&a), 40),
+        b.logs(&board_runner(&b), 40)
     );
-    (gh, lock_dir, a, b, label)
+    Board { lab, a, b, label }
 }
 
 #[test]
@@ -180,7 +61,8 @@ fn jobs_of_two_orgs_take_turns_on_the_shared_board() {
     if !docker_ready("jobs_of_two_orgs_take_turns_on_the_shared_board") {
         return;
     }
-    let (gh, lock_dir, a, b, label) = setup("turns");
+    let Board { lab, a, b, label } = setup("turns");
+    let gh = &lab.gh;
     let mut jobs = Vec::new();
     for i in 0..4u64 {
         for fleet in [&a, &b] {
@@ -200,8 +82,8 @@ fn jobs_of_two_orgs_take_turns_on_the_shared_board() {
             panic!(
                 "job {id} did not finish: {:?}\n{}\n{}",
                 gh.job(id),
-                logs(&a),
-                logs(&b)
+                a.logs(&board_runner(&a), 60),
+                b.logs(&board_runner(&b), 60)
             );
         };
         assert_eq!(
@@ -231,7 +113,7 @@ fn jobs_of_two_orgs_take_turns_on_the_shared_board() {
     }
     for fleet in [&a, &b] {
         assert!(
-            spans.iter().any(|s| s.2 == fleet.board_runner()),
+            spans.iter().any(|s| s.2 == board_runner(fleet)),
             "{} ran jobs",
             fleet.org
         );
@@ -242,8 +124,15 @@ fn jobs_of_two_orgs_take_turns_on_the_shared_board() {
     );
 
     // The lock is free again, and `ghr locks` on the host says so.
-    let locks = locks_json(&a, &lock_dir);
+    let locks = locks_json(&a);
     assert_eq!(locks[0]["state"], "free", "{locks}");
+    // The board containers never restarted (the wrapper runs in the stock image).
+    for fleet in [&a, &b] {
+        assert_eq!(
+            fleet.inspect(&board_runner(fleet), "{{.RestartCount}}"),
+            "0"
+        );
+    }
 }
 
 #[test]
@@ -251,7 +140,8 @@ fn docker_kill_of_the_holder_lets_the_other_org_proceed() {
     if !docker_ready("docker_kill_of_the_holder_lets_the_other_org_proceed") {
         return;
     }
-    let (gh, lock_dir, a, b, label) = setup("kill");
+    let Board { lab, a, b, label } = setup("kill");
+    let gh = &lab.gh;
     let long = JobSpec {
         name: "hold".into(),
         duration: Duration::from_secs(120),
@@ -282,25 +172,21 @@ fn docker_kill_of_the_holder_lets_the_other_org_proceed() {
         gh.job(waiter).unwrap().steps_started_at.is_none(),
         "b must not run while a holds the board"
     );
-    let locks = locks_json(&a, &lock_dir);
+    let locks = locks_json(&a);
     assert_eq!(locks[0]["state"], "held", "{locks}");
     assert_eq!(
         locks[0]["holder"]["runner"],
-        a.board_runner().as_str(),
+        board_runner(&a).as_str(),
         "{locks}"
     );
     assert_eq!(
         locks[0]["waiters"][0]["runner"],
-        b.board_runner().as_str(),
+        board_runner(&b).as_str(),
         "{locks}"
     );
 
     let killed_at = Instant::now();
-    let kill = Command::new("docker")
-        .args(["kill", &a.board_runner()])
-        .output()
-        .unwrap();
-    assert!(kill.status.success(), "{}", stderr(&kill));
+    docker(&["kill", &board_runner(&a)]);
     let job = gh
         .wait_job(waiter, Duration::from_secs(30))
         .expect("b's job runs once a is killed");

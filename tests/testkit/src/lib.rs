@@ -7,4 +7,5 @@ pub mod timefmt;
 
 pub use fake_github::{FakeGitHub, JobRecord, JobSpec, LoggedRequest, RunnerInfo, Scope};
 pub mod docker;
+pub mod lab;
 pub mod runner_layout;
