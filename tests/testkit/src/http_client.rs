@@ -27,13 +27,63 @@ impl Response {
     }
 }
 
-/// Sends one request. `url` is `http://host:port/path?query`; `timeout` bounds connect and each read.
+/// The proxy for `authority` (`host:port`) from `http_proxy`/`HTTP_PROXY`, unless `no_proxy`/
+/// `NO_PROXY` names its host (exact, or a `.domain` / `domain` suffix, or `*`), as the real
+/// runner and curl decide. Returns the proxy's `host:port`.
+pub fn proxy_for(authority: &str) -> Option<String> {
+    let var = |names: [&str; 2]| {
+        names
+            .iter()
+            .find_map(|n| std::env::var(n).ok().filter(|v| !v.trim().is_empty()))
+    };
+    let proxy = var(["http_proxy", "HTTP_PROXY"])?;
+    let host = authority.rsplit_once(':').map_or(authority, |(h, _)| h);
+    let bypass = var(["no_proxy", "NO_PROXY"]).is_some_and(|list| {
+        list.split(',').map(str::trim).any(|entry| {
+            let entry = entry.trim_start_matches('.');
+            entry == "*"
+                || (!entry.is_empty() && (host == entry || host.ends_with(&format!(".{entry}"))))
+        })
+    });
+    if bypass {
+        return None;
+    }
+    let proxy = proxy.trim();
+    let proxy = proxy.strip_prefix("http://").unwrap_or(proxy);
+    Some(proxy.trim_end_matches('/').to_string())
+}
+
+/// Sends one request, directly. `url` is `http://host:port/path?query`; `timeout` bounds
+/// connect and each read.
 pub fn request(
     method: &str,
     url: &str,
     headers: &[(&str, &str)],
     body: Option<&[u8]>,
     timeout: Duration,
+) -> io::Result<Response> {
+    send(method, url, headers, body, timeout, false)
+}
+
+/// [`request`] through the proxy of `http_proxy`/`HTTP_PROXY` when one applies
+/// ([`proxy_for`]), as the real runner sends its requests.
+pub fn request_honouring_proxy_env(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+    timeout: Duration,
+) -> io::Result<Response> {
+    send(method, url, headers, body, timeout, true)
+}
+
+fn send(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+    timeout: Duration,
+    proxy_env: bool,
 ) -> io::Result<Response> {
     let rest = url
         .strip_prefix("http://")
@@ -42,17 +92,24 @@ pub fn request(
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
     };
-    let addr = authority
+    let proxy = proxy_env.then(|| proxy_for(authority)).flatten();
+    let connect_to = proxy.as_deref().unwrap_or(authority);
+    let addr = connect_to
         .to_socket_addrs()?
         .next()
         .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address"))?;
     let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
+    // Through a proxy the request line carries the absolute URL.
+    let target = match proxy {
+        Some(_) => url.to_string(),
+        None => path.to_string(),
+    };
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
 
     let body = body.unwrap_or(&[]);
     let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        "{method} {target} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
     );
     for (k, v) in headers {

@@ -241,7 +241,11 @@ pub struct Lab {
 
 impl Lab {
     pub fn new(ghr: impl Into<PathBuf>) -> Lab {
-        let gh = FakeGitHub::start();
+        Lab::with_github(ghr, FakeGitHub::start())
+    }
+
+    /// A lab around a fake GitHub started otherwise (e.g. [`FakeGitHub::start_as`]).
+    pub fn with_github(ghr: impl Into<PathBuf>, gh: FakeGitHub) -> Lab {
         gh.add_org(ORG);
         gh.add_pat(PAT, &["admin:org", "repo"]);
         // Short long polls: a killed runner shows offline within a few seconds.

@@ -8,4 +8,5 @@ pub mod timefmt;
 pub use fake_github::{FakeGitHub, JobRecord, JobSpec, LoggedRequest, RunnerInfo, Scope};
 pub mod docker;
 pub mod lab;
+pub mod proxy;
 pub mod runner_layout;

@@ -44,9 +44,22 @@ impl Drop for TempRoot {
 /// The tests run as root here, which the runner refuses unless told otherwise.
 const AS_ROOT: (&str, &str) = ("RUNNER_ALLOW_RUNASROOT", "1");
 
+/// The runner honours proxy variables: none of the machine's may reach the fake runner.
+const PROXY_VARS: [&str; 6] = [
+    "http_proxy",
+    "HTTP_PROXY",
+    "https_proxy",
+    "HTTPS_PROXY",
+    "no_proxy",
+    "NO_PROXY",
+];
+
 fn config(root: &Path, args: &[&str]) -> Output {
-    Command::new(root.join("config.sh"))
-        .args(args)
+    let mut cmd = Command::new(root.join("config.sh"));
+    for var in PROXY_VARS {
+        cmd.env_remove(var);
+    }
+    cmd.args(args)
         .env_remove("RUNNER_ROOT")
         .env(AS_ROOT.0, AS_ROOT.1)
         .output()
@@ -92,7 +105,11 @@ impl Run {
 
     /// run.sh as images without `RUNNER_MANUALLY_TRAP_SIG` run it.
     fn start_with(root: &Path, envs: &[(&str, String)]) -> Run {
-        let mut child = Command::new(root.join("run.sh"))
+        let mut cmd = Command::new(root.join("run.sh"));
+        for var in PROXY_VARS {
+            cmd.env_remove(var);
+        }
+        let mut child = cmd
             .env_remove("RUNNER_ROOT")
             .env_remove("RUNNER_MANUALLY_TRAP_SIG")
             .env(AS_ROOT.0, AS_ROOT.1)
@@ -256,6 +273,8 @@ fn config_files_refusals_and_remove() {
     assert!(text(&o).contains("NotFound"), "{}", text(&o));
     let token = gh.registration_token(&ORG);
     let o = Command::new(bad.0.join("config.sh"))
+        .env_remove("http_proxy")
+        .env_remove("HTTP_PROXY")
         .args(["--url", &url, "--name", "r2", "--unattended"])
         .env(AS_ROOT.0, AS_ROOT.1)
         .env("ACTIONS_RUNNER_INPUT_TOKEN", &token)
@@ -268,6 +287,8 @@ fn config_files_refusals_and_remove() {
     // run.sh without configuration.
     let empty = TempRoot::new("cfg5");
     let o = Command::new(empty.0.join("run.sh"))
+        .env_remove("http_proxy")
+        .env_remove("HTTP_PROXY")
         .env(AS_ROOT.0, AS_ROOT.1)
         .output()
         .unwrap();

@@ -52,12 +52,23 @@ impl FakeGitHub {
 
     /// Starts on 127.0.0.1:`port` (0 = random).
     pub fn start_on(port: u16) -> std::io::Result<FakeGitHub> {
+        FakeGitHub::serve(port, "127.0.0.1")
+    }
+
+    /// Starts on a random port of 127.0.0.1, known to clients as `http://<host>:<port>`: a
+    /// name that does not resolve (e.g. `github.invalid`) is reachable only through a proxy
+    /// that maps it here ([`crate::proxy::ForwardProxy`]).
+    pub fn start_as(host: &str) -> FakeGitHub {
+        FakeGitHub::serve(0, host).expect("start fake GitHub")
+    }
+
+    fn serve(port: u16, host: &str) -> std::io::Result<FakeGitHub> {
         let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
         let port = listener.local_addr()?.port();
         let shared = Arc::new(Shared {
             state: Mutex::new(State::new()),
             cond: Condvar::new(),
-            base: format!("http://127.0.0.1:{port}"),
+            base: format!("http://{host}:{port}"),
             stop: AtomicBool::new(false),
         });
         let sh = shared.clone();
@@ -203,6 +214,12 @@ impl FakeGitHub {
     /// Added before every REST API answer.
     pub fn set_latency(&self, latency: Duration) {
         self.with(|st| st.latency = latency);
+    }
+
+    /// Added before every answer of the runner-registration endpoint (config.sh's first
+    /// call): a registration that takes this long, to interrupt ghr in the middle of one.
+    pub fn set_registration_latency(&self, latency: Duration) {
+        self.with(|st| st.registration_latency = latency);
     }
 
     /// Primary rate limit state. With `remaining == 0`, REST answers are 403 until `reset`.

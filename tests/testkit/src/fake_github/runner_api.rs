@@ -28,6 +28,10 @@ fn fault(st: &mut State) -> Option<Reply> {
 }
 
 pub(crate) fn register(sh: &Shared, req: &Req) -> Reply {
+    let latency = sh.lock().registration_latency;
+    if !latency.is_zero() {
+        std::thread::sleep(latency);
+    }
     let mut st = sh.lock();
     if let Some(r) = fault(&mut st) {
         return r;

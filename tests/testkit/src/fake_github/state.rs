@@ -120,6 +120,7 @@ pub(crate) struct State {
     pub errors: Option<(usize, u16)>,
     pub runner_errors: Option<(usize, u16)>,
     pub latency: Duration,
+    pub registration_latency: Duration,
     pub rate: RateLimit,
     pub token_ttl: Duration,
     pub offset_minutes: i32,
@@ -147,6 +148,7 @@ impl State {
             errors: None,
             runner_errors: None,
             latency: Duration::ZERO,
+            registration_latency: Duration::ZERO,
             rate: RateLimit {
                 limit: 5000,
                 remaining: 5000,

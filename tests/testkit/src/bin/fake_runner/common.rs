@@ -41,7 +41,7 @@ pub fn call(
     timeout: Duration,
 ) -> std::io::Result<(u16, Value)> {
     let data = body.map(|b| b.to_string());
-    let r = http_client::request(
+    let r = http_client::request_honouring_proxy_env(
         method,
         url,
         &[
@@ -62,7 +62,7 @@ pub fn call(
 
 /// Plain-text POST (job log chunks).
 pub fn post_text(url: &str, auth: &str, text: &str) -> std::io::Result<u16> {
-    http_client::request(
+    http_client::request_honouring_proxy_env(
         "POST",
         url,
         &[("Authorization", auth), ("Content-Type", "text/plain")],
