@@ -4,7 +4,7 @@
 //! `ghr` binary run in it with a hermetic environment. Dropping a fleet removes every
 //! container, one-off, volume and image of its prefix, also when the test failed.
 //!
-//! ```ignore
+//! ```text
 //! let lab = Lab::new(env!("CARGO_BIN_EXE_ghr"));
 //! let fleet = lab.fleet("life").env("BOARD_RUNNERS=pi:board").build();
 //! fleet.ghr(&["init", "-n", "2"]).ok();
