@@ -35,8 +35,11 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Generate the compose file, build the image if needed, start and register every runner
-    Init(CountArgs),
+    /// Make the fleet match the settings: compose file, image, containers, registrations,
+    /// labels, runner group; unregister and remove what the settings no longer have
+    Init(InitArgs),
+    /// Print what `ghr init` would do, changing nothing
+    Plan(PlanArgs),
     /// Regenerate the compose file only (no GitHub call; Docker only to count runners without -n)
     Compose(CountArgs),
     /// Register the named runners, or every runner not configured yet
@@ -65,8 +68,29 @@ pub enum Command {
 }
 
 #[derive(Debug, Args, Clone)]
+pub struct InitArgs {
+    #[command(flatten)]
+    pub count: CountArgs,
+    /// Remove surplus runners (fewer -n, boards gone) without asking
+    #[arg(short = 'y', long = "yes")]
+    pub yes: bool,
+    /// Register these runners again, on purpose (full name, runner-3, 3, or a board name)
+    #[arg(long = "force", value_name = "NAME", num_args = 1..)]
+    pub force: Vec<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub count: CountArgs,
+    /// Print JSON instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args, Clone)]
 pub struct CountArgs {
-    /// Number of generic runners [init: RUNNER_COUNT; compose: the current count, else RUNNER_COUNT]
+    /// Number of generic runners; it stays the fleet's size until another -n [default: the last -n, else RUNNER_COUNT]
     #[arg(short = 'n', long = "count", value_name = "N")]
     pub count: Option<u32>,
 }

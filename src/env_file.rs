@@ -1,8 +1,8 @@
 //! The `.env` file: read it the way the shell tool's users wrote it, and write keys back
 //! without disturbing the user's other lines and comments.
 
+use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
-use anyhow::{Context, Result};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -17,11 +17,10 @@ pub fn read(path: &Path) -> Result<HashMap<String, String>> {
     if !path.exists() {
         return Ok(HashMap::new());
     }
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    parse(&text).map_err(|(line, why)| {
-        crate::settings::ConfigError::new(format!("{} line {line} {why}", path.display())).into()
-    })
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+    parse(&text)
+        .map_err(|(line, why)| Error::Config(format!("{} line {line} {why}", path.display())))
 }
 
 fn parse(text: &str) -> Result<HashMap<String, String>, (usize, String)> {
@@ -84,13 +83,14 @@ fn unquote(value: &str) -> String {
 /// PAT) and written atomically.
 pub fn upsert(path: &Path, updates: &[(&str, &str)]) -> Result<()> {
     let original = if path.exists() {
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?
+        std::fs::read_to_string(path)
+            .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?
     } else {
         String::new()
     };
     let updated = upsert_text(&original, updates);
     write_atomic(path, updated.as_bytes(), 0o600)
-        .with_context(|| format!("cannot write {}", path.display()))
+        .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))
 }
 
 fn upsert_text(original: &str, updates: &[(&str, &str)]) -> String {

@@ -1,4 +1,5 @@
-//! The domain: which runners this fleet should have, and how local and GitHub state join.
+//! The domain: which runners this fleet should have, what Docker and GitHub say it has, and
+//! how the two views join. Plain data; nothing here talks to Docker or GitHub.
 
 use crate::boards::Board;
 use crate::settings::Settings;
@@ -8,6 +9,8 @@ use crate::settings::Settings;
 pub struct DesiredRunner {
     pub name: String,
     pub kind: RunnerKind,
+    /// The labels it registers with: its board's, or `RUNNER_LABELS`; de-duplicated.
+    pub labels: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,14 +33,6 @@ impl DesiredRunner {
             RunnerKind::Generic { .. } => None,
         }
     }
-
-    /// Generic runners get `RUNNER_LABELS`; board runners only their own labels.
-    pub fn labels<'a>(&'a self, settings: &'a Settings) -> &'a [String] {
-        match &self.kind {
-            RunnerKind::Generic { .. } => &settings.labels,
-            RunnerKind::Board(board) => &board.labels,
-        }
-    }
 }
 
 /// `generic` runners `<prefix>runner-1..=N`, then one per board `<prefix>runner-<board>`.
@@ -45,12 +40,21 @@ pub fn desired(settings: &Settings, generic: u32) -> Vec<DesiredRunner> {
     let generic_runners = (1..=generic).map(|index| DesiredRunner {
         name: format!("{}runner-{index}", settings.prefix),
         kind: RunnerKind::Generic { index },
+        labels: crate::boards::dedup(settings.labels.clone()),
     });
     let board_runners = settings.boards.iter().map(|board| DesiredRunner {
         name: format!("{}runner-{}", settings.prefix, board.name),
+        labels: crate::boards::dedup(board.labels.clone()),
         kind: RunnerKind::Board(board.clone()),
     });
     generic_runners.chain(board_runners).collect()
+}
+
+/// How many generic runners the fleet has: `-n` when given, else the `-n` ghr recorded in its
+/// compose file (a `-n` stays the fleet's size until another one), else `RUNNER_COUNT`. One
+/// rule for every command, so `compose`, `init`, `start` and `list` agree.
+pub fn size(cli: Option<u32>, recorded: Option<u32>, runner_count: u32) -> u32 {
+    cli.or(recorded).unwrap_or(runner_count)
 }
 
 /// GitHub refuses runner names longer than this.
@@ -64,28 +68,107 @@ pub fn check_names(runners: &[DesiredRunner]) -> Result<(), crate::settings::Con
             "runner name {} is {} characters long, but GitHub allows at most {MAX_NAME_LEN}; shorten RUNNER_NAME_PREFIX{}",
             r.name,
             r.name.chars().count(),
-            if r.board().is_some() { " or the board's name" } else { "" }
+            if r.board().is_some() {
+                " or the board's name"
+            } else {
+                ""
+            }
         ))),
     }
 }
 
-/// A runner as GitHub lists it (the fields `list` shows).
+/// A container's state, as the engine reports it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct RemoteRunner {
-    pub id: u64,
-    #[serde(skip)]
-    pub name: String,
-    pub status: String,
-    pub busy: bool,
-    pub labels: Vec<String>,
+#[serde(rename_all = "lowercase")]
+pub enum ContainerState {
+    Created,
+    Running,
+    Restarting,
+    Paused,
+    Exited,
+    Dead,
+    Removing,
 }
 
-/// One row of the fleet view: a name with what Docker and GitHub know of it.
+impl ContainerState {
+    pub fn parse(s: &str) -> ContainerState {
+        match s {
+            "created" => ContainerState::Created,
+            "running" => ContainerState::Running,
+            "restarting" => ContainerState::Restarting,
+            "paused" => ContainerState::Paused,
+            "removing" => ContainerState::Removing,
+            "dead" => ContainerState::Dead,
+            _ => ContainerState::Exited,
+        }
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ContainerState::Created => "created",
+            ContainerState::Running => "running",
+            ContainerState::Restarting => "restarting",
+            ContainerState::Paused => "paused",
+            ContainerState::Exited => "exited",
+            ContainerState::Dead => "dead",
+            ContainerState::Removing => "removing",
+        }
+    }
+
+    /// Up, or trying to be (a crash loop counts).
+    pub fn is_up(&self) -> bool {
+        matches!(self, ContainerState::Running | ContainerState::Restarting)
+    }
+}
+
+/// One runner's container, as Docker shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Member {
+pub struct LocalRunner {
     pub name: String,
-    pub container: Option<crate::docker::Container>,
-    pub github: Option<RemoteRunner>,
+    pub state: ContainerState,
+    /// The image reference it was created from, and the image id it runs.
+    pub image: String,
+    pub image_id: String,
+    /// `ghr.spec`: the hash of the service it was created from (`None`: an older ghr's).
+    pub spec: Option<String>,
+    /// `ghr.kind`: `generic` or `board`.
+    pub kind: String,
+    /// The volume at /home/runner (the runner's install and its registration).
+    pub home_volume: Option<String>,
+    /// Whether /home/runner holds a registration; `None` when nobody looked (it is only read
+    /// where GitHub's view does not already tell).
+    pub configured: Option<bool>,
+}
+
+/// One runner as GitHub lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteRunner {
+    pub id: u64,
+    pub name: String,
+    /// `online` or `offline`.
+    pub status: String,
+    pub busy: bool,
+    /// Every label, the read-only defaults (self-hosted, OS, architecture) first.
+    pub labels: Vec<String>,
+    /// The labels that are not read-only: the ones a runner registers with and ghr sets.
+    pub custom_labels: Vec<String>,
+    pub group_id: u64,
+}
+
+/// What one side (Docker or GitHub) says, or why it could not be asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Side<T> {
+    Known(T),
+    Unknown(String),
+}
+
+impl<T> Side<T> {
+    pub fn known(&self) -> Option<&T> {
+        match self {
+            Side::Known(t) => Some(t),
+            Side::Unknown(_) => None,
+        }
+    }
 }
 
 /// GitHub's runners belong to this fleet when named `<prefix>runner-...`; other prefixes,
@@ -94,30 +177,67 @@ pub fn is_ours(prefix: &str, github_name: &str) -> bool {
     github_name.starts_with(&format!("{prefix}runner-"))
 }
 
-/// Joins containers (already filtered by the prefix label) with GitHub's runners of the prefix,
-/// by name, in natural order (runner-2 before runner-10).
-pub fn join(
-    prefix: &str,
-    containers: Vec<crate::docker::Container>,
-    remote: Vec<RemoteRunner>,
-) -> Vec<Member> {
-    let mut members: Vec<Member> = containers
-        .into_iter()
+/// What `ghr list` says of a runner's registration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Registration {
+    /// GitHub lists it (with this status).
+    Listed(String),
+    /// The container holds a registration GitHub no longer knows (e.g. deleted after 14 days
+    /// offline): `ghr init` registers it again.
+    DeletedOnGitHub,
+    /// Nothing registered, locally or on GitHub.
+    NotRegistered,
+    /// GitHub could not be asked.
+    Unknown,
+}
+
+/// One row of the fleet view: a name with what Docker and GitHub know of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub name: String,
+    pub container: Option<LocalRunner>,
+    pub github: Option<RemoteRunner>,
+    pub registration: Registration,
+}
+
+/// Joins containers with GitHub's runners of the prefix, by name, in natural order
+/// (runner-2 before runner-10). `remote` is `None` when GitHub could not be asked.
+pub fn join(prefix: &str, local: &[LocalRunner], remote: Option<&[RemoteRunner]>) -> Vec<Member> {
+    let mut members: Vec<Member> = local
+        .iter()
         .map(|c| Member {
             name: c.name.clone(),
-            container: Some(c),
+            container: Some(c.clone()),
             github: None,
+            registration: Registration::Unknown,
         })
         .collect();
-    for runner in remote.into_iter().filter(|r| is_ours(prefix, &r.name)) {
+    for runner in remote
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| is_ours(prefix, &r.name))
+    {
         match members.iter_mut().find(|m| m.name == runner.name) {
-            Some(member) => member.github = Some(runner),
+            Some(member) => member.github = Some(runner.clone()),
             None => members.push(Member {
                 name: runner.name.clone(),
                 container: None,
-                github: Some(runner),
+                github: Some(runner.clone()),
+                registration: Registration::Unknown,
             }),
         }
+    }
+    for m in &mut members {
+        m.registration = match (
+            &m.github,
+            remote,
+            m.container.as_ref().and_then(|c| c.configured),
+        ) {
+            (Some(g), _, _) => Registration::Listed(g.status.clone()),
+            (None, None, _) => Registration::Unknown,
+            (None, Some(_), Some(true)) => Registration::DeletedOnGitHub,
+            (None, Some(_), _) => Registration::NotRegistered,
+        };
     }
     members.sort_by(|a, b| natural_cmp(&a.name, &b.name));
     members
@@ -153,47 +273,79 @@ pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
 }
 
 #[cfg(test)]
-mod tests {
+pub mod tests {
     use super::*;
-    use crate::docker::Container;
 
-    fn container(name: &str) -> Container {
-        Container {
-            id: format!("id-{name}"),
+    pub fn local(name: &str) -> LocalRunner {
+        LocalRunner {
             name: name.into(),
-            state: "running".into(),
+            state: ContainerState::Running,
             image: "img".into(),
-            labels: Default::default(),
+            image_id: "sha256:1".into(),
+            spec: None,
+            kind: "generic".into(),
+            home_volume: Some(format!("{name}-data")),
+            configured: None,
         }
     }
 
-    fn remote(id: u64, name: &str) -> RemoteRunner {
+    pub fn remote(id: u64, name: &str) -> RemoteRunner {
         RemoteRunner {
             id,
             name: name.into(),
             status: "online".into(),
             busy: false,
             labels: vec![],
+            custom_labels: vec![],
+            group_id: 1,
         }
     }
 
     #[test]
     fn join_marks_each_side_and_ignores_other_prefixes() {
+        let mut deleted = local("h-o-runner-7");
+        deleted.configured = Some(true);
         let members = join(
             "h-o-",
-            vec![container("h-o-runner-10"), container("h-o-runner-2")],
-            vec![
+            &[local("h-o-runner-10"), local("h-o-runner-2"), deleted],
+            Some(&[
                 remote(1, "h-o-runner-2"),
                 remote(2, "h-o-runner-3"),
                 remote(3, "other-runner-1"),
                 remote(4, "h-o-x"),
-            ],
+            ]),
         );
-        let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
-        assert_eq!(names, ["h-o-runner-2", "h-o-runner-3", "h-o-runner-10"]);
-        assert!(members[0].container.is_some() && members[0].github.is_some());
-        assert!(members[1].container.is_none() && members[1].github.is_some());
-        assert!(members[2].container.is_some() && members[2].github.is_none());
+        let rows: Vec<(&str, bool, bool, &Registration)> = members
+            .iter()
+            .map(|m| {
+                (
+                    m.name.as_str(),
+                    m.container.is_some(),
+                    m.github.is_some(),
+                    &m.registration,
+                )
+            })
+            .collect();
+        let online = Registration::Listed("online".into());
+        assert_eq!(
+            rows,
+            [
+                ("h-o-runner-2", true, true, &online),
+                ("h-o-runner-3", false, true, &online),
+                ("h-o-runner-7", true, false, &Registration::DeletedOnGitHub),
+                ("h-o-runner-10", true, false, &Registration::NotRegistered),
+            ]
+        );
+        let unknown = join("h-o-", &[local("h-o-runner-1")], None);
+        assert_eq!(unknown[0].registration, Registration::Unknown);
+    }
+
+    #[test]
+    fn size_prefers_the_command_line_then_the_recorded_n() {
+        assert_eq!(size(Some(5), Some(3), 2), 5);
+        assert_eq!(size(None, Some(3), 2), 3);
+        assert_eq!(size(None, None, 2), 2);
+        assert_eq!(size(Some(0), Some(3), 2), 0);
     }
 
     #[test]
@@ -201,6 +353,7 @@ mod tests {
         let runner = |name: &str| DesiredRunner {
             name: name.into(),
             kind: RunnerKind::Generic { index: 1 },
+            labels: vec![],
         };
         let ok = "x".repeat(64);
         assert!(check_names(&[runner(&ok)]).is_ok());

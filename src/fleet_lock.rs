@@ -3,7 +3,7 @@
 //! saying for whom, or fails at once with `--no-wait`. The kernel drops the lock when the
 //! process dies, so a killed ghr never leaves the fleet locked.
 
-use anyhow::{Context, Result};
+use crate::error::{Error, Result};
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
 use std::os::unix::fs::OpenOptionsExt;
@@ -15,18 +15,6 @@ pub struct FleetLock {
     _file: File,
 }
 
-/// Another ghr command holds the fleet and `--no-wait` was given.
-#[derive(Debug)]
-pub struct Busy(pub String);
-
-impl std::fmt::Display for Busy {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Busy {}
-
 /// Takes the fleet's lock for `command` (e.g. `init`), waiting for its holder unless
 /// `no_wait`.
 pub fn acquire(path: &Path, command: &str, no_wait: bool) -> Result<FleetLock> {
@@ -37,23 +25,24 @@ pub fn acquire(path: &Path, command: &str, no_wait: bool) -> Result<FleetLock> {
         .truncate(false)
         .mode(0o600)
         .open(path)
-        .with_context(|| format!("cannot open the fleet lock {}", path.display()))?;
+        .map_err(|e| Error::io(format!("cannot open the fleet lock {}", path.display()), e))?;
     match file.try_lock() {
         Ok(()) => {}
         Err(TryLockError::WouldBlock) => {
             let holder = holder(&mut file);
             if no_wait {
-                return Err(Busy(format!(
+                return Err(Error::Busy(format!(
                     "another ghr ({holder}) is changing this fleet; run again when it is done, or without --no-wait to wait for it"
-                ))
-                .into());
+                )));
             }
-            eprintln!("Waiting for another ghr ({holder}) to finish with this fleet ...");
+            crate::ui::info(&format!(
+                "Waiting for another ghr ({holder}) to finish with this fleet ..."
+            ));
             file.lock()
-                .with_context(|| format!("cannot lock {}", path.display()))?;
+                .map_err(|e| Error::io(format!("cannot lock {}", path.display()), e))?;
         }
         Err(TryLockError::Error(e)) => {
-            return Err(e).with_context(|| format!("cannot lock {}", path.display()))
+            return Err(Error::io(format!("cannot lock {}", path.display()), e))
         }
     }
     // Who holds it, for the message of the next one.
@@ -85,13 +74,13 @@ mod tests {
         let path = std::env::temp_dir().join(format!("ghr-fleet-lock-{}", std::process::id()));
         let first = acquire(&path, "init", true).unwrap();
         let err = acquire(&path, "rm", true).unwrap_err();
-        let busy = err.downcast_ref::<Busy>().expect("Busy");
+        assert_eq!(err.exit(), crate::exit::Exit::Busy);
         assert!(
-            busy.0.contains(&format!(
+            err.to_string().contains(&format!(
                 "another ghr (pid {}: ghr init)",
                 std::process::id()
             )),
-            "{busy}"
+            "{err}"
         );
         drop(first);
         let _second = acquire(&path, "rm", true).unwrap();

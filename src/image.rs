@@ -2,9 +2,9 @@
 //! Dockerfile's hash changes or the image is missing.
 
 use crate::docker::Docker;
+use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
 use crate::settings::Settings;
-use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 use std::path::Path;
 
@@ -63,7 +63,8 @@ pub fn plan(settings: &Settings, docker: &Docker, dir: &Path, force: bool) -> Re
     if !dockerfile.exists() {
         return Ok(Plan::Stock(settings.runner_image.clone()));
     }
-    let contents = std::fs::read(&dockerfile).context("cannot read Dockerfile")?;
+    let contents =
+        std::fs::read(&dockerfile).map_err(|e| Error::io("cannot read Dockerfile", e))?;
     let hash = sha256_hex(&contents);
     let recorded = std::fs::read_to_string(dir.join(&settings.dockerfile_hash_file))
         .ok()
@@ -73,7 +74,7 @@ pub fn plan(settings: &Settings, docker: &Docker, dir: &Path, force: bool) -> Re
         "asked for"
     } else if recorded.as_deref() != Some(hash.as_str()) {
         "the Dockerfile changed"
-    } else if !docker.image_exists(&tag)? {
+    } else if docker.image_id(&tag)?.is_none() {
         "the image is missing"
     } else {
         return Ok(Plan::Custom(tag));
@@ -86,11 +87,7 @@ pub fn plan(settings: &Settings, docker: &Docker, dir: &Path, force: bool) -> Re
 pub fn ensure(settings: &Settings, docker: &Docker, dir: &Path, force: bool) -> Result<Ready> {
     match plan(settings, docker, dir, force)? {
         Plan::Build { tag, hash, why } => {
-            eprintln!("Building {tag} from {DOCKERFILE} ({why})");
-            docker.build(&tag, &dir.join(DOCKERFILE), dir)?;
-            let hash_file = dir.join(&settings.dockerfile_hash_file);
-            write_atomic(&hash_file, format!("{hash}\n").as_bytes(), 0o644)
-                .with_context(|| format!("cannot write {}", hash_file.display()))?;
+            build(settings, docker, dir, &tag, &hash, why)?;
             Ok(Ready {
                 image: tag,
                 built: true,
@@ -101,4 +98,20 @@ pub fn ensure(settings: &Settings, docker: &Docker, dir: &Path, force: bool) -> 
             built: false,
         }),
     }
+}
+
+/// Builds `tag` from the Dockerfile in `dir` and records its `hash` once the build worked.
+pub fn build(
+    settings: &Settings,
+    docker: &Docker,
+    dir: &Path,
+    tag: &str,
+    hash: &str,
+    why: &str,
+) -> Result<()> {
+    crate::ui::info(&format!("Building {tag} from {DOCKERFILE} ({why})"));
+    docker.build(tag, &dir.join(DOCKERFILE), dir)?;
+    let hash_file = dir.join(&settings.dockerfile_hash_file);
+    write_atomic(&hash_file, format!("{hash}\n").as_bytes(), 0o644)
+        .map_err(|e| Error::io(format!("cannot write {}", hash_file.display()), e))
 }

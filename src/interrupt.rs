@@ -41,7 +41,7 @@ pub fn install() {
         if unsafe { libc::sigwait(&set, &mut sig) } != 0 {
             return;
         }
-        eprintln!("ghr: interrupted; cleaning up");
+        crate::ui::info("ghr: interrupted; cleaning up");
         let cleanups = CLEANUPS.lock().unwrap_or_else(|e| e.into_inner());
         for cleanup in cleanups.iter() {
             cleanup();

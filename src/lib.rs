@@ -1,5 +1,6 @@
 //! ghr: GitHub Actions self-hosted runner fleets as Docker Compose services.
 
+pub mod apply;
 pub mod boards;
 pub mod cli;
 pub mod commands;
@@ -7,6 +8,7 @@ pub mod compose;
 pub mod concurrent;
 pub mod docker;
 pub mod env_file;
+pub mod error;
 pub mod exit;
 pub mod fleet;
 pub mod fleet_lock;
@@ -17,7 +19,10 @@ pub mod image;
 pub mod interrupt;
 pub mod lockdir;
 pub mod names;
+pub mod observe;
+pub mod plan;
 pub mod prompt;
+pub mod remote;
 pub mod settings;
 pub mod token_cache;
 pub mod ui;
@@ -51,8 +56,8 @@ pub fn main() -> std::process::ExitCode {
     match commands::run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
-            std::process::ExitCode::from(exit::classify(&error) as u8)
+            ui::error(&error.to_string());
+            std::process::ExitCode::from(error.exit() as u8)
         }
     }
 }

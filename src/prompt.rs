@@ -1,8 +1,8 @@
 //! First-run prompts: ask for what is missing, on a terminal only, and remember the answers.
 
 use crate::env_file;
+use crate::error::{Error, Result};
 use crate::settings::{ConfigError, Sources};
-use anyhow::Result;
 use dialoguer::{Input, Password};
 use std::io::IsTerminal;
 
@@ -61,7 +61,8 @@ pub fn ensure_required(sources: &mut Sources, need: Need) -> Result<()> {
                     Ok(())
                 }
             })
-            .interact_text()?;
+            .interact_text()
+            .map_err(cannot_ask)?;
         answers.push(("ORG", org.trim().to_string()));
     }
     if missing_pat {
@@ -71,11 +72,12 @@ pub fn ensure_required(sources: &mut Sources, need: Need) -> Result<()> {
                     "Classic PAT (admin:org for org runners, repo admin for repo runners; hidden)",
                 )
                 .allow_empty_password(true)
-                .interact()?;
+                .interact()
+                .map_err(cannot_ask)?;
             if !pat.trim().is_empty() {
                 break pat.trim().to_string();
             }
-            eprintln!("The PAT is required; please enter it again.");
+            crate::ui::info("The PAT is required; please enter it again.");
         };
         answers.push(("GH_PAT", pat));
     }
@@ -83,14 +85,15 @@ pub fn ensure_required(sources: &mut Sources, need: Need) -> Result<()> {
         let repo: String = Input::new()
             .with_prompt("Repository (optional; empty for organization runners)")
             .allow_empty(true)
-            .interact_text()?;
+            .interact_text()
+            .map_err(cannot_ask)?;
         if !repo.trim().is_empty() {
             answers.push(("REPO", repo.trim().to_string()));
         }
     }
     let pairs: Vec<(&str, &str)> = answers.iter().map(|(k, v)| (*k, v.as_str())).collect();
     env_file::upsert(&sources.env_path, &pairs)?;
-    eprintln!(
+    crate::ui::info(&format!(
         "Saved {} to {}",
         answers
             .iter()
@@ -98,9 +101,13 @@ pub fn ensure_required(sources: &mut Sources, need: Need) -> Result<()> {
             .collect::<Vec<_>>()
             .join(", "),
         sources.env_path.display()
-    );
+    ));
     for (key, value) in answers {
         sources.set_cli(key, value);
     }
     Ok(())
+}
+
+fn cannot_ask(e: dialoguer::Error) -> Error {
+    Error::Cancelled(format!("the question could not be asked: {e}"))
 }

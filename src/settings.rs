@@ -43,7 +43,10 @@ pub struct Sources {
 
 impl Sources {
     /// Reads the process environment and the `.env` file (`env_file`, else `ENV_FILE`, else `.env`).
-    pub fn gather(cli: HashMap<String, String>, env_file: Option<PathBuf>) -> anyhow::Result<Self> {
+    pub fn gather(
+        cli: HashMap<String, String>,
+        env_file: Option<PathBuf>,
+    ) -> crate::error::Result<Self> {
         let process: HashMap<String, String> = std::env::vars().collect();
         let env_path = env_file
             .or_else(|| {
@@ -294,6 +297,12 @@ impl Settings {
             &src.get("RUNNER_LABELS").unwrap_or_else(|| "intel".into()),
             ',',
         ));
+        let runner_group = src.get("RUNNER_GROUP").unwrap_or_else(|| "Default".into());
+        if repo.is_some() && !runner_group.eq_ignore_ascii_case("Default") {
+            return Err(ConfigError::new(format!(
+                "RUNNER_GROUP={runner_group} cannot apply: repository runners have no runner groups; remove RUNNER_GROUP or register at the organization (no REPO)"
+            )));
+        }
         let github_api_url = url_setting(src, "GITHUB_API_URL", "https://api.github.com")?;
         let github_server_url = url_setting(src, "GITHUB_SERVER_URL", "https://github.com")?;
         let runner_count = src.number("RUNNER_COUNT", 2u32, "a whole number")?;
@@ -302,7 +311,7 @@ impl Settings {
             env_path: src.env_path.clone(),
             pat: src.get("GH_PAT"),
             prefix,
-            runner_group: src.get("RUNNER_GROUP").unwrap_or_else(|| "Default".into()),
+            runner_group,
             labels,
             runner_image: src
                 .get("RUNNER_IMAGE")
@@ -477,7 +486,7 @@ mod tests {
     fn process_env_beats_file_and_cli_beats_both() {
         let mut src = Sources::from_maps(
             map(&[("ORG", "from-env"), ("RUNNER_GROUP", "")]),
-            map(&[("ORG", "from-file"), ("RUNNER_GROUP", "lab"), ("REPO", "r")]),
+            map(&[("ORG", "from-file"), ("RUNNER_GROUP", "lab")]),
         );
         let s = Settings::resolve(&src).unwrap();
         assert_eq!(s.org, "from-env");

@@ -24,7 +24,7 @@ use std::io;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
+use crate::error::{Error, Result};
 
 use crate::github::{now_epoch, Scope, Secret, Token};
 
@@ -136,9 +136,9 @@ impl TokenCache {
 
     /// The cached token if it is fresh now, else calls `fetch` once and caches its token.
     /// Errors of `fetch` come back unchanged (downcast to `GitHubError` for the exit code).
-    pub fn get_or_fetch<E>(&self, fetch: impl FnOnce() -> Result<Token, E>) -> anyhow::Result<Token>
+    pub fn get_or_fetch<E>(&self, fetch: impl FnOnce() -> Result<Token, E>) -> Result<Token>
     where
-        E: Into<anyhow::Error>,
+        E: Into<Error>,
     {
         let _lock = self.lock()?;
         if let Some(cached) = self.read()? {
@@ -152,37 +152,43 @@ impl TokenCache {
             token: token.token.clone(),
             expires_at: token.expires_at,
         };
-        self.write(&entry)
-            .with_context(|| format!("cannot write token cache {}", self.path.display()))?;
+        self.write(&entry).map_err(|e| {
+            Error::io(
+                format!("cannot write token cache {}", self.path.display()),
+                e,
+            )
+        })?;
         Ok(token)
     }
 
     /// The file's content, fresh or not; `None` when missing or unreadable as a cache.
-    pub fn read(&self) -> anyhow::Result<Option<CachedToken>> {
+    pub fn read(&self) -> Result<Option<CachedToken>> {
         match fs::read_to_string(&self.path) {
             Ok(text) => Ok(CachedToken::parse(&text)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             // Not UTF-8 or similar garbage: a miss, to be overwritten.
             Err(e) if e.kind() == io::ErrorKind::InvalidData => Ok(None),
-            Err(e) => {
-                Err(e).with_context(|| format!("cannot read token cache {}", self.path.display()))
-            }
+            Err(e) => Err(Error::io(
+                format!("cannot read token cache {}", self.path.display()),
+                e,
+            )),
         }
     }
 
     /// Forgets the cached token (e.g. after GitHub refused it), under the lock.
-    pub fn invalidate(&self) -> anyhow::Result<()> {
+    pub fn invalidate(&self) -> Result<()> {
         let _lock = self.lock()?;
         match fs::remove_file(&self.path) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => {
-                Err(e).with_context(|| format!("cannot remove token cache {}", self.path.display()))
-            }
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(Error::io(
+                format!("cannot remove token cache {}", self.path.display()),
+                e,
+            )),
             _ => Ok(()),
         }
     }
 
     /// Exclusive lock on the sidecar; released when the returned file is dropped.
-    fn lock(&self) -> anyhow::Result<File> {
+    fn lock(&self) -> Result<File> {
         let path = self.lock_path();
         let file = OpenOptions::new()
             .read(true)
@@ -191,9 +197,14 @@ impl TokenCache {
             .truncate(false)
             .mode(0o600)
             .open(&path)
-            .with_context(|| format!("cannot open token cache lock {}", path.display()))?;
+            .map_err(|e| {
+                Error::io(
+                    format!("cannot open token cache lock {}", path.display()),
+                    e,
+                )
+            })?;
         file.lock()
-            .with_context(|| format!("cannot lock {}", path.display()))?;
+            .map_err(|e| Error::io(format!("cannot lock {}", path.display()), e))?;
         Ok(file)
     }
 

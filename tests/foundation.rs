@@ -116,10 +116,10 @@ fn hostile_values_round_trip_through_real_compose() {
     let generic = &resolved["services"]["x-runner-1"]["environment"];
     // compose's own output keeps `$$`: the value reaches the container as `$HOME`, uninterpolated.
     assert_eq!(
-        generic["RUNNER_LABELS"].as_str(),
+        generic["RUNNER_WORKDIR"].as_str(),
         Some("a\"b: c,{d},e #f,[g],$$HOME,*h,&i")
     );
-    assert_eq!(generic["RUNNER_GROUP"].as_str(), Some("group: {evil}"));
+    assert_eq!(generic["NO_PROXY"].as_str(), Some("group: {evil}"));
     let board = &resolved["services"]["x-runner-b1"]["environment"];
     assert_eq!(board["MULTI"].as_str(), Some("line1\nline2"));
     assert_eq!(board["QUOTE"].as_str(), Some("it's \"quoted\""));
@@ -211,6 +211,12 @@ fn bad_input_is_rejected_and_changes_nothing() {
             args: &["compose", "-n", "1"],
             code: 3,
             needles: &["RUNNER_NAME_PREFIX=my lab"],
+        },
+        BadCase {
+            env: "REPO=fw\nRUNNER_GROUP=lab",
+            args: &["compose", "-n", "1"],
+            code: 3,
+            needles: &["RUNNER_GROUP=lab cannot apply: repository runners have no runner groups"],
         },
         BadCase {
             env: "RUNNER_STOP_GRACE_PERIOD=soon",

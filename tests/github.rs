@@ -3,9 +3,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ghr::github::{
-    now_epoch, GitHub, GitHubError, Options, Scope, Unregistered, DEFAULT_CONCURRENCY,
-};
+use ghr::concurrent::map_bounded;
+use ghr::github::{now_epoch, GitHub, GitHubError, Label, Options, Scope};
 use testkit::FakeGitHub;
 
 const PAT: &str = "fakepat_TESTPAT0123456789abcdefTESTPAT";
@@ -68,13 +67,13 @@ fn client(gh: &FakeGitHub, scope: Scope, pat: &str) -> GitHub {
 
 /// Every way an error can be shown; none may contain a secret.
 fn assert_no_secret(err: &GitHubError, secrets: &[&str]) {
-    let any = anyhow::Error::new(err.clone());
+    let wrapped = ghr::error::Error::from(err.clone());
     for shown in [
         err.to_string(),
         format!("{err:?}"),
         format!("{err:#?}"),
-        format!("{any:#}"),
-        format!("{any:?}"),
+        wrapped.to_string(),
+        format!("{wrapped:?}"),
     ] {
         for s in secrets {
             assert!(!shown.contains(s), "secret leaked in {shown:?}");
@@ -125,26 +124,89 @@ fn runner_fields_follow_github() {
     assert_eq!(r.name, info.name);
     assert_eq!(r.busy, info.busy);
     assert_eq!(r.status, info.status);
-    assert_eq!(r.labels, info.labels);
+    let names: Vec<&str> = r.labels.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(names, info.labels);
+    assert!(
+        r.labels.iter().all(|l| l.read_only),
+        "the defaults are read-only"
+    );
+    assert_eq!(r.group_id, 1);
     assert!(!r.os.is_empty());
 }
 
 #[test]
-fn lookup_by_name_uses_the_name_filter() {
+fn labels_are_replaced_custom_ones_only() {
     let gh = fake();
-    gh.seed_runners(&fake_org(), "look", 150);
+    let id = gh.add_runner(&fake_org(), "lab-1", &["old", "gone"]);
     let c = client(&gh, org(), PAT);
-    let found = c.runner_by_name("look-7").unwrap().expect("look-7 exists");
-    assert_eq!(found.name, "look-7");
-    assert_eq!(c.runner(found.id).unwrap(), found);
-    assert_eq!(c.runner_by_name("nope").unwrap(), None);
-    let lists: Vec<_> = gh
-        .requests()
-        .into_iter()
-        .filter(|r| r.method == "GET" && r.path.ends_with("/actions/runners"))
-        .collect();
-    assert_eq!(lists.len(), 2, "one filtered request per lookup");
-    assert!(lists.iter().all(|r| r.query.contains("name=")));
+    let now = c
+        .set_labels(id, "lab-1", &["new".into(), "Old".into()])
+        .unwrap();
+    let label = |name: &str, read_only: bool| Label {
+        name: name.into(),
+        read_only,
+    };
+    assert_eq!(
+        now,
+        [
+            label("self-hosted", true),
+            label("Linux", true),
+            label("X64", true),
+            label("new", false),
+            label("Old", false)
+        ]
+    );
+    assert_eq!(
+        gh.runner(&fake_org(), "lab-1").unwrap().labels,
+        ["self-hosted", "Linux", "X64", "new", "Old"]
+    );
+    assert_eq!(gh.count("PUT", "/orgs/acme/actions/runners/"), 1);
+    let r = gh.requests().pop().unwrap();
+    assert!(
+        r.path.ends_with(&format!("/runners/{id}/labels")),
+        "{}",
+        r.path
+    );
+    // An unknown runner is GitHub's 404.
+    let err = c.set_labels(999_999, "ghost", &[]).unwrap_err();
+    assert!(matches!(err, GitHubError::RunnerNotFound { .. }), "{err:?}");
+}
+
+#[test]
+fn runner_groups_are_listed_and_runners_moved() {
+    let gh = fake();
+    let lab = gh.add_runner_group("lab");
+    let id = gh.add_runner(&fake_org(), "g-1", &[]);
+    let c = client(&gh, org(), PAT);
+    let groups = c.runner_groups().unwrap();
+    let names: Vec<(&str, u64)> = groups.iter().map(|g| (g.name.as_str(), g.id)).collect();
+    assert_eq!(names, [("Default", 1), ("lab", lab)]);
+    c.set_runner_group(lab, id, "g-1").unwrap();
+    assert_eq!(gh.runner(&fake_org(), "g-1").unwrap().runner_group_id, lab);
+    let err = c.set_runner_group(999, id, "g-1").unwrap_err();
+    assert!(err.to_string().contains("404"), "{err}");
+    // Repositories have no runner groups.
+    gh.add_runner(&fake_repo(), "r-1", &[]);
+    let err = client(&gh, repo(), PAT).runner_groups().unwrap_err();
+    assert!(matches!(err, GitHubError::NotFound { .. }), "{err:?}");
+}
+
+#[test]
+fn saml_sso_is_named_as_such() {
+    let gh = fake();
+    gh.require_sso(ORG);
+    let err = client(&gh, org(), PAT).list_runners().unwrap_err();
+    assert_eq!(
+        err,
+        GitHubError::SsoRequired {
+            scope: org(),
+            url: "https://github.com/orgs/acme/sso?authorization_request=AUTHZ0123".into()
+        }
+    );
+    let text = err.to_string();
+    assert!(text.contains("SAML single sign-on"), "{text}");
+    assert!(!text.contains("admin:org"), "not a missing scope: {text}");
+    assert!(text.contains("authorization_request=AUTHZ0123"), "{text}");
 }
 
 #[test]
@@ -161,27 +223,29 @@ fn sends_githubs_headers() {
 }
 
 #[test]
-fn registration_and_remove_tokens() {
+fn registration_tokens() {
     let gh = fake();
     for scope in [org(), repo()] {
         let c = client(&gh, scope, PAT);
         let now = now_epoch();
-        for t in [c.registration_token().unwrap(), c.remove_token().unwrap()] {
-            assert!(!t.token.expose().is_empty());
-            assert!(
-                (t.expires_at - (now + 3600)).abs() <= 5,
-                "one hour: {}",
-                t.expires_at - now
-            );
-            assert_eq!(format!("{:?}", t.token), "***");
-        }
+        let t = c.registration_token().unwrap();
+        assert!(!t.token.expose().is_empty());
+        assert!(
+            (t.expires_at - (now + 3600)).abs() <= 5,
+            "one hour: {}",
+            t.expires_at - now
+        );
+        assert_eq!(format!("{:?}", t.token), "***");
     }
     assert_eq!(
         gh.count("POST", "/orgs/acme/actions/runners/registration-token"),
         1
     );
     assert_eq!(
-        gh.count("POST", "/repos/acme/widgets/actions/runners/remove-token"),
+        gh.count(
+            "POST",
+            "/repos/acme/widgets/actions/runners/registration-token"
+        ),
         1
     );
 }
@@ -205,8 +269,18 @@ fn missing_permission_is_403_and_names_it() {
     let err = client(&gh, org(), REPO_ONLY_PAT)
         .registration_token()
         .unwrap_err();
-    assert_eq!(err, GitHubError::Forbidden { scope: org() });
+    assert_eq!(
+        err,
+        GitHubError::Forbidden {
+            scope: org(),
+            message: "Resource not accessible by personal access token".into()
+        }
+    );
     assert!(err.to_string().contains("admin:org"), "{err}");
+    assert!(
+        err.to_string().contains("Resource not accessible"),
+        "GitHub's own words are kept: {err}"
+    );
     assert_no_secret(&err, &[REPO_ONLY_PAT]);
     assert_eq!(gh.requests().len(), 1, "403 is not retried");
 }
@@ -240,98 +314,60 @@ fn unknown_org_or_repo_is_404() {
 }
 
 #[test]
-fn unregister_250_takes_3_lists_and_250_deletes() {
-    let gh = fake();
-    gh.seed_runners(&fake_org(), "host-acme-runner", 250);
-    let names: Vec<String> = gh
-        .runners(&fake_org())
-        .into_iter()
-        .map(|r| r.name)
-        .collect();
-    let out = client(&gh, org(), PAT)
-        .unregister_many(&names, DEFAULT_CONCURRENCY)
-        .unwrap();
-    assert_eq!(out.len(), 250);
-    assert!(out.iter().all(|o| o.result == Ok(Unregistered::Removed)));
-    assert_eq!(
-        out.iter().map(|o| o.name.clone()).collect::<Vec<_>>(),
-        names,
-        "outcomes in input order"
-    );
-    assert_eq!(gh.count("GET", "/orgs/acme/actions/runners"), 3);
-    let odd: Vec<_> = gh
-        .requests()
-        .into_iter()
-        .filter(|r| r.status != 200 && r.status != 204)
-        .collect();
-    assert!(odd.is_empty(), "{odd:?}");
-    assert_eq!(gh.count("DELETE", "/orgs/acme/actions/runners/"), 250);
-    assert_eq!(gh.requests().len(), 3 + 250);
-    assert!(gh.runners(&fake_org()).is_empty());
-}
-
-#[test]
-fn busy_runner_is_422_reported_and_others_still_removed() {
-    let gh = fake();
-    let ids = gh.seed_runners(&fake_repo(), "busy", 5);
-    gh.set_busy(&fake_repo(), ids[2], true);
-    let mut names: Vec<String> = gh
-        .runners(&fake_repo())
-        .into_iter()
-        .map(|r| r.name)
-        .collect();
-    names.sort();
-    names.push("never-registered".into());
-    let out = client(&gh, repo(), PAT).unregister_many(&names, 4).unwrap();
-    let busy: Vec<_> = out.iter().filter(|o| o.is_busy()).collect();
-    assert_eq!(busy.len(), 1);
-    assert_eq!(busy[0].id, Some(ids[2]));
-    let msg = busy[0].result.clone().unwrap_err().to_string();
-    assert!(msg.contains("is running a job"), "{msg}");
-    assert!(msg.contains(&busy[0].name), "{msg}");
-    assert_eq!(
-        out.iter()
-            .filter(|o| o.result == Ok(Unregistered::Removed))
-            .count(),
-        4
-    );
-    assert_eq!(
-        out.last().unwrap().result,
-        Ok(Unregistered::NotRegistered),
-        "unknown names cost no request"
-    );
-    let left = gh.runners(&fake_repo());
-    assert_eq!(left.len(), 1);
-    assert_eq!(left[0].id, ids[2]);
-    assert_eq!(gh.count("GET", "/actions/runners"), 1);
-    assert_eq!(gh.count("DELETE", "/actions/runners/"), 5);
-}
-
-#[test]
-fn delete_of_busy_runner_by_id_is_runner_busy() {
+fn delete_is_busy_only_when_github_says_a_job_runs() {
     let gh = fake();
     let ids = gh.seed_runners(&fake_org(), "b", 1);
     gh.set_busy(&fake_org(), ids[0], true);
     let c = client(&gh, org(), PAT);
-    let err = c.delete_runner(ids[0]).unwrap_err();
-    assert!(matches!(err, GitHubError::RunnerBusy { .. }), "{err:?}");
+    let err = c.delete_runner(ids[0], "b-1").unwrap_err();
+    assert_eq!(
+        err,
+        GitHubError::RunnerBusy {
+            runner: "b-1".into()
+        }
+    );
     assert_eq!(err.status(), Some(422));
+    assert!(err.to_string().contains("is running a job"), "{err}");
     gh.set_busy(&fake_org(), ids[0], false);
-    c.delete_runner(ids[0]).unwrap();
-    let err = c.delete_runner(ids[0]).unwrap_err();
+    // Another 422 (GitHub also answers it when it thinks a client spams) is not "busy",
+    // and GitHub's message is kept.
+    gh.inject_reply(
+        1,
+        422,
+        "Validation Failed: too many requests for this runner",
+    );
+    let err = c.delete_runner(ids[0], "b-1").unwrap_err();
+    assert!(
+        matches!(err, GitHubError::Unexpected { status: 422, .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("too many requests"), "{err}");
+    c.delete_runner(ids[0], "b-1").unwrap();
+    let err = c.delete_runner(ids[0], "b-1").unwrap_err();
     assert!(matches!(err, GitHubError::RunnerNotFound { .. }), "{err:?}");
 }
 
 #[test]
-fn retries_a_5xx_burst_then_succeeds() {
+fn retries_a_5xx_burst_saying_so_then_succeeds() {
     let gh = fake();
     gh.seed_runners(&fake_org(), "retry", 120);
-    gh.inject_errors(3, 502);
-    let runners = client(&gh, org(), PAT).list_runners().unwrap();
+    gh.inject_errors(2, 502);
+    let notices = Notices::default();
+    let c = GitHub::with_options(&gh.url(), org(), PAT, opts(&notices)).unwrap();
+    let runners = c.list_runners().unwrap();
     assert_eq!(runners.len(), 120);
-    // 3 failed answers + 2 pages; no page fetched twice after success.
-    assert_eq!(gh.requests().len(), 5);
-    assert_eq!(gh.requests().iter().filter(|r| r.status == 502).count(), 3);
+    // 2 failed answers + 2 pages; no page fetched twice after success.
+    assert_eq!(gh.requests().len(), 4);
+    assert_eq!(gh.requests().iter().filter(|r| r.status == 502).count(), 2);
+    let said = notices.all();
+    assert_eq!(said.len(), 2, "every retry is announced: {said:?}");
+    assert!(
+        said[0].starts_with(
+            "GET /orgs/acme/actions/runners: GitHub answered HTTP 502; trying again in"
+        ),
+        "{said:?}"
+    );
+    assert!(said[1].ends_with("(attempt 3 of 3)"), "{said:?}");
 }
 
 #[test]
@@ -345,8 +381,35 @@ fn gives_up_after_bounded_retries() {
         matches!(err, GitHubError::Unexpected { status: 503, .. }),
         "{err:?}"
     );
-    assert_eq!(gh.requests().len(), 4, "1 try + 3 retries");
+    assert_eq!(gh.requests().len(), 3, "1 try + 2 retries");
     assert_no_secret(&err, &[PAT]);
+}
+
+/// With ghr's own options: a GitHub that does not answer at all fails within 30 s, with
+/// every retry announced and one error.
+#[test]
+fn an_unresponsive_github_fails_within_30_s() {
+    let gh = fake();
+    gh.set_latency(Duration::from_secs(60));
+    let notices = Notices::default();
+    let sink = notices.0.clone();
+    let o = Options {
+        notify: Arc::new(move |m: &str| sink.lock().unwrap().push(m.to_owned())),
+        ..Options::default()
+    };
+    let c = GitHub::with_options(&gh.url(), org(), PAT, o).unwrap();
+    let start = Instant::now();
+    let err = c.list_runners().unwrap_err();
+    let took = start.elapsed();
+    assert!(took < Duration::from_secs(30), "took {took:?}");
+    assert!(matches!(err, GitHubError::Network { .. }), "{err:?}");
+    assert!(err.to_string().contains("timed out"), "{err}");
+    assert_eq!(notices.all().len(), 2, "{:?}", notices.all());
+    assert!(
+        notices.all().iter().all(|n| n.contains("timed out")),
+        "{:?}",
+        notices.all()
+    );
 }
 
 #[test]
@@ -382,11 +445,16 @@ fn waits_for_retry_after_of_a_secondary_limit() {
     let notices = Notices::default();
     let c = GitHub::with_options(&gh.url(), org(), PAT, opts(&notices)).unwrap();
     let start = Instant::now();
-    let names: Vec<String> = (1..=20).map(|i| format!("sec-{i}")).collect();
-    let out = c.unregister_many(&names, 4).unwrap();
+    let runners = c.list_runners().unwrap();
+    let out = map_bounded(&runners, 4, |r| c.delete_runner(r.id, &r.name));
     assert!(start.elapsed() >= Duration::from_secs(1), "it waited");
-    assert!(out.iter().all(|o| o.result == Ok(Unregistered::Removed)));
+    assert!(out.iter().all(|o| o.is_ok()), "{out:?}");
     assert!(!notices.all().is_empty());
+    assert!(
+        notices.all()[0].contains("secondary rate limit"),
+        "{:?}",
+        notices.all()
+    );
     assert_eq!(gh.requests().iter().filter(|r| r.status == 429).count(), 2);
     // Both 429s are repeated once each: 1 list + 20 deletes + 2 repeats.
     assert_eq!(gh.requests().len(), 1 + 20 + 2);
@@ -411,8 +479,8 @@ fn parallel_workers_announce_one_wait_per_limit() {
     // Let the listing through, then exhaust the budget for the deletes.
     let runners = c.list_runners().unwrap();
     gh.set_rate_limit(0, (now_epoch() + 2) as u64);
-    let out = c.delete_runners(&runners, 8);
-    assert!(out.iter().all(|o| o.result == Ok(Unregistered::Removed)));
+    let out = map_bounded(&runners, 8, |r| c.delete_runner(r.id, &r.name));
+    assert!(out.iter().all(|o| o.is_ok()), "{out:?}");
     assert_eq!(notices.all().len(), 1, "{:?}", notices.all());
 }
 
@@ -422,7 +490,7 @@ fn repo_scope_403_names_repository_admin() {
     let org_only = "fakepat_ORGONLY0123456789abcdefORGONLY";
     gh.add_pat(org_only, &["admin:org"]);
     let err = client(&gh, repo(), org_only).list_runners().unwrap_err();
-    assert_eq!(err, GitHubError::Forbidden { scope: repo() });
+    assert!(matches!(err, GitHubError::Forbidden { .. }), "{err:?}");
     assert!(
         err.to_string().contains("admin access to the repository"),
         "{err}"
@@ -519,13 +587,18 @@ fn child_prints_every_error() {
                 shown.push(format!("token {t:?} {}", t.token));
                 tokens.push(t.token.expose().to_owned());
             }
-            Err(e) => shown.push(format!("{e}\n{e:?}\n{:#}", anyhow::Error::new(e.clone()))),
+            Err(e) => shown.push(format!(
+                "{e}\n{e:?}\n{}",
+                ghr::error::Error::from(e.clone())
+            )),
         }
-        match c.unregister_many(&["busy-1", "busy-2"], 2) {
-            Ok(out) => {
-                shown.push(format!("{out:?}"));
-                for e in out.iter().filter_map(|o| o.result.as_ref().err()) {
-                    shown.push(e.to_string());
+        match c.list_runners() {
+            Ok(runners) => {
+                for r in runners.iter().filter(|r| r.name.starts_with("busy")) {
+                    match c.delete_runner(r.id, &r.name) {
+                        Ok(()) => shown.push(format!("deleted {}", r.name)),
+                        Err(e) => shown.push(format!("{e}\n{e:?}")),
+                    }
                 }
             }
             Err(e) => shown.push(format!("{e}\n{e:?}")),
@@ -545,7 +618,7 @@ fn no_secret_in_any_output_of_a_process() {
     let gh = fake();
     let ids = gh.seed_runners(&fake_org(), "busy", 2);
     gh.set_busy(&fake_org(), ids[0], true);
-    let remove = client(&gh, org(), PAT).remove_token().unwrap();
+    let other = client(&gh, org(), PAT).registration_token().unwrap();
     // Make the child wait out a rate limit too, so its notice is part of the output.
     // Far enough ahead that a slow child start still meets the limit, within its 5 s wait.
     gh.set_rate_limit(0, (now_epoch() + 3) as u64);
@@ -574,7 +647,7 @@ fn no_secret_in_any_output_of_a_process() {
         PAT,
         REPO_ONLY_PAT,
         "fakepat_WRONGwrongWRONGwrong0123456789",
-        remove.token.expose(),
+        other.token.expose(),
     ] {
         assert!(!text.contains(s), "secret leaked:\n{text}");
     }

@@ -81,8 +81,8 @@ fn rebuilds_exactly_when_the_dockerfile_changes_or_the_image_is_missing() {
     )
     .unwrap();
     let err = ensure(&s, &docker, dir.path(), false).unwrap_err();
-    assert_eq!(ghr::exit::classify(&err), ghr::exit::Exit::Docker);
-    assert!(format!("{err:#}").contains("docker build of"), "{err:#}");
+    assert_eq!(err.exit(), ghr::exit::Exit::Docker);
+    assert!(err.to_string().contains("docker build of"), "{err}");
     assert_eq!(
         std::fs::read_to_string(&hash_file).unwrap(),
         second_hash,

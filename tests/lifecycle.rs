@@ -81,19 +81,27 @@ fn fleet_lifecycle_end_to_end() {
     wait_github(gh, &fleet.prefix, &all, "online");
     assert_eq!(token_requests(gh), 1);
 
-    // init again: same containers (not recreated, not restarted), no GitHub call at all.
+    // init again: same containers (not recreated, not restarted), one look at GitHub.
     let before: Vec<String> = all.iter().map(|n| fleet.container_id(n)).collect();
-    let requests = gh.requests().len();
-    fleet.ghr(&["init", "-n", "4"]).ok();
+    gh.clear_requests();
+    fleet
+        .ghr(&["init", "-n", "4"])
+        .ok()
+        .stdout_line("4 runners of acme are as the settings say; nothing to do");
     let after: Vec<String> = all.iter().map(|n| fleet.container_id(n)).collect();
     assert_eq!(
         before, after,
         "a second init must not recreate or restart containers"
     );
+    let calls: Vec<String> = gh
+        .requests()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
     assert_eq!(
-        gh.requests().len(),
-        requests,
-        "a second init needs nothing from GitHub"
+        calls,
+        ["GET /orgs/acme/actions/runners"],
+        "a second init makes one list call and no write"
     );
     wait_github(gh, &fleet.prefix, &all, "online");
 
@@ -111,7 +119,11 @@ fn fleet_lifecycle_end_to_end() {
     }
     let json: serde_json::Value =
         serde_json::from_str(&fleet.ghr(&["ls", "--json"]).ok().stdout).unwrap();
-    let rows = json.as_array().unwrap();
+    assert_eq!(
+        (&json["docker"], &json["github"]),
+        (&"known".into(), &"known".into())
+    );
+    let rows = json["runners"].as_array().unwrap();
     assert_eq!(rows.len(), 4);
     for (row, name) in rows.iter().zip(&all) {
         assert_eq!(row["name"], name.as_str());
@@ -155,19 +167,58 @@ fn fleet_lifecycle_end_to_end() {
         .ghr(&["logs", "1", "--no-follow", "--tail", "50"])
         .ok();
 
-    // Docker unreachable: GitHub's side still shows, with a warning and a Docker exit code.
+    // Docker unreachable: GitHub's side still shows, the containers are "unknown" (not "no
+    // container"), with a warning and a Docker exit code; --json marks the side.
     let out = fleet
         .ghr_with(
             &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")],
             &["list"],
         )
         .code(5);
+    let row = out
+        .stdout
+        .lines()
+        .find(|l| l.contains(&all[0]))
+        .unwrap_or("");
     assert!(
-        out.stdout.contains(&all[0]) && out.stdout.contains("online"),
+        row.contains("unknown") && row.contains("online"),
         "{}",
         out.stdout
     );
-    assert!(out.stderr.contains("warning"), "{}", out.stderr);
+    assert!(!out.stdout.contains("no container"), "{}", out.stdout);
+    assert!(
+        out.stderr.starts_with("warning: cannot read containers"),
+        "{}",
+        out.stderr
+    );
+    let out = fleet
+        .ghr_with(
+            &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")],
+            &["list", "--json"],
+        )
+        .code(5);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        (&json["docker"], &json["github"]),
+        (&"unknown".into(), &"known".into())
+    );
+    // GitHub unreachable: the other way round, with GitHub's exit code.
+    let out = fleet
+        .ghr_with(
+            &[("GITHUB_API_URL", "http://127.0.0.1:9")],
+            &["list", "--json"],
+        )
+        .code(4);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        (&json["docker"], &json["github"]),
+        (&"known".into(), &"unknown".into())
+    );
+    assert!(json["runners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["registration"] == "unknown"));
 
     // A second fleet (another prefix) in the same org must survive everything below.
     let other = lab.fleet("other").build();
@@ -291,11 +342,18 @@ fn github_5xx_burst_during_init_converges() {
     gh.inject_errors(2, 503);
     gh.inject_runner_errors(50, 500);
     let first = fleet.ghr(&["init", "-n", "2"]).code(1);
+    for name in &names {
+        assert!(
+            first.stderr.lines().any(|l| l.starts_with(&format!(
+                "error: {name} did not register: config.sh failed (exit status: 1):"
+            ))),
+            "{}",
+            first.stderr
+        );
+    }
     assert_eq!(
-        first.stderr.matches("did not register").count(),
-        3,
-        "{}",
-        first.stderr
+        first.stderr.lines().last(),
+        Some("error: 2 runner(s) failed; run the command again to finish")
     );
     gh.inject_runner_errors(0, 500);
     let created: Vec<(String, String)> = names
@@ -321,7 +379,7 @@ fn github_5xx_burst_during_init_converges() {
     fleet
         .ghr(&["register", "1"])
         .ok()
-        .stderr_line(&format!("{} is already configured; skipped", names[0]));
+        .stderr_line(&format!("{}: already registered; skipped", names[0]));
 
     // start registers what is not configured yet, then starts everything.
     fleet.ghr(&["start"]).ok();
@@ -375,7 +433,10 @@ fn dockerfile_change_rebuilds_once() {
     assert_eq!(token_requests(gh), 1);
     let json: serde_json::Value =
         serde_json::from_str(&fleet.ghr(&["list", "--json"]).ok().stdout).unwrap();
-    assert_eq!(json[0]["container"]["image"], fleet.custom_image());
+    assert_eq!(
+        json["runners"][0]["container"]["image"],
+        fleet.custom_image()
+    );
 }
 
 /// The faithful runner image, built once per run and reused.
@@ -402,7 +463,7 @@ fn api_calls_per_command_are_exact() {
     let json: serde_json::Value =
         serde_json::from_str(&fleet.ghr(&["list", "--json"]).ok().stdout).unwrap();
     assert_eq!(
-        json.as_array().unwrap().len(),
+        json["runners"].as_array().unwrap().len(),
         250,
         "every page, only this prefix"
     );

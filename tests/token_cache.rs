@@ -115,7 +115,7 @@ fn reads_the_shell_tools_two_line_format() {
     let now = now_epoch();
     fs::write(&path, format!("{}\nSHELLTOKEN\n", now - 10)).unwrap();
     let t = TokenCache::new(&path, DEFAULT_TTL_SECS)
-        .get_or_fetch(|| -> anyhow::Result<_> { panic!("must not fetch") })
+        .get_or_fetch(|| -> ghr::error::Result<_> { panic!("must not fetch") })
         .unwrap();
     assert_eq!(t.token.expose(), "SHELLTOKEN");
     assert_eq!(t.expires_at, now - 10 + 3600);
@@ -130,7 +130,10 @@ fn fetch_errors_come_back_typed_and_are_not_cached() {
         .get_or_fetch(|| api.registration_token())
         .unwrap_err();
     assert!(
-        err.downcast_ref::<ghr::github::GitHubError>().is_some(),
+        matches!(
+            err,
+            ghr::error::Error::GitHub(ghr::github::GitHubError::BadCredentials)
+        ),
         "{err:?}"
     );
     assert!(!path.exists());

@@ -1,46 +1,100 @@
-//! `ghr compose [-n N]`: write the compose file; no GitHub call, no container touched.
+//! `ghr compose [-n N]`: write the compose file; no GitHub call, no container touched. Also
+//! the compose file's rendering and writing for every other command.
 
 use crate::cli::CountArgs;
-use crate::compose::{self, RenderInput};
-use crate::docker::Docker;
-use crate::fleet;
+use crate::compose::{self, ComposeFile, RenderInput};
+use crate::error::{Error, Result};
+use crate::fleet::{self, DesiredRunner};
 use crate::fsutil::write_atomic;
 use crate::host::HostFacts;
-use crate::settings::Settings;
-use anyhow::{Context, Result};
+use crate::settings::{ConfigError, Settings};
+use crate::ui;
 
 pub fn run(settings: &Settings, args: CountArgs) -> Result<()> {
-    let count = match args.count {
-        Some(n) => n,
-        None => current_generic_count(settings).unwrap_or(settings.runner_count),
-    };
     let image = crate::image::configured_image(settings, std::path::Path::new("."));
-    write(settings, count, &image)?;
-    println!(
-        "Wrote {} ({} generic, {} board runners)",
+    let desired = Desired::of(settings, args.count, &image)?;
+    let done = match desired.change(settings)? {
+        Some(_) => {
+            write_file(settings, &desired.compose)?;
+            "Wrote"
+        }
+        None => "Unchanged:",
+    };
+    ui::result(&format!(
+        "{done} {} ({} generic, {} board runners)",
         settings.compose_file.display(),
-        count,
+        desired.count,
         settings.boards.len()
-    );
+    ));
     Ok(())
 }
 
-/// Renders and writes the compose file for `generic` generic runners plus the boards.
-pub fn write(settings: &Settings, generic: u32, image: &str) -> Result<()> {
-    let runners = fleet::desired(settings, generic);
-    fleet::check_names(&runners)?;
+/// The fleet as the settings want it, and the compose file that describes it.
+pub struct Desired {
+    pub runners: Vec<DesiredRunner>,
+    pub compose: ComposeFile,
+    /// How many generic runners (see `fleet::size`).
+    pub count: u32,
+}
+
+impl Desired {
+    /// For `-n` `cli` (or the recorded one, or `RUNNER_COUNT`) and the image `image`.
+    pub fn of(settings: &Settings, cli: Option<u32>, image: &str) -> Result<Desired> {
+        let recorded = recorded(settings);
+        let count = fleet::size(cli, recorded, settings.runner_count);
+        let runners = fleet::desired(settings, count);
+        fleet::check_names(&runners)?;
+        let wrapper = crate::wrapper::for_fleet(settings)?;
+        let host = HostFacts::probe(settings.loop_device_count);
+        let compose = compose::render(&RenderInput {
+            settings,
+            runners: &runners,
+            image,
+            host: &host,
+            wrapper: wrapper.as_deref(),
+            recorded_count: cli.or(recorded),
+        });
+        Ok(Desired {
+            runners,
+            compose,
+            count,
+        })
+    }
+
+    /// Why the compose file must be written, or `None` when it already says exactly this.
+    pub fn change(&self, settings: &Settings) -> Result<Option<String>> {
+        ensure_ours(settings)?;
+        let path = &settings.compose_file;
+        match std::fs::read_to_string(path) {
+            Ok(text) if text == self.compose.to_yaml() => Ok(None),
+            Ok(_) => Ok(Some("the settings changed".into())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Ok(Some("there is none yet".into()))
+            }
+            Err(e) => Err(Error::io(format!("cannot read {}", path.display()), e)),
+        }
+    }
+}
+
+/// The `-n` recorded in ghr's compose file, if there is one.
+pub fn recorded(settings: &Settings) -> Option<u32> {
+    if !is_ours(&settings.compose_file) {
+        return None;
+    }
+    std::fs::read_to_string(&settings.compose_file)
+        .ok()
+        .and_then(|text| compose::recorded_count(&text))
+}
+
+/// Writes the compose file atomically (readers see the old one or the new one).
+pub fn write_file(settings: &Settings, file: &ComposeFile) -> Result<()> {
     ensure_ours(settings)?;
-    let host = HostFacts::probe(settings.loop_device_count);
-    let wrapper = crate::wrapper::for_fleet(settings)?;
-    let file = compose::render(&RenderInput {
-        settings,
-        runners: &runners,
-        image,
-        host: &host,
-        wrapper: wrapper.as_deref(),
-    });
-    write_atomic(&settings.compose_file, file.to_yaml().as_bytes(), 0o644)
-        .with_context(|| format!("cannot write {}", settings.compose_file.display()))
+    write_atomic(&settings.compose_file, file.to_yaml().as_bytes(), 0o644).map_err(|e| {
+        Error::io(
+            format!("cannot write {}", settings.compose_file.display()),
+            e,
+        )
+    })
 }
 
 /// Whether the file at `path` is one ghr generated (or does not exist yet).
@@ -58,7 +112,7 @@ pub fn is_ours(path: &std::path::Path) -> bool {
 
 /// ghr never overwrites (or deletes) a compose file it did not generate: `COMPOSE_FILE` is
 /// also Docker Compose's own variable, which users export for their own projects.
-pub fn ensure_ours(settings: &Settings) -> Result<(), crate::settings::ConfigError> {
+pub fn ensure_ours(settings: &Settings) -> Result<(), ConfigError> {
     let path = &settings.compose_file;
     if is_ours(path) {
         return Ok(());
@@ -67,20 +121,8 @@ pub fn ensure_ours(settings: &Settings) -> Result<(), crate::settings::ConfigErr
         .compose_file_origin
         .as_deref()
         .unwrap_or("the default");
-    Err(crate::settings::ConfigError::new(format!(
+    Err(ConfigError::new(format!(
         "COMPOSE_FILE={} (set in {origin}) is a file ghr did not generate, and ghr never overwrites it; unset COMPOSE_FILE (Docker Compose users often export it for their own projects) or set it in .env to a file of ghr's own",
         path.display()
     )))
-}
-
-/// How many generic runner containers this fleet has now (None when Docker cannot tell).
-pub fn current_generic_count(settings: &Settings) -> Option<u32> {
-    let containers = Docker::new()
-        .containers(compose::label::PREFIX, &settings.prefix)
-        .ok()?;
-    let generic = containers
-        .iter()
-        .filter(|c| c.labels.get(compose::label::KIND).map(String::as_str) == Some("generic"))
-        .count();
-    (generic > 0).then_some(generic as u32)
 }

@@ -1,93 +1,188 @@
-//! `ghr init [-n N]`: compose file, image, containers created, unconfigured runners
-//! registered, configured runners started. Safe to run again: it converges.
+//! `ghr init [-n N] [-y] [--force NAME...]` and `ghr plan [-n N] [--json]`: make the fleet
+//! match the settings, or say what that would take. Both gather the same state and ask the
+//! planner; `plan` prints the plan, `init` hands it to the executor.
 
-use super::lifecycle::{self, Registration};
-use super::remote::Remote;
-use crate::cli::CountArgs;
+use super::compose::Desired;
+use super::Targets;
+use crate::apply::{self, Context};
+use crate::cli::{InitArgs, PlanArgs};
 use crate::docker::Docker;
-use crate::fleet;
+use crate::error::{Error, Result};
+use crate::observe;
+use crate::plan::{self, Intent, Plan};
+use crate::remote::Remote;
 use crate::settings::Settings;
-use anyhow::Result;
+use crate::ui;
+use std::path::Path;
 
-pub fn run(settings: &Settings, args: CountArgs) -> Result<()> {
-    let count = args.count.unwrap_or(settings.runner_count);
-    // Everything that can be refused is refused before GitHub, a file or a container is touched.
-    fleet::check_names(&fleet::desired(settings, count))?;
-    super::compose::ensure_ours(settings)?;
-    let shared_lock_dir = crate::wrapper::for_fleet(settings)?.is_some();
+/// The state and plan of one `init` (or `plan`).
+struct Planned {
+    desired: Desired,
+    image: plan::ImageState,
+    build_hash: Option<String>,
+    plan: Plan,
+}
+
+fn make_plan(
+    settings: &Settings,
+    docker: &Docker,
+    remote: &Remote,
+    count: Option<u32>,
+    force: &[String],
+) -> Result<Planned> {
+    let dir = Path::new(".");
+    let (image, build_hash) = observe::image(settings, docker, dir)?;
+    let desired = Desired::of(settings, count, &image.reference)?;
+    let compose_change = desired.change(settings)?;
+    // A runner group that does not exist is refused before anything changes.
+    let group = remote.group(&settings.runner_group)?;
+    let snapshot = observe::snapshot(settings, docker, remote)?;
+    let targets = Targets::new(settings, &desired.runners, &snapshot.local.runners);
+    let force = targets.resolve(force)?;
+    let specs = desired.compose.specs();
+    let plan = plan::plan(&plan::Inputs {
+        prefix: &settings.prefix,
+        desired: &desired.runners,
+        specs: &specs,
+        image: &image,
+        compose: compose_change,
+        local: &snapshot.local.runners,
+        volumes: &snapshot.local.volumes,
+        github: &snapshot.github,
+        group: group.as_ref(),
+        intent: &Intent::Converge { force, prune: true },
+    });
+    Ok(Planned {
+        desired,
+        image,
+        build_hash,
+        plan,
+    })
+}
+
+pub fn plan(settings: &Settings, args: PlanArgs) -> Result<()> {
     let docker = Docker::new();
     let remote = Remote::connect(settings)?;
-    // A runner without a container will need registering: get the (cached) token before
-    // anything is built, written or created, so a rejected PAT changes nothing.
-    let existing = lifecycle::containers(settings, &docker)?;
-    let missing = fleet::desired(settings, count)
-        .iter()
-        .any(|r| !existing.iter().any(|c| c.name == r.name));
-    if missing {
-        remote.registration_token()?;
+    let planned = make_plan(settings, &docker, &remote, args.count.count, &[])?;
+    if args.json {
+        ui::result(&ui::plan_json(&planned.plan));
+    } else {
+        ui::result(&ui::plan_text(&planned.plan));
     }
-    let image = crate::image::ensure(settings, &docker, std::path::Path::new("."), false)?.image;
-    super::compose::write(settings, count, &image)?;
-    if shared_lock_dir {
-        prepare_lock_dir(settings)?;
-    }
-    let file = &settings.compose_file;
-    // Containers and volumes exist after this, but nothing runs: an unconfigured runner
-    // would only exit and be restarted, over and over.
-    docker.compose_up(file, false, &[])?;
+    Ok(())
+}
 
-    let desired: Vec<String> = fleet::desired(settings, count)
-        .into_iter()
-        .map(|r| r.name)
-        .collect();
-    let all = lifecycle::containers(settings, &docker)?;
-    let extra: Vec<&str> = all
-        .iter()
-        .map(|c| c.name.as_str())
-        .filter(|n| !desired.iter().any(|d| d == n))
-        .collect();
-    if !extra.is_empty() {
-        eprintln!(
-            "warning: {} not in the compose file any more; `ghr rm` removes them",
-            extra.join(", ")
-        );
+pub fn run(settings: &Settings, args: InitArgs) -> Result<()> {
+    let docker = Docker::new();
+    let remote = Remote::connect(settings)?;
+    let planned = make_plan(settings, &docker, &remote, args.count.count, &args.force)?;
+    let plan = &planned.plan;
+    confirm_removals(plan, args.yes, &settings.scope_label())?;
+    // Everything that can be refused is refused before the first change: the token too.
+    let token = if plan.needs_token() {
+        Some(remote.registration_token()?)
+    } else {
+        None
+    };
+    report_kept(plan);
+    if plan.is_empty() {
+        ui::result(&format!(
+            "{} runners of {} are as the settings say; nothing to do",
+            planned.desired.runners.len(),
+            settings.scope_label()
+        ));
+        return kept_result(plan, &Default::default());
     }
-    let targets: Vec<_> = all
-        .into_iter()
-        .filter(|c| desired.contains(&c.name))
-        .collect();
-    let registrations = lifecycle::register(settings, &docker, &remote, &targets, false);
-    let outcomes = &registrations.outcomes;
-    let ready: Vec<String> = targets
+    let outcome = apply::apply(
+        &Context {
+            settings,
+            docker: &docker,
+            remote: Some(&remote),
+            compose: Some(&planned.desired.compose),
+            desired: &planned.desired.runners,
+            image: &planned.image.reference,
+            build_hash: planned.build_hash.as_deref(),
+            dir: Path::new("."),
+            token: token.as_deref(),
+        },
+        plan,
+    )?;
+    let total = planned.desired.runners.len();
+    let up = planned
+        .desired
+        .runners
         .iter()
-        .zip(outcomes)
-        .filter(|(_, o)| !matches!(o, Registration::Failed(_)))
-        .map(|(c, _)| c.name.clone())
-        .collect();
-    if !ready.is_empty() {
-        docker.compose_up(file, true, &ready)?;
-    }
-    println!(
-        "{} of {} runners of {} are up ({}, image {image})",
-        ready.len(),
-        targets.len(),
+        .filter(|r| !outcome.failed.contains(&r.name))
+        .count();
+    ui::result(&format!(
+        "{up} of {total} runners of {} are up ({}, image {})",
         settings.scope_label(),
-        file.display()
+        settings.compose_file.display(),
+        planned.image.reference
+    ));
+    kept_result(plan, &outcome)
+}
+
+/// Removals are asked before anything is done: listed by name on a terminal; without one,
+/// only `-y` lets them happen (else nothing changes at all, exit 130).
+pub fn confirm_removals(plan: &Plan, yes: bool, scope: &str) -> Result<()> {
+    let doomed = plan.removals();
+    if doomed.is_empty() || yes {
+        return Ok(());
+    }
+    let question = format!(
+        "Unregister from {scope} and remove {} runner(s): {}?",
+        doomed.len(),
+        doomed.join(", ")
     );
-    registrations.result("run `ghr init` again to retry them")
+    if ui::confirm(&question)? {
+        Ok(())
+    } else {
+        Err(Error::Cancelled("cancelled; nothing was changed".into()))
+    }
+}
+
+pub fn report_kept(plan: &Plan) {
+    for note in &plan.notes {
+        ui::info(&format!("{}: {}", note.runner, note.why));
+    }
+    for kept in &plan.kept {
+        ui::warn(&format!("{}: {}", kept.runner, kept.why));
+    }
+}
+
+/// Ok, unless a runner failed or had to be kept (each already reported).
+pub fn kept_result(plan: &Plan, outcome: &apply::Outcome) -> Result<()> {
+    let failed = outcome.failed.len();
+    let kept = plan.kept.len() + outcome.kept.len();
+    if failed + kept == 0 {
+        return Ok(());
+    }
+    let mut parts = Vec::new();
+    if failed > 0 {
+        parts.push(format!("{failed} runner(s) failed"));
+    }
+    if kept > 0 {
+        parts.push(format!("{kept} runner(s) were kept busy"));
+    }
+    Err(Error::Partial(format!(
+        "{}; run the command again to finish",
+        parts.join(" and ")
+    )))
 }
 
 /// The shared lock directory must exist, usable by every runner user, before compose mounts it.
 pub fn prepare_lock_dir(settings: &Settings) -> Result<()> {
-    let path = std::path::Path::new(&settings.lock_host_path);
+    let path = Path::new(&settings.lock_host_path);
     match crate::lockdir::prepare(path)? {
-        crate::lockdir::Prepared::Created => {
-            eprintln!("Created the lock directory {} (mode 1777)", path.display())
-        }
-        crate::lockdir::Prepared::Widened { from } => eprintln!(
+        crate::lockdir::Prepared::Created => ui::info(&format!(
+            "Created the lock directory {} (mode 1777)",
+            path.display()
+        )),
+        crate::lockdir::Prepared::Widened { from } => ui::info(&format!(
             "Made the lock directory {} usable by every runner user (mode {from:04o} -> 1777)",
             path.display()
-        ),
+        )),
         crate::lockdir::Prepared::Ready => {}
     }
     Ok(())

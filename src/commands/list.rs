@@ -1,46 +1,50 @@
-//! `ghr list [--json]`: local containers beside GitHub's runners of this prefix.
+//! `ghr list [--json]`: local containers beside GitHub's runners of this prefix. A side that
+//! cannot be asked is shown as unknown (never as "no container" / "not registered"), and the
+//! exit code is that side's.
 
-use super::lifecycle;
-use super::remote::Remote;
 use crate::cli::ListArgs;
-use crate::docker::{Docker, DockerError};
+use crate::docker::Docker;
+use crate::error::Result;
 use crate::fleet;
+use crate::remote::Remote;
 use crate::settings::Settings;
 use crate::ui;
-use anyhow::Result;
 
 pub fn run(settings: &Settings, args: ListArgs) -> Result<()> {
     let docker = Docker::new();
     // Bad settings are refused before anything is asked.
     let remote = Remote::connect(settings)?;
-    // Each side is shown even when the other cannot be reached; the exit code still says so.
-    let local = lifecycle::containers(settings, &docker);
-    let github = remote.list();
+    let (local, github) = crate::observe::sides(settings, &docker, &remote);
     if let Err(e) = &local {
-        eprintln!("warning: cannot read containers ({e:#}); showing GitHub's side only");
+        ui::warn(&format!(
+            "cannot read containers ({e}); their side is unknown"
+        ));
     }
     if let Err(e) = &github {
-        eprintln!("warning: cannot list GitHub's runners ({e:#}); showing local containers only");
+        ui::warn(&format!(
+            "cannot list GitHub's runners ({e}); their side is unknown"
+        ));
     }
     let members = fleet::join(
         &settings.prefix,
-        local.as_ref().cloned().unwrap_or_default(),
-        github.as_ref().cloned().unwrap_or_default(),
+        local
+            .as_ref()
+            .map(|l| l.runners.as_slice())
+            .unwrap_or_default(),
+        github.as_ref().ok().map(Vec::as_slice),
     );
     if args.json {
-        println!("{}", ui::fleet_json(&members));
-    } else if members.is_empty() {
-        println!(
+        ui::result(&ui::fleet_json(&members, local.is_ok(), github.is_ok()));
+    } else if members.is_empty() && local.is_ok() && github.is_ok() {
+        ui::result(&format!(
             "no runners of prefix {} (locally or on {})",
             settings.prefix,
             settings.scope_label()
-        );
+        ));
     } else {
-        println!("{}", ui::fleet_table(&members));
+        ui::result(&ui::fleet_table(&members, local.is_ok()));
     }
-    match (local, github) {
-        (Err(e), _) => Err(DockerError(format!("Docker is unreachable: {e:#}")).into()),
-        (_, Err(e)) => Err(e),
-        _ => Ok(()),
-    }
+    local?;
+    github?;
+    Ok(())
 }

@@ -2,8 +2,8 @@
 //! directory (`RUNNER_LOCK_HOST_PATH`) with runner-wrapper's own reader.
 
 use crate::cli::LocksArgs;
+use crate::error::{Error, Result};
 use crate::settings::Settings;
-use anyhow::{Context, Result};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use runner_wrapper::record::OwnerRecord;
 use runner_wrapper::status::{self, ResourceStatus};
@@ -12,15 +12,19 @@ use std::path::Path;
 
 pub fn run(settings: &Settings, args: LocksArgs) -> Result<()> {
     let dir = Path::new(&settings.lock_host_path);
-    let resources = status::read_lock_dir(dir)
-        .with_context(|| format!("cannot read the lock directory {}", dir.display()))?;
+    let resources = status::read_lock_dir(dir).map_err(|e| {
+        Error::io(
+            format!("cannot read the lock directory {}", dir.display()),
+            e,
+        )
+    })?;
     if args.json {
         let all: Vec<Value> = resources.iter().map(to_json).collect();
-        println!("{}", serde_json::to_string_pretty(&all)?);
+        crate::ui::result(&serde_json::to_string_pretty(&all).expect("plain data serializes"));
     } else if resources.is_empty() {
-        println!("No locks in {}", dir.display());
+        crate::ui::result(&format!("No locks in {}", dir.display()));
     } else {
-        println!("{}", table(&resources));
+        crate::ui::result(&table(&resources).to_string());
     }
     Ok(())
 }

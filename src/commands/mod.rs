@@ -1,27 +1,28 @@
-//! One thin file per command; each composes settings, the fleet, Docker and GitHub.
+//! One thin file per command; each composes settings, the gatherer, the planner and the
+//! executor (or, for the read-only ones, the gatherer and `ui`).
 
-mod compose;
+pub mod compose;
 mod image;
-mod init;
-mod lifecycle;
+pub mod init;
 mod list;
 mod locks;
 mod logs;
-mod remote;
 mod rm;
 mod start;
 mod stop;
 
 use crate::cli::{Cli, Command, GlobalArgs};
+use crate::error::{Error, Result};
+use crate::fleet::{natural_cmp, DesiredRunner, LocalRunner};
 use crate::prompt::{self, Need};
 use crate::settings::{Settings, Sources};
-use anyhow::Result;
 use std::collections::HashMap;
 
 pub fn run(cli: Cli) -> Result<()> {
     let g = &cli.global;
     let count = match &cli.command {
-        Command::Init(a) | Command::Compose(a) => a.count,
+        Command::Init(a) => a.count.count,
+        Command::Compose(a) => a.count,
         _ => None,
     };
     // Commands that change the fleet check what can be refused, then hold the fleet for
@@ -44,6 +45,11 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Init(args) => {
             let (s, _change) = changing(Need::OrgAndPat, "init", true)?;
             init::run(&s, args)
+        }
+        Command::Plan(args) => {
+            let s = load(g, Need::OrgAndPat)?;
+            preflight(&s, args.count.count)?;
+            init::plan(&s, args)
         }
         Command::Register(args) => {
             let (s, _change) = changing(Need::OrgAndPat, "register", true)?;
@@ -79,8 +85,9 @@ pub fn run(cli: Cli) -> Result<()> {
 /// checked before it changes anything: runner names GitHub takes, a wrapper that can run in
 /// the image, and a compose file that is ghr's to write.
 fn preflight(settings: &Settings, count: Option<u32>) -> Result<()> {
-    let runners = crate::fleet::desired(settings, count.unwrap_or(settings.runner_count));
-    crate::fleet::check_names(&runners)?;
+    let recorded = compose::recorded(settings);
+    let size = crate::fleet::size(count, recorded, settings.runner_count);
+    crate::fleet::check_names(&crate::fleet::desired(settings, size))?;
     crate::wrapper::for_fleet(settings)?;
     compose::ensure_ours(settings)?;
     Ok(())
@@ -108,14 +115,16 @@ pub fn begin(
         crate::interrupt::on_interrupt(move || {
             if let Ok(names) = crate::docker::Docker::new().remove_leftovers(&prefix) {
                 for name in names {
-                    eprintln!("removed one-off container {name}");
+                    crate::ui::info(&format!("removed one-off container {name}"));
                 }
             }
         });
         // Docker being unreachable is reported by the command's first real Docker call.
         if let Ok(names) = crate::docker::Docker::new().remove_leftovers(&settings.prefix) {
             for name in names {
-                eprintln!("removed one-off container {name}, left over by an interrupted ghr");
+                crate::ui::info(&format!(
+                    "removed one-off container {name}, left over by an interrupted ghr"
+                ));
             }
         }
     }
@@ -136,7 +145,54 @@ pub fn load(global: &GlobalArgs, need: Need) -> Result<Settings> {
     prompt::ensure_required(&mut sources, need)?;
     let settings = Settings::resolve(&sources)?;
     for warning in &settings.warnings {
-        eprintln!("warning: {warning}");
+        crate::ui::warn(warning);
     }
     Ok(settings)
+}
+
+/// The runner names a command may be given: the fleet's (desired, local, GitHub's).
+pub struct Targets {
+    prefix: String,
+    known: Vec<String>,
+}
+
+impl Targets {
+    pub fn new(settings: &Settings, desired: &[DesiredRunner], local: &[LocalRunner]) -> Targets {
+        let mut t = Targets {
+            prefix: settings.prefix.clone(),
+            known: Vec::new(),
+        };
+        t.add(desired.iter().map(|r| r.name.clone()));
+        t.add(local.iter().map(|c| c.name.clone()));
+        t
+    }
+
+    pub fn add(&mut self, names: impl IntoIterator<Item = String>) {
+        self.known.extend(names);
+        self.known.sort_by(|a, b| natural_cmp(a, b));
+        self.known.dedup();
+    }
+
+    /// Full names for what the user typed (full name, `runner-3`, `3`, a board name); none
+    /// given is none (the command's default applies). Each unknown name is a warning; when
+    /// none is left, it is an error.
+    pub fn resolve(&self, wanted: &[String]) -> Result<Vec<String>> {
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
+        let resolved = crate::names::resolve(&self.prefix, &self.known, wanted);
+        for name in &resolved.unknown {
+            crate::ui::warn(&format!(
+                "{name} is no runner of this fleet (prefix {})",
+                self.prefix
+            ));
+        }
+        if resolved.found.is_empty() {
+            return Err(Error::Config(format!(
+                "none of the given names is a runner of this fleet (prefix {}); `ghr list` shows them",
+                self.prefix
+            )));
+        }
+        Ok(resolved.found)
+    }
 }

@@ -1,29 +1,44 @@
-//! `ghr stop|restart [NAME...]`: containers of this fleet only; no GitHub call.
+//! `ghr stop|restart [NAME...]`: containers of this fleet only; no GitHub call. Each runner
+//! gets `RUNNER_STOP_GRACE_PERIOD` to go offline on GitHub before Docker kills it.
 
-use super::lifecycle;
+use super::Targets;
 use crate::docker::Docker;
+use crate::error::{Error, Result};
 use crate::settings::Settings;
-use anyhow::Result;
+use crate::ui;
 
 pub fn run(settings: &Settings, names: &[String], verb: &str) -> Result<()> {
     let docker = Docker::new();
-    let existing = lifecycle::containers(settings, &docker)?;
-    if existing.is_empty() {
-        anyhow::bail!(
+    let local = crate::observe::local(settings, &docker)?.runners;
+    if local.is_empty() {
+        return Err(Error::Config(format!(
             "this fleet (prefix {}) has no containers; run `ghr init` first",
             settings.prefix
-        );
+        )));
     }
-    let known: Vec<String> = existing.iter().map(|c| c.name.clone()).collect();
-    let targets = lifecycle::pick(settings, &known, names)?;
+    let targets = Targets::new(settings, &[], &local).resolve(names)?;
+    let targets = if targets.is_empty() {
+        local.iter().map(|c| c.name.clone()).collect()
+    } else {
+        targets
+    };
+    let progress = ui::Progress::new(
+        targets.len(),
+        if verb == "stop" {
+            "stopping"
+        } else {
+            "restarting"
+        },
+    );
     docker.containers_do(verb, &targets, Some(settings.stop_grace_period))?;
+    drop(progress);
     let done = if verb == "stop" {
         "stopped"
     } else {
         "restarted"
     };
     for name in &targets {
-        println!("{done} {name}");
+        ui::result(&format!("{done} {name}"));
     }
     Ok(())
 }

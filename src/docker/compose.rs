@@ -1,8 +1,8 @@
 //! The compose driver: `docker compose` (v2) when the plugin answers, else `docker-compose`
 //! (v1). Failures keep the lines that say why, not only compose's closing words.
 
-use super::{run, Docker, DockerError};
-use anyhow::{Context, Result};
+use super::{run, Docker};
+use crate::error::{Error, Result};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -32,10 +32,9 @@ impl Docker {
         } else if answers(Command::new("docker-compose").arg("version")) {
             ComposeFlavor::V1
         } else {
-            return Err(DockerError(
+            return Err(Error::Docker(
                 "neither `docker compose` nor `docker-compose` works; install the Docker Compose plugin or docker-compose".into(),
-            )
-            .into());
+            ));
         };
         Ok(*self.flavor.get_or_init(|| flavor))
     }
@@ -72,15 +71,24 @@ impl Docker {
         let out = run(&mut cmd)?;
         if !out.status.success() {
             let why = compose_failure(&String::from_utf8_lossy(&out.stderr));
-            return Err(DockerError(format!("compose {} failed: {why}", args.join(" "))).into());
+            return Err(Error::Docker(format!(
+                "compose {} failed: {why}",
+                args.join(" ")
+            )));
         }
         Ok(())
     }
 
-    /// Compose `up`, optionally without starting (`--no-start`), for `services` (all when empty).
-    pub fn compose_up(&self, file: &Path, start: bool, services: &[String]) -> Result<()> {
-        let mut args: Vec<&str> = vec!["up"];
-        args.push(if start { "-d" } else { "--no-start" });
+    /// `compose up --no-start` of `services`: created (or, with `recreate`, created anew),
+    /// not started: a runner starts only once it is registered.
+    pub fn compose_create(&self, file: &Path, services: &[String], recreate: bool) -> Result<()> {
+        if services.is_empty() {
+            return Ok(());
+        }
+        let mut args: Vec<&str> = vec!["up", "--no-start"];
+        if recreate {
+            args.push("--force-recreate");
+        }
         args.extend(services.iter().map(String::as_str));
         self.compose_run(file, &args)
     }
@@ -128,7 +136,7 @@ fn empty_env_file() -> Result<std::path::PathBuf> {
         .unwrap_or(true)
     {
         crate::fsutil::write_atomic(&path, b"", 0o644)
-            .context("cannot create an empty env file for compose")?;
+            .map_err(|e| Error::io("cannot create an empty env file for compose", e))?;
     }
     Ok(path)
 }

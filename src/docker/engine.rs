@@ -1,53 +1,59 @@
 //! The Docker engine: containers, volumes and images of a fleet, read from `docker inspect`.
 
-use super::{checked, checked_output, run, DockerError};
-use anyhow::{Context, Result};
+use super::{checked, checked_stdout, docker, run};
+use crate::error::{Error, Result};
+use crate::fleet::{ContainerState, LocalRunner};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-/// One container of a ghr fleet, as the engine reports it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Container {
-    pub id: String,
-    pub name: String,
-    /// `created`, `running`, `restarting`, `exited`, `paused`, `dead`.
-    pub state: String,
-    pub image: String,
-    #[serde(skip)]
-    pub labels: HashMap<String, String>,
+#[derive(Debug, Default)]
+pub struct Docker {
+    pub(super) flavor: std::sync::OnceLock<super::ComposeFlavor>,
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
 struct Inspect {
-    #[serde(rename = "Id")]
-    id: String,
-    #[serde(rename = "Name")]
     name: String,
-    #[serde(rename = "State")]
+    /// The id of the image it runs.
+    image: String,
     state: InspectState,
-    #[serde(rename = "Config")]
     config: InspectConfig,
+    #[serde(default)]
+    mounts: Vec<InspectMount>,
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
 struct InspectState {
-    #[serde(rename = "Status")]
     status: String,
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
 struct InspectConfig {
-    #[serde(rename = "Image")]
+    /// The image reference it was created from.
     image: String,
-    #[serde(rename = "Labels", default)]
+    #[serde(default)]
     labels: Option<HashMap<String, String>>,
 }
 
-#[derive(Debug, Default)]
-pub struct Docker {
-    pub(super) flavor: std::sync::OnceLock<super::ComposeFlavor>,
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct InspectMount {
+    #[serde(default)]
+    name: Option<String>,
+    destination: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct VolumeInspect {
+    name: String,
+    #[serde(default)]
+    labels: Option<HashMap<String, String>>,
 }
 
 impl Docker {
@@ -55,10 +61,24 @@ impl Docker {
         Self::default()
     }
 
-    pub fn image_exists(&self, tag: &str) -> Result<bool> {
-        let out =
-            run(Command::new("docker").args(["image", "inspect", "--format", "{{.Id}}", tag]))?;
-        Ok(out.status.success())
+    /// The id of image `reference`, `None` when it is not here.
+    pub fn image_id(&self, reference: &str) -> Result<Option<String>> {
+        let out = run(&mut docker(&[
+            "image", "inspect", "--format", "{{.Id}}", reference,
+        ]))?;
+        if out.status.success() {
+            return Ok(Some(
+                String::from_utf8_lossy(&out.stdout).trim().to_string(),
+            ));
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if stderr.contains("No such image") || stderr.contains("No such object") {
+            return Ok(None);
+        }
+        Err(Error::Docker(format!(
+            "docker image inspect {reference} failed: {}",
+            super::last_line(&stderr)
+        )))
     }
 
     /// `docker build -t tag -f dockerfile context`, its progress on our stderr.
@@ -72,21 +92,20 @@ impl Docker {
             .arg(context)
             .stdout(Stdio::from(std::io::stderr()))
             .status()
-            .map_err(|e| DockerError(format!("cannot run docker: {e}")))?;
+            .map_err(|e| Error::Docker(format!("cannot run docker: {e}")))?;
         if !status.success() {
-            return Err(DockerError(format!(
+            return Err(Error::Docker(format!(
                 "docker build of {tag} failed ({status}); see the build output above"
-            ))
-            .into());
+            )));
         }
         Ok(())
     }
 
-    /// Every container carrying `label=value`, running or not.
-    pub fn containers(&self, label: &str, value: &str) -> Result<Vec<Container>> {
+    /// The runner containers carrying `label=value` (one-offs left out), running or not.
+    pub fn runners(&self, label: &str, value: &str) -> Result<Vec<LocalRunner>> {
         let filter = format!("label={label}={value}");
-        let out = checked_output(
-            Command::new("docker").args(["ps", "-a", "-q", "--no-trunc", "--filter", &filter]),
+        let out = checked_stdout(
+            docker(&["ps", "-a", "-q", "--no-trunc", "--filter", &filter]),
             "docker ps",
         )?;
         let ids: Vec<&str> = out
@@ -97,47 +116,72 @@ impl Docker {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        self.inspect(&ids)
-    }
-
-    fn inspect(&self, ids: &[&str]) -> Result<Vec<Container>> {
-        let mut cmd = Command::new("docker");
-        cmd.arg("inspect").args(ids);
+        let mut cmd = docker(&["inspect"]);
+        cmd.args(&ids);
         let out = run(&mut cmd)?;
         // A container can vanish between `ps` and `inspect`; inspect still prints the others.
-        let parsed: Vec<Inspect> =
-            serde_json::from_slice(&out.stdout).context("cannot parse `docker inspect` output")?;
-        let mut containers: Vec<Container> = parsed
+        let parsed: Vec<Inspect> = serde_json::from_slice(&out.stdout)
+            .map_err(|e| Error::Docker(format!("cannot read `docker inspect` output: {e}")))?;
+        Ok(parsed
             .into_iter()
-            .map(|c| Container {
-                id: c.id,
-                name: c.name.trim_start_matches('/').to_string(),
-                state: c.state.status,
-                image: c.config.image,
-                labels: c.config.labels.unwrap_or_default(),
+            .filter_map(|c| {
+                let labels = c.config.labels.unwrap_or_default();
+                if labels.contains_key(super::ONEOFF_LABEL) {
+                    return None;
+                }
+                let label = |k: &str| labels.get(k).cloned();
+                Some(LocalRunner {
+                    name: c.name.trim_start_matches('/').to_string(),
+                    state: ContainerState::parse(&c.state.status),
+                    image: c.config.image,
+                    image_id: c.image,
+                    spec: label(crate::compose::label::SPEC),
+                    kind: label(crate::compose::label::KIND).unwrap_or_default(),
+                    home_volume: c
+                        .mounts
+                        .iter()
+                        .find(|m| m.destination == crate::compose::RUNNER_HOME)
+                        .and_then(|m| m.name.clone()),
+                    configured: None,
+                })
             })
-            .collect();
-        containers.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(containers)
+            .collect())
     }
 
-    /// Volumes carrying `label=value`.
-    pub fn volumes(&self, label: &str, value: &str) -> Result<Vec<String>> {
+    /// Volumes carrying `label=value`, each with its `ghr.runner` label (empty when absent).
+    pub fn volumes(&self, label: &str, value: &str) -> Result<Vec<(String, String)>> {
         let filter = format!("label={label}={value}");
-        let out = checked_output(
-            Command::new("docker").args(["volume", "ls", "-q", "--filter", &filter]),
+        let out = checked_stdout(
+            docker(&["volume", "ls", "-q", "--filter", &filter]),
             "docker volume ls",
         )?;
-        Ok(out
+        let names: Vec<&str> = out
             .lines()
             .map(str::trim)
             .filter(|l| !l.is_empty())
-            .map(String::from)
+            .collect();
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut cmd = docker(&["volume", "inspect"]);
+        cmd.args(&names);
+        let out = run(&mut cmd)?;
+        // A volume can vanish between `ls` and `inspect`; inspect still prints the others.
+        let parsed: Vec<VolumeInspect> = serde_json::from_slice(&out.stdout).map_err(|e| {
+            Error::Docker(format!("cannot read `docker volume inspect` output: {e}"))
+        })?;
+        Ok(parsed
+            .into_iter()
+            .map(|v| {
+                let runner = v
+                    .labels
+                    .and_then(|mut l| l.remove(crate::compose::label::RUNNER))
+                    .unwrap_or_default();
+                (v.name, runner)
+            })
             .collect())
     }
-}
 
-impl Docker {
     /// `docker start|stop|restart names...` for existing containers. `grace`: how long
     /// stop and restart let a runner go offline before Docker kills it.
     pub fn containers_do(
@@ -149,8 +193,7 @@ impl Docker {
         if names.is_empty() {
             return Ok(());
         }
-        let mut cmd = Command::new("docker");
-        cmd.arg(verb);
+        let mut cmd = docker(&[verb]);
         if let Some(grace) = grace.filter(|_| verb != "start") {
             cmd.args(["--time", &grace.as_secs().max(1).to_string()]);
         }
@@ -163,8 +206,8 @@ impl Docker {
         if names.is_empty() {
             return Ok(());
         }
-        let mut cmd = Command::new("docker");
-        cmd.args(["rm", "-f", "-v"]).args(names);
+        let mut cmd = docker(&["rm", "-f", "-v"]);
+        cmd.args(names);
         checked(cmd, "docker rm").map(|_| ())
     }
 
@@ -172,8 +215,8 @@ impl Docker {
         if names.is_empty() {
             return Ok(());
         }
-        let mut cmd = Command::new("docker");
-        cmd.args(["volume", "rm", "-f"]).args(names);
+        let mut cmd = docker(&["volume", "rm", "-f"]);
+        cmd.args(names);
         checked(cmd, "docker volume rm").map(|_| ())
     }
 
@@ -184,50 +227,15 @@ impl Docker {
         tail: Option<u32>,
         follow: bool,
     ) -> Result<std::process::ExitStatus> {
-        let mut cmd = Command::new("docker");
-        cmd.arg("logs");
+        let mut cmd = docker(&["logs"]);
         if follow {
             cmd.arg("--follow");
         }
         if let Some(n) = tail {
             cmd.args(["--tail", &n.to_string()]);
         }
-        cmd.arg(name).status().map_err(|e| {
-            DockerError(format!("cannot run docker: {e}; is Docker installed?")).into()
-        })
-    }
-}
-
-#[derive(Deserialize)]
-struct VolumeInspect {
-    #[serde(rename = "Name")]
-    name: String,
-    #[serde(rename = "Labels", default)]
-    labels: Option<HashMap<String, String>>,
-}
-
-impl Docker {
-    /// Volumes carrying `label=value`, each with its `ghr.runner` label (empty when absent).
-    pub fn volumes_labeled(&self, label: &str, value: &str) -> Result<Vec<(String, String)>> {
-        let names = self.volumes(label, value)?;
-        if names.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut cmd = Command::new("docker");
-        cmd.args(["volume", "inspect"]).args(&names);
-        let out = run(&mut cmd)?;
-        // A volume can vanish between `ls` and `inspect`; inspect still prints the others.
-        let parsed: Vec<VolumeInspect> = serde_json::from_slice(&out.stdout)
-            .context("cannot parse `docker volume inspect` output")?;
-        Ok(parsed
-            .into_iter()
-            .map(|v| {
-                let runner = v
-                    .labels
-                    .and_then(|mut l| l.remove(crate::compose::label::RUNNER))
-                    .unwrap_or_default();
-                (v.name, runner)
-            })
-            .collect())
+        cmd.arg(name)
+            .status()
+            .map_err(|e| Error::Docker(format!("cannot run docker: {e}; is Docker installed?")))
     }
 }

@@ -7,47 +7,36 @@ mod engine;
 mod registration;
 
 pub use compose::{compose_failure, ComposeFlavor};
-pub use engine::{Container, Docker};
-pub use registration::{ConfigRun, ONEOFF_LABEL};
+pub use engine::Docker;
+pub use registration::{oneoff_name, ConfigRun, ONEOFF_LABEL, SYNC_KEEPS};
 
+use crate::error::{Error, Result};
 use std::process::{Command, Output, Stdio};
 
-/// A failure of the engine, compose or a build: exit code "Docker error".
-#[derive(Debug)]
-pub struct DockerError(pub String);
-
-impl std::fmt::Display for DockerError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for DockerError {}
-
-pub(crate) fn run(cmd: &mut Command) -> anyhow::Result<Output> {
+pub(crate) fn run(cmd: &mut Command) -> Result<Output> {
     cmd.stdin(Stdio::null()).output().map_err(|e| {
-        DockerError(format!(
+        Error::Docker(format!(
             "cannot run {:?}: {e}; is Docker installed?",
             cmd.get_program()
         ))
-        .into()
     })
 }
 
-/// Runs `cmd`; a non-zero exit is an error carrying the lines of its output that say why.
-pub(crate) fn checked(mut cmd: Command, what: &str) -> anyhow::Result<Output> {
+/// Runs `cmd`; a non-zero exit is an error carrying the line of its output that says why.
+pub(crate) fn checked(mut cmd: Command, what: &str) -> Result<Output> {
     let out = run(&mut cmd)?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
-        return Err(DockerError(format!("{what} failed: {}", last_line(&stderr))).into());
+        return Err(Error::Docker(format!(
+            "{what} failed: {}",
+            last_line(&stderr)
+        )));
     }
     Ok(out)
 }
 
-pub(crate) fn checked_output(cmd: &mut Command, what: &str) -> anyhow::Result<String> {
-    let mut owned = Command::new(cmd.get_program());
-    owned.args(cmd.get_args());
-    let out = checked(owned, what)?;
+pub(crate) fn checked_stdout(cmd: Command, what: &str) -> Result<String> {
+    let out = checked(cmd, what)?;
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
@@ -57,4 +46,11 @@ pub(crate) fn last_line(text: &str) -> &str {
         .find(|l| !l.trim().is_empty())
         .unwrap_or("")
         .trim()
+}
+
+/// `docker <args>` as a command.
+pub(crate) fn docker(args: &[&str]) -> Command {
+    let mut cmd = Command::new("docker");
+    cmd.args(args);
+    cmd
 }

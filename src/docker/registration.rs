@@ -1,5 +1,6 @@
-//! Runner registration: `config.sh` in a one-off container on the runner's volumes, so the
-//! runner's own container never starts unconfigured (it would only crash-loop).
+//! One-off containers on a runner's volumes: registration (`config.sh`), re-registration,
+//! and bringing the image's runner install into the volume. The runner's own container
+//! never starts unconfigured (it would only crash-loop).
 //!
 //! The registration token goes in on the one-off's stdin and is read by a shell into
 //! `ACTIONS_RUNNER_INPUT_TOKEN` (which config.sh reads and removes from its environment), so
@@ -7,10 +8,10 @@
 //! One-offs carry labels, so a command interrupted while one ran (even by SIGKILL) leaves
 //! nothing the next command cannot find and remove.
 
-use super::{checked, checked_output, last_line, run, Docker, DockerError};
-use anyhow::Result;
+use super::{checked, checked_stdout, docker, last_line, run, Docker};
+use crate::error::{Error, Result};
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 /// Where the runner keeps its registration; `.runner_migrated` counts as configured too
 /// (the real runner writes it when it migrates a registration).
@@ -20,8 +21,21 @@ pub const CONFIG_SCRIPT: &str = "/home/runner/config.sh";
 pub const ONEOFF_LABEL: &str = "ghr.oneoff";
 
 /// Reads the token from stdin, hands it to config.sh the way config.sh reads inputs, and
-/// runs config.sh with the arguments that follow.
-const READ_TOKEN_THEN_CONFIGURE: &str = "IFS= read -r ACTIONS_RUNNER_INPUT_TOKEN || { echo 'no registration token on stdin' >&2; exit 3; }; export ACTIONS_RUNNER_INPUT_TOKEN; exec /home/runner/config.sh \"$@\"";
+/// runs the script given as the first argument with the rest. `remove --local` first when
+/// the first argument is `again` (a registration GitHub deleted is redone under its name).
+const READ_TOKEN_THEN_CONFIGURE: &str = "IFS= read -r ACTIONS_RUNNER_INPUT_TOKEN || { echo 'no registration token on stdin' >&2; exit 3; }; export ACTIONS_RUNNER_INPUT_TOKEN; if [ \"$1\" = again ]; then shift; \"$1\" remove --local; fi; exec \"$@\"";
+
+/// What survives in the runner's volume when the image's install is copied over it: the
+/// registration, the runner's own `.env`/`.path`, its work and diagnostics directories.
+pub const SYNC_KEEPS: [&str; 7] = [
+    ".runner",
+    ".runner_migrated",
+    ".credentials*",
+    ".env",
+    ".path",
+    "_work",
+    "_diag",
+];
 
 /// What `config.sh` needs to register one runner; the token travels separately.
 #[derive(Debug, Clone)]
@@ -38,11 +52,13 @@ pub struct ConfigRun<'a> {
     pub disable_update: bool,
     /// Proxy variables (`HTTP_PROXY`, `https_proxy`, ...) config.sh needs to reach GitHub.
     pub proxy_env: &'a [(String, String)],
+    /// Drop the local registration first (`config.sh remove --local`).
+    pub again: bool,
 }
 
-/// The one-off's name: one per runner, so a leftover is found (and replaced) by name too.
-pub fn oneoff_name(runner: &str) -> String {
-    format!("{runner}-register")
+/// The one-off's name: one per runner and job, so a leftover is found (and replaced) by name too.
+pub fn oneoff_name(runner: &str, what: &str) -> String {
+    format!("{runner}-{what}")
 }
 
 impl Docker {
@@ -51,39 +67,46 @@ impl Docker {
     pub fn is_configured(&self, container: &str) -> Result<bool> {
         for file in RUNNER_FILES {
             let source = format!("{container}:{file}");
-            let out = run(Command::new("docker").args(["cp", &source, "-"]))?;
+            let out = run(&mut docker(&["cp", &source, "-"]))?;
             if out.status.success() {
                 return Ok(true);
             }
             let stderr = String::from_utf8_lossy(&out.stderr);
             if stderr.contains("No such container") {
-                return Err(DockerError(format!("container {container} does not exist")).into());
+                return Err(Error::Docker(format!(
+                    "container {container} does not exist"
+                )));
             }
             if stderr.contains("Cannot connect") {
-                return Err(DockerError(last_line(&stderr).to_string()).into());
+                return Err(Error::Docker(last_line(&stderr).to_string()));
             }
         }
         Ok(false)
     }
 
+    /// The start of a one-off container on `container`'s volumes, labelled as ghr's.
+    fn oneoff(&self, prefix: &str, runner: &str, what: &str) -> std::process::Command {
+        let name = oneoff_name(runner, what);
+        // A leftover of an interrupted run would block the name.
+        let _ = run(&mut docker(&["rm", "-f", &name]));
+        let mut cmd = docker(&["run", "--rm", "--name", &name]);
+        cmd.args(["--label", &format!("{ONEOFF_LABEL}={what}")])
+            .args([
+                "--label",
+                &format!("{}={prefix}", crate::compose::label::PREFIX),
+            ])
+            .args([
+                "--label",
+                &format!("{}={runner}", crate::compose::label::RUNNER),
+            ]);
+        cmd
+    }
+
     /// Runs `config.sh` once in a throw-away container that shares `cfg.container`'s volumes,
     /// with the token on stdin (see the module docs).
     pub fn configure(&self, cfg: &ConfigRun, token: &str) -> Result<()> {
-        let name = oneoff_name(cfg.name);
-        // A leftover of an interrupted run would block the name.
-        let _ = run(Command::new("docker").args(["rm", "-f", &name]));
-        let mut cmd = Command::new("docker");
-        cmd.args(["run", "--rm", "-i", "--name", &name])
-            .args(["--label", &format!("{ONEOFF_LABEL}=register")])
-            .args([
-                "--label",
-                &format!("{}={}", crate::compose::label::PREFIX, cfg.prefix),
-            ])
-            .args([
-                "--label",
-                &format!("{}={}", crate::compose::label::RUNNER, cfg.name),
-            ])
-            .args(["--network", "host", "--volumes-from", cfg.container]);
+        let mut cmd = self.oneoff(cfg.prefix, cfg.name, "register");
+        cmd.args(["-i", "--network", "host", "--volumes-from", cfg.container]);
         for (key, value) in cfg.proxy_env {
             // By name: the value travels in the docker client's environment, not on argv.
             cmd.args(["-e", key]).env(key, value);
@@ -94,11 +117,15 @@ impl Docker {
             cfg.image,
             "-c",
             READ_TOKEN_THEN_CONFIGURE,
-        ])
-        .arg(CONFIG_SCRIPT)
-        .args(["--url", cfg.url, "--name", cfg.name])
-        .args(["--labels", &cfg.labels.join(",")])
-        .args(["--runnergroup", cfg.group, "--unattended", "--replace"]);
+            "bash",
+        ]);
+        if cfg.again {
+            cmd.arg("again");
+        }
+        cmd.arg(CONFIG_SCRIPT)
+            .args(["--url", cfg.url, "--name", cfg.name])
+            .args(["--labels", &cfg.labels.join(",")])
+            .args(["--runnergroup", cfg.group, "--unattended", "--replace"]);
         if let Some(work) = cfg.workdir {
             cmd.args(["--work", work]);
         }
@@ -110,14 +137,14 @@ impl Docker {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| DockerError(format!("cannot run docker: {e}; is Docker installed?")))?;
+            .map_err(|e| Error::Docker(format!("cannot run docker: {e}; is Docker installed?")))?;
         if let Some(mut stdin) = child.stdin.take() {
             // A failed write shows as config.sh's own complaint below.
             let _ = stdin.write_all(format!("{token}\n").as_bytes());
         }
         let out = child
             .wait_with_output()
-            .map_err(|e| DockerError(format!("docker run of {name} failed: {e}")))?;
+            .map_err(|e| Error::Docker(format!("docker run of {}: {e}", cfg.name)))?;
         if !out.status.success() {
             // config.sh reports on stdout and stderr; keep its last words, minus any secret.
             let text = format!(
@@ -126,16 +153,40 @@ impl Docker {
                 String::from_utf8_lossy(&out.stderr)
             );
             let line = last_line(&text).replace(token, "***");
-            return Err(DockerError(format!("config.sh failed ({}): {line}", out.status)).into());
+            return Err(Error::Docker(format!(
+                "config.sh failed ({}): {line}",
+                out.status
+            )));
         }
         Ok(())
+    }
+
+    /// Copies the runner install of `image` (its /home/runner) into `volume`, keeping what
+    /// [`SYNC_KEEPS`] names and `workdir` when it is a directory of its own there.
+    pub fn sync_install(
+        &self,
+        prefix: &str,
+        runner: &str,
+        image: &str,
+        volume: &str,
+        workdir: Option<&str>,
+    ) -> Result<()> {
+        let mut cmd = self.oneoff(prefix, runner, "sync");
+        cmd.args(["-v", &format!("{volume}:/ghr-volume")]).args([
+            "--entrypoint",
+            "/bin/sh",
+            image,
+            "-c",
+            &sync_script(workdir),
+        ]);
+        checked(cmd, &format!("copying the runner install into {volume}")).map(|_| ())
     }
 
     /// Removes the one-off containers an interrupted command of this prefix left behind.
     /// Returns their names.
     pub fn remove_leftovers(&self, prefix: &str) -> Result<Vec<String>> {
-        let out = checked_output(
-            Command::new("docker").args([
+        let out = checked_stdout(
+            docker(&[
                 "ps",
                 "-a",
                 "--filter",
@@ -154,10 +205,55 @@ impl Docker {
             .map(String::from)
             .collect();
         if !names.is_empty() {
-            let mut cmd = Command::new("docker");
-            cmd.args(["rm", "-f"]).args(&names);
+            let mut cmd = docker(&["rm", "-f"]);
+            cmd.args(&names);
             checked(cmd, "docker rm")?;
         }
         Ok(names)
+    }
+}
+
+/// The shell script of [`Docker::sync_install`]: every entry of the image's /home/runner but
+/// the kept ones replaces its namesake in the volume (mounted at /ghr-volume); entries only
+/// the volume has (a self-updated runner's versions, the user's files) stay.
+pub fn sync_script(workdir: Option<&str>) -> String {
+    let mut keeps: Vec<String> = SYNC_KEEPS.iter().map(|k| k.to_string()).collect();
+    // A relative work folder is a directory of /home/runner: the jobs' checkouts stay.
+    if let Some(work) = workdir.filter(|w| !w.starts_with('/') && !w.is_empty()) {
+        let top = work.split('/').next().unwrap_or(work);
+        if top
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        {
+            keeps.push(top.to_string());
+        }
+    }
+    format!(
+        "set -e; cd /home/runner; for f in * .[!.]* ..?*; do \
+         [ -e \"$f\" ] || [ -L \"$f\" ] || continue; \
+         case \"$f\" in {}) continue;; esac; \
+         rm -rf \"/ghr-volume/$f\"; cp -a \"$f\" /ghr-volume/; done",
+        keeps.join("|")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sync_keeps_the_registration_and_a_relative_work_folder() {
+        let script = sync_script(None);
+        assert!(script.contains(
+            "case \"$f\" in .runner|.runner_migrated|.credentials*|.env|.path|_work|_diag) continue;; esac"
+        ));
+        assert!(sync_script(Some("jobs")).contains("|_diag|jobs)"));
+        assert!(sync_script(Some("jobs/x")).contains("|_diag|jobs)"));
+        assert_eq!(sync_script(Some("/srv/work")), script);
+        assert_eq!(
+            sync_script(Some("a b")),
+            script,
+            "nothing odd goes into the script"
+        );
     }
 }

@@ -1,14 +1,16 @@
-//! The blocking REST client for one scope's self-hosted runners.
+//! The blocking REST client for one scope's self-hosted runners: registration tokens, the
+//! runner list, deleting a runner, its labels and its runner group.
 
 use std::fmt;
 use std::sync::Arc;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use reqwest::blocking::Client as Http;
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION};
 use reqwest::{Method, Url};
 use serde::Deserialize;
+use serde_json::Value;
 
 use super::error::{describe_transport, GitHubError};
 use super::pagination::link_rel;
@@ -16,7 +18,6 @@ use super::retry::{backoff_delay, jitter, rate_limit_wait};
 use super::scope::Scope;
 use super::secret::{scrub, Secret};
 use super::timefmt::{format_utc, now_epoch, parse_rfc3339};
-use crate::concurrent::map_bounded;
 
 pub type Result<T, E = GitHubError> = std::result::Result<T, E>;
 
@@ -24,13 +25,15 @@ pub type Result<T, E = GitHubError> = std::result::Result<T, E>;
 pub const PER_PAGE: usize = 100;
 /// The REST API version ghr is written against.
 pub const API_VERSION: &str = "2022-11-28";
-/// Parallel requests for bulk operations: well below GitHub's secondary limit of 100
-/// concurrent requests, and enough to hide per-request latency for a few hundred runners.
-pub const DEFAULT_CONCURRENCY: usize = 16;
+/// Parallel requests for bulk writes (deletes, labels, groups): far below GitHub's secondary
+/// limit of 100 concurrent requests, enough to hide per-request latency for a few hundred
+/// runners. A secondary limit that still trips is waited out (`retry-after`, else a minute
+/// that doubles on repeats).
+pub const WRITE_CONCURRENCY: usize = 8;
 /// Pagination guard: 1000 pages of 100 is far beyond any real fleet.
 const MAX_PAGES: usize = 1000;
 
-/// Receives the one-line notices the client prints while it waits (rate limits).
+/// Receives the one-line notices the client prints while it waits (retries, rate limits).
 pub type Notify = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// Knobs of the client; `Default` is what ghr uses, tests shorten the waits.
@@ -40,33 +43,37 @@ pub struct Options {
     /// Whole request, connect to last byte of the body.
     pub timeout: Duration,
     /// Retries after a 5xx answer, connection failure/reset or timeout (so `max_retries + 1`
-    /// attempts in all).
+    /// attempts in all), each announced.
     pub max_retries: u32,
+    /// No retry starts after this much time on one request: an unresponsive GitHub fails
+    /// within it, with one line.
+    pub give_up_after: Duration,
     pub backoff_base: Duration,
     pub backoff_max: Duration,
-    /// Rate limits lifting within this wait are waited for; later ones fail the request.
+    /// Rate limits lifting within this wait are waited for (announced); later ones fail.
     pub max_rate_limit_wait: Duration,
     /// How many rate-limit waits one request may go through before giving up.
     pub max_rate_limit_waits: u32,
     /// Proxies from ghr's settings (`HTTP_PROXY`, `HTTPS_PROXY`, `NO_PROXY` of `.env` or the
     /// environment); nothing else is read behind ghr's back.
     pub proxy: ProxySettings,
-    /// Where waiting notices go; default: stderr, prefixed `ghr: `.
+    /// Where notices go; default: ghr's message module (stderr).
     pub notify: Notify,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
-            connect_timeout: Duration::from_secs(10),
-            timeout: Duration::from_secs(30),
-            max_retries: 3,
+            connect_timeout: Duration::from_secs(5),
+            timeout: Duration::from_secs(8),
+            max_retries: 2,
+            give_up_after: Duration::from_secs(20),
             backoff_base: Duration::from_millis(500),
-            backoff_max: Duration::from_secs(8),
-            max_rate_limit_wait: Duration::from_secs(60),
+            backoff_max: Duration::from_secs(4),
+            max_rate_limit_wait: Duration::from_secs(300),
             max_rate_limit_waits: 3,
             proxy: ProxySettings::default(),
-            notify: Arc::new(|msg: &str| eprintln!("ghr: {msg}")),
+            notify: Arc::new(|msg: &str| crate::ui::info(msg)),
         }
     }
 }
@@ -77,6 +84,7 @@ impl fmt::Debug for Options {
             .field("connect_timeout", &self.connect_timeout)
             .field("timeout", &self.timeout)
             .field("max_retries", &self.max_retries)
+            .field("give_up_after", &self.give_up_after)
             .field("backoff_base", &self.backoff_base)
             .field("backoff_max", &self.backoff_max)
             .field("max_rate_limit_wait", &self.max_rate_limit_wait)
@@ -138,14 +146,22 @@ impl ProxySettings {
     }
 }
 
-/// A registration or remove token and when GitHub lets it expire (epoch seconds).
+/// A registration token and when GitHub lets it expire (epoch seconds).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Token {
     pub token: Secret,
     pub expires_at: i64,
 }
 
-/// A self-hosted runner as GitHub lists it; `labels` are the label names.
+/// One label of a runner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Label {
+    pub name: String,
+    /// GitHub's defaults (self-hosted, OS, architecture) are read-only; the rest are custom.
+    pub read_only: bool,
+}
+
+/// A self-hosted runner as GitHub lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Runner {
     pub id: u64,
@@ -154,38 +170,15 @@ pub struct Runner {
     /// `online` or `offline`.
     pub status: String,
     pub busy: bool,
-    pub labels: Vec<String>,
+    pub labels: Vec<Label>,
+    pub group_id: u64,
 }
 
-impl Runner {
-    pub fn is_online(&self) -> bool {
-        self.status.eq_ignore_ascii_case("online")
-    }
-}
-
-/// What happened to one runner of [`GitHub::unregister_many`] / [`GitHub::delete_runners`].
+/// A runner group of an organization.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Unregistered {
-    /// Deleted now.
-    Removed,
-    /// No runner of that name is registered; nothing to do.
-    NotRegistered,
-    /// Listed, but gone by the time we deleted it (someone else removed it).
-    AlreadyGone,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnregisterOutcome {
+pub struct RunnerGroup {
+    pub id: u64,
     pub name: String,
-    pub id: Option<u64>,
-    /// `Err(GitHubError::RunnerBusy)` when it is running a job; other runners still proceed.
-    pub result: Result<Unregistered>,
-}
-
-impl UnregisterOutcome {
-    pub fn is_busy(&self) -> bool {
-        matches!(self.result, Err(GitHubError::RunnerBusy { .. }))
-    }
 }
 
 #[derive(Deserialize)]
@@ -197,6 +190,17 @@ struct TokenJson {
 #[derive(Deserialize)]
 struct LabelJson {
     name: String,
+    #[serde(default, rename = "type")]
+    kind: String,
+}
+
+impl From<LabelJson> for Label {
+    fn from(l: LabelJson) -> Self {
+        Label {
+            name: l.name,
+            read_only: l.kind == "read-only",
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -211,6 +215,8 @@ struct RunnerJson {
     busy: bool,
     #[serde(default)]
     labels: Vec<LabelJson>,
+    #[serde(default)]
+    runner_group_id: u64,
 }
 
 impl From<RunnerJson> for Runner {
@@ -221,16 +227,21 @@ impl From<RunnerJson> for Runner {
             os: r.os,
             status: r.status,
             busy: r.busy,
-            labels: r.labels.into_iter().map(|l| l.name).collect(),
+            labels: r.labels.into_iter().map(Label::from).collect(),
+            group_id: r.runner_group_id,
         }
     }
 }
 
 #[derive(Deserialize)]
-struct RunnerPage {
-    #[serde(default)]
-    total_count: usize,
-    runners: Vec<RunnerJson>,
+struct LabelsPage {
+    labels: Vec<LabelJson>,
+}
+
+#[derive(Deserialize)]
+struct GroupJson {
+    id: u64,
+    name: String,
 }
 
 /// An answer read to the end.
@@ -244,7 +255,7 @@ struct Reply {
 #[derive(Clone, Copy)]
 enum Target<'a> {
     Scope,
-    Runner { id: u64, name: Option<&'a str> },
+    Runner { id: u64, name: &'a str },
 }
 
 /// The client. Cheap to share by reference across threads (`&GitHub` is `Sync`).
@@ -349,90 +360,8 @@ impl GitHub {
 
     /// `POST .../actions/runners/registration-token`: a token for `config.sh`, valid one hour.
     pub fn registration_token(&self) -> Result<Token> {
-        self.token("registration-token")
-    }
-
-    /// `POST .../actions/runners/remove-token`: a token for `config.sh remove`.
-    pub fn remove_token(&self) -> Result<Token> {
-        self.token("remove-token")
-    }
-
-    /// Every runner of the scope, following all pages (`per_page=100`, `Link: rel="next"`):
-    /// N runners take ceil(N/100) requests (one when there are none).
-    pub fn list_runners(&self) -> Result<Vec<Runner>> {
-        self.list(None)
-    }
-
-    /// The runner called `name`, found with the list endpoint's `name` filter.
-    pub fn runner_by_name(&self, name: &str) -> Result<Option<Runner>> {
-        Ok(self.list(Some(name))?.into_iter().find(|r| r.name == name))
-    }
-
-    /// `GET .../actions/runners/{id}`.
-    pub fn runner(&self, id: u64) -> Result<Runner> {
-        let url = self.endpoint(&[&id.to_string()]);
-        let reply = self.call(Method::GET, &url, Target::Runner { id, name: None })?;
-        let json: RunnerJson = self.decode(&url, &reply.body)?;
-        Ok(json.into())
-    }
-
-    /// `DELETE .../actions/runners/{id}`; `RunnerBusy` while it runs a job.
-    pub fn delete_runner(&self, id: u64) -> Result<()> {
-        self.delete(id, None)
-    }
-
-    /// Deletes the given runners, at most `concurrency` requests at a time, one request
-    /// each. Never stops early: every runner gets its outcome, in input order.
-    pub fn delete_runners(&self, runners: &[Runner], concurrency: usize) -> Vec<UnregisterOutcome> {
-        map_bounded(runners, concurrency, |r| UnregisterOutcome {
-            name: r.name.clone(),
-            id: Some(r.id),
-            result: match self.delete(r.id, Some(&r.name)) {
-                Ok(()) => Ok(Unregistered::Removed),
-                Err(GitHubError::RunnerNotFound { .. }) => Ok(Unregistered::AlreadyGone),
-                Err(e) => Err(e),
-            },
-        })
-    }
-
-    /// Unregisters the runners called `names`: one listing of the scope (ceil(N/100)
-    /// requests) and one delete per runner found, `concurrency` at a time. Fails only when
-    /// the listing fails; per-runner failures (e.g. busy) are in the outcomes, in input order.
-    pub fn unregister_many<S>(
-        &self,
-        names: &[S],
-        concurrency: usize,
-    ) -> Result<Vec<UnregisterOutcome>>
-    where
-        S: AsRef<str> + Sync,
-    {
-        let listed = self.list_runners()?;
-        let by_name: std::collections::HashMap<&str, &Runner> =
-            listed.iter().map(|r| (r.name.as_str(), r)).collect();
-        let found: Vec<Runner> = names
-            .iter()
-            .filter_map(|n| by_name.get(n.as_ref()).map(|r| (*r).clone()))
-            .collect();
-        let mut deleted = self.delete_runners(&found, concurrency).into_iter();
-        Ok(names
-            .iter()
-            .map(|n| {
-                if by_name.contains_key(n.as_ref()) {
-                    deleted.next().expect("one outcome per runner found")
-                } else {
-                    UnregisterOutcome {
-                        name: n.as_ref().to_owned(),
-                        id: None,
-                        result: Ok(Unregistered::NotRegistered),
-                    }
-                }
-            })
-            .collect())
-    }
-
-    fn token(&self, kind: &str) -> Result<Token> {
-        let url = self.endpoint(&[kind]);
-        let reply = self.call(Method::POST, &url, Target::Scope)?;
+        let url = self.endpoint(&["registration-token"]);
+        let reply = self.call(Method::POST, &url, Target::Scope, None)?;
         let json: TokenJson = self.decode(&url, &reply.body)?;
         let expires_at =
             parse_rfc3339(&json.expires_at).ok_or_else(|| GitHubError::InvalidResponse {
@@ -445,27 +374,101 @@ impl GitHub {
         })
     }
 
-    fn delete(&self, id: u64, name: Option<&str>) -> Result<()> {
+    /// Every runner of the scope, following all pages (`per_page=100`, `Link: rel="next"`):
+    /// N runners take ceil(N/100) requests (one when there are none).
+    pub fn list_runners(&self) -> Result<Vec<Runner>> {
+        let url = self.endpoint(&[]);
+        let pages = self.pages(url, "runners")?;
+        pages
+            .into_iter()
+            .map(|v| {
+                serde_json::from_value::<RunnerJson>(v)
+                    .map(Runner::from)
+                    .map_err(|e| GitHubError::InvalidResponse {
+                        path: "runners".into(),
+                        message: e.to_string(),
+                    })
+            })
+            .collect()
+    }
+
+    /// `DELETE .../actions/runners/{id}`. `RunnerBusy` only when GitHub says the runner is
+    /// running a job; any other refusal keeps GitHub's own message.
+    pub fn delete_runner(&self, id: u64, name: &str) -> Result<()> {
         let url = self.endpoint(&[&id.to_string()]);
-        self.call(Method::DELETE, &url, Target::Runner { id, name })
+        self.call(Method::DELETE, &url, Target::Runner { id, name }, None)
             .map(|_| ())
     }
 
-    fn list(&self, name: Option<&str>) -> Result<Vec<Runner>> {
-        let mut url = self.endpoint(&[]);
-        {
-            let mut q = url.query_pairs_mut();
-            q.append_pair("per_page", &PER_PAGE.to_string());
-            if let Some(n) = name {
-                q.append_pair("name", n);
-            }
+    /// `PUT .../actions/runners/{id}/labels`: the runner's custom labels become `labels`
+    /// (the read-only defaults stay). Returns every label it has now.
+    pub fn set_labels(&self, id: u64, name: &str, labels: &[String]) -> Result<Vec<Label>> {
+        let url = self.endpoint(&[&id.to_string(), "labels"]);
+        let body = serde_json::json!({ "labels": labels });
+        let reply = self.call(Method::PUT, &url, Target::Runner { id, name }, Some(body))?;
+        let page: LabelsPage = self.decode(&url, &reply.body)?;
+        Ok(page.labels.into_iter().map(Label::from).collect())
+    }
+
+    /// `GET /orgs/{org}/actions/runner-groups`, every page. Organizations only: a
+    /// repository has none (`NotFound`, without asking).
+    pub fn runner_groups(&self) -> Result<Vec<RunnerGroup>> {
+        if self.scope.repo.is_some() {
+            return Err(GitHubError::NotFound {
+                scope: self.scope.clone(),
+            });
         }
-        let mut runners = Vec::new();
+        let url = self.org_endpoint(&["runner-groups"]);
+        self.pages(url, "runner_groups")?
+            .into_iter()
+            .map(|v| {
+                serde_json::from_value::<GroupJson>(v)
+                    .map(|g| RunnerGroup {
+                        id: g.id,
+                        name: g.name,
+                    })
+                    .map_err(|e| GitHubError::InvalidResponse {
+                        path: "runner-groups".into(),
+                        message: e.to_string(),
+                    })
+            })
+            .collect()
+    }
+
+    /// `PUT /orgs/{org}/actions/runner-groups/{group}/runners/{runner}`: moves the runner.
+    pub fn set_runner_group(&self, group_id: u64, id: u64, name: &str) -> Result<()> {
+        let url = self.org_endpoint(&[
+            "runner-groups",
+            &group_id.to_string(),
+            "runners",
+            &id.to_string(),
+        ]);
+        self.call(Method::PUT, &url, Target::Runner { id, name }, None)
+            .map(|_| ())
+    }
+
+    /// Every item under `key` of every page, starting at `url`.
+    fn pages(&self, mut url: Url, key: &str) -> Result<Vec<Value>> {
+        url.query_pairs_mut()
+            .append_pair("per_page", &PER_PAGE.to_string());
+        let mut items = Vec::new();
         for page in 1..=MAX_PAGES {
-            let reply = self.call(Method::GET, &url, Target::Scope)?;
-            let body: RunnerPage = self.decode(&url, &reply.body)?;
-            let got = body.runners.len();
-            runners.extend(body.runners.into_iter().map(Runner::from));
+            let reply = self.call(Method::GET, &url, Target::Scope, None)?;
+            let mut body: Value = self.decode(&url, &reply.body)?;
+            let total = body["total_count"].as_u64().unwrap_or(0) as usize;
+            let got = match body.get_mut(key).map(Value::take) {
+                Some(Value::Array(list)) => {
+                    let n = list.len();
+                    items.extend(list);
+                    n
+                }
+                _ => {
+                    return Err(GitHubError::InvalidResponse {
+                        path: url.path().to_owned(),
+                        message: format!("no `{key}` list in the answer"),
+                    })
+                }
+            };
             let next = reply
                 .headers
                 .get_all(reqwest::header::LINK)
@@ -476,7 +479,7 @@ impl GitHub {
                 Some(next) => self.same_origin(&url, &next)?,
                 // No Link but more to come: ask for the next page ourselves rather than
                 // silently stopping (the shell tool's bug).
-                None if got > 0 && runners.len() < body.total_count => {
+                None if got > 0 && items.len() < total => {
                     let mut u = url.clone();
                     let pairs: Vec<(String, String)> = u
                         .query_pairs()
@@ -489,12 +492,12 @@ impl GitHub {
                         .append_pair("page", &(page + 1).to_string());
                     u
                 }
-                None => return Ok(runners),
+                None => return Ok(items),
             };
         }
         Err(GitHubError::InvalidResponse {
             path: url.path().to_owned(),
-            message: format!("more than {MAX_PAGES} pages of runners"),
+            message: format!("more than {MAX_PAGES} pages"),
         })
     }
 
@@ -527,6 +530,17 @@ impl GitHub {
         url
     }
 
+    /// `{api}/orgs/{org}/actions/{tail...}`.
+    fn org_endpoint(&self, tail: &[&str]) -> Url {
+        let mut url = self.api.clone();
+        url.path_segments_mut()
+            .expect("checked in new(): the API URL can be a base")
+            .pop_if_empty()
+            .extend(["orgs", self.scope.org.as_str(), "actions"])
+            .extend(tail);
+        url
+    }
+
     fn decode<T: serde::de::DeserializeOwned>(&self, url: &Url, body: &str) -> Result<T> {
         serde_json::from_str(body).map_err(|e| GitHubError::InvalidResponse {
             path: url.path().to_owned(),
@@ -534,17 +548,31 @@ impl GitHub {
         })
     }
 
-    /// Sends, retries what is transient, waits out near rate limits, and maps a non-2xx
-    /// answer to its error.
-    fn call(&self, method: Method, url: &Url, target: Target<'_>) -> Result<Reply> {
-        let reply = self.send(&method, url)?;
+    /// Sends, retries what is transient, waits out rate limits, and maps a non-2xx answer to
+    /// its error, keeping GitHub's own message.
+    fn call(
+        &self,
+        method: Method,
+        url: &Url,
+        target: Target<'_>,
+        body: Option<Value>,
+    ) -> Result<Reply> {
+        let reply = self.send(&method, url, body.as_ref())?;
         if (200..300).contains(&reply.status) {
             return Ok(reply);
         }
+        let message = scrub(&github_message(&reply.body), &[&self.pat]);
         Err(match (reply.status, target) {
             (401, _) => GitHubError::BadCredentials,
-            (403, _) => GitHubError::Forbidden {
-                scope: self.scope.clone(),
+            (403, _) => match sso_url(&reply.headers) {
+                Some(url) => GitHubError::SsoRequired {
+                    scope: self.scope.clone(),
+                    url,
+                },
+                None => GitHubError::Forbidden {
+                    scope: self.scope.clone(),
+                    message,
+                },
             },
             (404, Target::Runner { id, .. }) => GitHubError::RunnerNotFound {
                 scope: self.scope.clone(),
@@ -553,44 +581,51 @@ impl GitHub {
             (404, Target::Scope) => GitHubError::NotFound {
                 scope: self.scope.clone(),
             },
-            (422, Target::Runner { id, name }) if method == Method::DELETE => {
+            // GitHub answers 422 for a runner that runs a job, and for other refusals too.
+            (422, Target::Runner { name, .. })
+                if method == Method::DELETE && is_busy_message(&message) =>
+            {
                 GitHubError::RunnerBusy {
-                    runner: name.map_or_else(|| format!("id {id}"), str::to_owned),
+                    runner: name.to_owned(),
                 }
             }
             (status, _) => GitHubError::Unexpected {
                 status,
                 method: method.to_string(),
                 path: url.path().to_owned(),
-                message: scrub(&github_message(&reply.body), &[&self.pat]),
+                message,
             },
         })
     }
 
-    fn send(&self, method: &Method, url: &Url) -> Result<Reply> {
+    fn send(&self, method: &Method, url: &Url, body: Option<&Value>) -> Result<Reply> {
+        let started = Instant::now();
         let mut retries = 0u32;
         let mut waits = 0u32;
         loop {
-            let outcome = self
-                .http
-                .request(method.clone(), url.clone())
-                .send()
-                .and_then(|resp| {
-                    let status = resp.status().as_u16();
-                    let headers = resp.headers().clone();
-                    let body = resp.text()?;
-                    Ok(Reply {
-                        status,
-                        headers,
-                        body,
-                    })
-                });
-            match outcome {
-                Ok(reply) if reply.status >= 500 && retries < self.opts.max_retries => {}
+            let mut request = self.http.request(method.clone(), url.clone());
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let outcome = request.send().and_then(|resp| {
+                let status = resp.status().as_u16();
+                let headers = resp.headers().clone();
+                let body = resp.text()?;
+                Ok(Reply {
+                    status,
+                    headers,
+                    body,
+                })
+            });
+            let failure = match outcome {
                 Ok(reply) if reply.status == 403 || reply.status == 429 => {
-                    let Some(rl) =
-                        rate_limit_wait(reply.status, &reply.headers, &reply.body, now_epoch())
-                    else {
+                    let Some(rl) = rate_limit_wait(
+                        reply.status,
+                        &reply.headers,
+                        &reply.body,
+                        now_epoch(),
+                        waits,
+                    ) else {
                         return Ok(reply);
                     };
                     if rl.wait > self.opts.max_rate_limit_wait
@@ -606,7 +641,8 @@ impl GitHub {
                     };
                     if first {
                         (self.opts.notify)(&format!(
-                            "GitHub API rate limit reached; waiting {} s until {}",
+                            "GitHub's {} rate limit is reached; waiting {} s until {}",
+                            rl.kind,
                             rl.wait.as_secs(),
                             format_utc(rl.reset_at)
                         ));
@@ -615,35 +651,111 @@ impl GitHub {
                     waits += 1;
                     continue;
                 }
+                Ok(reply) if reply.status >= 500 => {
+                    let failure = format!("GitHub answered HTTP {}", reply.status);
+                    if !self.may_retry(retries, started) {
+                        return Ok(reply);
+                    }
+                    failure
+                }
                 Ok(reply) => return Ok(reply),
                 Err(e) => {
                     let transient =
                         e.is_timeout() || e.is_connect() || e.is_request() || e.is_body();
-                    if !transient || retries >= self.opts.max_retries {
+                    let message = scrub(&describe_transport(&e), &[&self.pat]);
+                    if !transient || !self.may_retry(retries, started) {
                         return Err(GitHubError::Network {
                             api: self.api_shown.clone(),
-                            message: scrub(&describe_transport(&e), &[&self.pat]),
+                            message: format!("{message} ({} attempts)", retries + 1),
                         });
                     }
+                    message
                 }
-            }
-            thread::sleep(backoff_delay(
+            };
+            let delay = backoff_delay(
                 retries,
                 self.opts.backoff_base,
                 self.opts.backoff_max,
                 jitter(),
+            );
+            (self.opts.notify)(&format!(
+                "{method} {}: {failure}; trying again in {:.1} s (attempt {} of {})",
+                url.path(),
+                delay.as_secs_f64(),
+                retries + 2,
+                self.opts.max_retries + 1
             ));
+            thread::sleep(delay);
             retries += 1;
         }
     }
+
+    /// Another attempt is allowed: retries left, and time left before `give_up_after`.
+    fn may_retry(&self, retries: u32, started: Instant) -> bool {
+        retries < self.opts.max_retries && started.elapsed() < self.opts.give_up_after
+    }
+}
+
+/// The authorization URL of `X-GitHub-SSO: required; url=...`, when SAML SSO is the reason.
+fn sso_url(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get("x-github-sso")?.to_str().ok()?;
+    let mut parts = value.split(';').map(str::trim);
+    if parts.next()? != "required" {
+        return None;
+    }
+    Some(
+        parts
+            .find_map(|p| p.strip_prefix("url="))
+            .unwrap_or("")
+            .to_owned(),
+    )
+}
+
+/// GitHub's wording when it refuses to delete a runner that is running a job.
+fn is_busy_message(message: &str) -> bool {
+    message.to_ascii_lowercase().contains("running a job")
 }
 
 /// GitHub's `{"message": ...}`, or the start of a non-JSON body, on one line.
 fn github_message(body: &str) -> String {
-    let text = serde_json::from_str::<serde_json::Value>(body)
+    let text = serde_json::from_str::<Value>(body)
         .ok()
         .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
         .unwrap_or_else(|| body.to_owned());
     let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    one_line.chars().take(200).collect()
+    one_line.chars().take(300).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sso_header_is_read() {
+        let mut h = HeaderMap::new();
+        assert_eq!(sso_url(&h), None);
+        h.insert(
+            "x-github-sso",
+            "required; url=https://github.com/orgs/acme/sso?authorization_request=X"
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(
+            sso_url(&h).as_deref(),
+            Some("https://github.com/orgs/acme/sso?authorization_request=X")
+        );
+        h.insert(
+            "x-github-sso",
+            "partial-results; organizations=1,2".parse().unwrap(),
+        );
+        assert_eq!(sso_url(&h), None);
+    }
+
+    #[test]
+    fn busy_only_when_github_says_a_job_runs() {
+        assert!(is_busy_message(
+            "Bad request - Runner \"x\" is still running a job\""
+        ));
+        assert!(!is_busy_message("Validation Failed"));
+    }
 }

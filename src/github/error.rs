@@ -17,8 +17,12 @@ use super::timefmt::format_utc;
 pub enum GitHubError {
     /// 401: GitHub rejected the PAT.
     BadCredentials,
-    /// 403 that is not a rate limit: the PAT lacks the permission for this scope.
-    Forbidden { scope: Scope },
+    /// 403 that is not a rate limit: the PAT lacks the permission for this scope. `message`
+    /// is GitHub's own.
+    Forbidden { scope: Scope, message: String },
+    /// 403 with `X-GitHub-SSO: required`: the org enforces SAML single sign-on and the PAT
+    /// is not authorized for it; `url` is where to authorize it.
+    SsoRequired { scope: Scope, url: String },
     /// 404 on a scope endpoint: the org/repo does not exist or the PAT cannot see it.
     NotFound { scope: Scope },
     /// 404 on a runner endpoint: no runner with this id (any more).
@@ -61,7 +65,7 @@ impl GitHubError {
     pub fn status(&self) -> Option<u16> {
         match self {
             GitHubError::BadCredentials => Some(401),
-            GitHubError::Forbidden { .. } => Some(403),
+            GitHubError::Forbidden { .. } | GitHubError::SsoRequired { .. } => Some(403),
             GitHubError::NotFound { .. } | GitHubError::RunnerNotFound { .. } => Some(404),
             GitHubError::RunnerBusy { .. } => Some(422),
             GitHubError::Unexpected { status, .. } => Some(*status),
@@ -78,13 +82,30 @@ impl fmt::Display for GitHubError {
                 "GitHub rejected the PAT (GH_PAT): bad credentials (HTTP 401); \
                  check that GH_PAT holds a valid, unexpired token"
             ),
-            GitHubError::Forbidden { scope } => write!(
-                f,
-                "the PAT (GH_PAT) lacks permission to manage the self-hosted runners of {} \
-                 (HTTP 403): it needs {}",
-                scope.describe(),
-                scope.permission_needed()
-            ),
+            GitHubError::Forbidden { scope, message } => {
+                write!(
+                    f,
+                    "the PAT (GH_PAT) lacks permission to manage the self-hosted runners of {} \
+                     (HTTP 403",
+                    scope.describe()
+                )?;
+                if !message.is_empty() {
+                    write!(f, ": {message}")?;
+                }
+                write!(f, "): it needs {}", scope.permission_needed())
+            }
+            GitHubError::SsoRequired { scope, url } => {
+                write!(
+                    f,
+                    "{} enforces SAML single sign-on and the PAT (GH_PAT) is not authorized for it (HTTP 403); authorize the token for the organization",
+                    scope.describe()
+                )?;
+                if url.is_empty() {
+                    write!(f, " (GitHub: Settings > Developer settings > Personal access tokens > Configure SSO)")
+                } else {
+                    write!(f, " at {url}")
+                }
+            }
             GitHubError::NotFound { scope } => write!(
                 f,
                 "{} does not exist or the PAT (GH_PAT) cannot see it (HTTP 404); \

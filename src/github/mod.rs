@@ -10,8 +10,8 @@ mod secret;
 mod timefmt;
 
 pub use client::{
-    GitHub, Notify, Options, ProxySettings, Result, Runner, Token, UnregisterOutcome, Unregistered,
-    API_VERSION, DEFAULT_CONCURRENCY, PER_PAGE,
+    GitHub, Label, Notify, Options, ProxySettings, Result, Runner, RunnerGroup, Token, API_VERSION,
+    PER_PAGE, WRITE_CONCURRENCY,
 };
 pub use error::GitHubError;
 pub use pagination::{link_rel, pages_needed};

@@ -36,6 +36,8 @@ pub struct RateLimitWait {
     pub wait: Duration,
     /// When the limit lifts, epoch seconds (for the message when we do not wait).
     pub reset_at: i64,
+    /// `primary` (the hourly budget) or `secondary` (too much at once).
+    pub kind: &'static str,
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -47,13 +49,15 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 /// GitHub's documented rules: a 403 or 429 is a rate limit when `retry-after` is present
 /// (wait that many seconds), or `x-ratelimit-remaining` is 0 (wait until `x-ratelimit-reset`,
-/// epoch seconds), or the body says it is a secondary rate limit (wait at least a minute).
+/// epoch seconds), or the body says it is a secondary rate limit (wait at least a minute,
+/// longer on every repeat: `waited` is how many waits this request went through already).
 /// Any other 403 is a permission problem and yields `None`.
 pub fn rate_limit_wait(
     status: u16,
     headers: &HeaderMap,
     body: &str,
     now: i64,
+    waited: u32,
 ) -> Option<RateLimitWait> {
     if status != 403 && status != 429 {
         return None;
@@ -62,6 +66,7 @@ pub fn rate_limit_wait(
         return Some(RateLimitWait {
             wait: Duration::from_secs(secs),
             reset_at: now + secs as i64,
+            kind: "secondary",
         });
     }
     if header(headers, "x-ratelimit-remaining") == Some("0") {
@@ -73,14 +78,17 @@ pub fn rate_limit_wait(
             return Some(RateLimitWait {
                 wait: Duration::from_secs(secs),
                 reset_at: reset,
+                kind: "primary",
             });
         }
     }
     let lower = body.to_ascii_lowercase();
     if status == 429 || lower.contains("rate limit") {
+        let secs = 60u64 << waited.min(6);
         return Some(RateLimitWait {
-            wait: Duration::from_secs(60),
-            reset_at: now + 60,
+            wait: Duration::from_secs(secs),
+            reset_at: now + secs as i64,
+            kind: "secondary",
         });
     }
     None
@@ -123,11 +131,11 @@ mod tests {
             ("x-ratelimit-remaining", "0"),
             ("x-ratelimit-reset", "1010"),
         ]);
-        let w = rate_limit_wait(403, &h, "API rate limit exceeded", 1000).unwrap();
+        let w = rate_limit_wait(403, &h, "API rate limit exceeded", 1000, 0).unwrap();
         assert_eq!(w.wait, Duration::from_secs(11));
         assert_eq!(w.reset_at, 1010);
         // A reset already in the past still waits a moment, never negative.
-        let w = rate_limit_wait(429, &h, "", 2000).unwrap();
+        let w = rate_limit_wait(429, &h, "", 2000, 0).unwrap();
         assert_eq!(w.wait, Duration::from_secs(1));
     }
 
@@ -138,21 +146,29 @@ mod tests {
             ("x-ratelimit-remaining", "0"),
             ("x-ratelimit-reset", "5000"),
         ]);
-        let w = rate_limit_wait(429, &h, "", 1000).unwrap();
+        let w = rate_limit_wait(429, &h, "", 1000, 0).unwrap();
         assert_eq!(w.wait, Duration::from_secs(7));
         assert_eq!(w.reset_at, 1007);
     }
 
     #[test]
-    fn secondary_limit_without_headers_waits_a_minute() {
-        let w = rate_limit_wait(
-            403,
-            &HeaderMap::new(),
-            "You have exceeded a secondary rate limit",
-            0,
-        )
-        .unwrap();
-        assert_eq!(w.wait, Duration::from_secs(60));
+    fn secondary_limit_without_headers_waits_a_minute_then_longer() {
+        let body = "You have exceeded a secondary rate limit";
+        let waits: Vec<u64> = (0..4)
+            .map(|n| {
+                rate_limit_wait(403, &HeaderMap::new(), body, 0, n)
+                    .unwrap()
+                    .wait
+                    .as_secs()
+            })
+            .collect();
+        assert_eq!(waits, [60, 120, 240, 480]);
+        assert_eq!(
+            rate_limit_wait(429, &HeaderMap::new(), "", 0, 0)
+                .unwrap()
+                .kind,
+            "secondary"
+        );
     }
 
     #[test]
@@ -161,7 +177,10 @@ mod tests {
             ("x-ratelimit-remaining", "4999"),
             ("x-ratelimit-reset", "5000"),
         ]);
-        assert_eq!(rate_limit_wait(403, &h, "Must have admin rights", 0), None);
-        assert_eq!(rate_limit_wait(500, &h, "rate limit", 0), None);
+        assert_eq!(
+            rate_limit_wait(403, &h, "Must have admin rights", 0, 0),
+            None
+        );
+        assert_eq!(rate_limit_wait(500, &h, "rate limit", 0, 0), None);
     }
 }

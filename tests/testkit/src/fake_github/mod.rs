@@ -126,6 +126,12 @@ impl FakeGitHub {
         });
     }
 
+    /// The org enforces SAML SSO and the PAT is not authorized for it: its REST answers are
+    /// 403 with GitHub's `X-GitHub-SSO: required; url=...` header.
+    pub fn require_sso(&self, org: &str) {
+        self.with(|st| st.sso_orgs.insert(org.to_string()));
+    }
+
     /// A runner group (pool) config.sh `--runnergroup` may name; "Default" always exists.
     pub fn add_runner_group(&self, name: &str) -> u64 {
         self.with(|st| st.group_id(name))
@@ -175,7 +181,7 @@ impl FakeGitHub {
         let key = scope.key();
         self.with(|st| match st.runner_by_name(&key, name) {
             Some(id) => {
-                st.runners.remove(&id);
+                st.forget_runner(id);
                 true
             }
             None => false,
@@ -203,7 +209,12 @@ impl FakeGitHub {
 
     /// The next `n` REST API answers are `status` (e.g. 502) instead of the real answer.
     pub fn inject_errors(&self, n: usize, status: u16) {
-        self.with(|st| st.errors = (n > 0).then_some((n, status)));
+        self.inject_reply(n, status, "Server Error");
+    }
+
+    /// The next `n` REST API answers are `status` with GitHub's error body saying `message`.
+    pub fn inject_reply(&self, n: usize, status: u16, message: &str) {
+        self.with(|st| st.errors = (n > 0).then(|| (n, status, message.to_string())));
     }
 
     /// The next `n` answers of the runner-facing endpoints are `status`.
@@ -439,13 +450,25 @@ fn serve(sh: &Shared, rq: http::Incoming) -> http::Outgoing {
 fn route(sh: &Shared, req: &Req) -> Reply {
     let segs: Vec<&str> = req.path.split('/').filter(|s| !s.is_empty()).collect();
     match segs.as_slice() {
-        ["orgs", org, "actions", "runners", rest @ ..] => {
-            rest::handle(sh, req, ScopeKey::Org(org.to_string()), rest)
-        }
+        ["orgs", org, "actions", "runners", rest @ ..] => rest::handle(
+            sh,
+            req,
+            ScopeKey::Org(org.to_string()),
+            rest::Resource::Runners,
+            rest,
+        ),
+        ["orgs", org, "actions", "runner-groups", rest @ ..] => rest::handle(
+            sh,
+            req,
+            ScopeKey::Org(org.to_string()),
+            rest::Resource::Groups,
+            rest,
+        ),
         ["repos", owner, repo, "actions", "runners", rest @ ..] => rest::handle(
             sh,
             req,
             ScopeKey::Repo(owner.to_string(), repo.to_string()),
+            rest::Resource::Runners,
             rest,
         ),
         ["actions", "runner-registration"] => runner_api::register(sh, req),

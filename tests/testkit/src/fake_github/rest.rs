@@ -12,14 +12,29 @@ use std::time::SystemTime;
 const DEFAULT_PER_PAGE: usize = 30;
 const MAX_PER_PAGE: usize = 100;
 
-pub(crate) fn handle(sh: &Shared, req: &Req, scope: ScopeKey, rest: &[&str]) -> Reply {
+/// Which REST collection a request is for.
+#[derive(Clone, Copy)]
+pub(crate) enum Resource {
+    /// `.../actions/runners/...`
+    Runners,
+    /// `/orgs/{org}/actions/runner-groups/...` (organizations only)
+    Groups,
+}
+
+pub(crate) fn handle(
+    sh: &Shared,
+    req: &Req,
+    scope: ScopeKey,
+    resource: Resource,
+    rest: &[&str],
+) -> Reply {
     let latency = sh.lock().latency;
     if !latency.is_zero() {
         std::thread::sleep(latency);
     }
     let mut st = sh.lock();
     st.reap_lost();
-    let reply = guarded(sh, &mut st, req, &scope, rest);
+    let reply = guarded(sh, &mut st, req, &scope, resource, rest);
     let r = &st.rate;
     let mut reply = reply
         .with_header("x-ratelimit-limit", r.limit.to_string())
@@ -39,10 +54,17 @@ pub(crate) fn handle(sh: &Shared, req: &Req, scope: ScopeKey, rest: &[&str]) -> 
     reply
 }
 
-fn guarded(sh: &Shared, st: &mut State, req: &Req, scope: &ScopeKey, rest: &[&str]) -> Reply {
-    if let Some((n, status)) = st.errors {
-        st.errors = (n > 1).then_some((n - 1, status));
-        return Reply::error(status, "Server Error");
+fn guarded(
+    sh: &Shared,
+    st: &mut State,
+    req: &Req,
+    scope: &ScopeKey,
+    resource: Resource,
+    rest: &[&str],
+) -> Reply {
+    if let Some((n, status, message)) = st.errors.take() {
+        st.errors = (n > 1).then(|| (n - 1, status, message.clone()));
+        return Reply::error(status, &message);
     }
     // GitHub rejects API requests without a User-Agent.
     if req
@@ -60,6 +82,21 @@ fn guarded(sh: &Shared, st: &mut State, req: &Req, scope: &ScopeKey, rest: &[&st
     else {
         return Reply::error(401, "Bad credentials");
     };
+    // An org that enforces SAML SSO refuses a PAT not authorized for it, and says so in a
+    // header (the body alone reads like a missing permission).
+    if st.sso_orgs.contains(scope.org()) {
+        return Reply::error(
+            403,
+            "Resource protected by organization SAML enforcement. You must grant your Personal Access token access to this organization.",
+        )
+        .with_header(
+            "x-github-sso",
+            format!(
+                "required; url=https://github.com/orgs/{}/sso?authorization_request=AUTHZ0123",
+                scope.org()
+            ),
+        );
+    }
     if !st.scope_exists(scope) {
         return Reply::not_found();
     }
@@ -74,7 +111,52 @@ fn guarded(sh: &Shared, st: &mut State, req: &Req, scope: &ScopeKey, rest: &[&st
     if let Some(r) = rate_limited(st) {
         return r;
     }
-    route(sh, st, req, scope, rest)
+    match resource {
+        Resource::Runners => route(sh, st, req, scope, rest),
+        Resource::Groups => groups(st, req, scope, rest),
+    }
+}
+
+/// `GET /orgs/{org}/actions/runner-groups` and
+/// `PUT /orgs/{org}/actions/runner-groups/{group}/runners/{runner}` (204; moves the runner).
+fn groups(st: &mut State, req: &Req, scope: &ScopeKey, rest: &[&str]) -> Reply {
+    if matches!(scope, ScopeKey::Repo(..)) {
+        return Reply::not_found();
+    }
+    match (req.method.as_str(), rest) {
+        ("GET", []) => {
+            let groups: Vec<Value> = st
+                .groups
+                .iter()
+                .map(|(name, id)| {
+                    json!({
+                        "id": id, "name": name, "visibility": "all", "default": *id == 1,
+                        "inherited": false, "allows_public_repositories": false,
+                        "restricted_to_workflows": false, "selected_workflows": [],
+                    })
+                })
+                .collect();
+            Reply::json(
+                200,
+                json!({"total_count": groups.len(), "runner_groups": groups}),
+            )
+        }
+        ("PUT", [group, "runners", runner]) => {
+            let group: Option<u64> = group
+                .parse()
+                .ok()
+                .filter(|g| st.groups.values().any(|id| id == g));
+            let runner = find(st, scope, runner).map(|r| r.id);
+            match (group, runner) {
+                (Some(g), Some(r)) => {
+                    st.runners.get_mut(&r).expect("found").group_id = g;
+                    Reply::empty(204)
+                }
+                _ => Reply::not_found(),
+            }
+        }
+        _ => Reply::not_found(),
+    }
 }
 
 /// Secondary limit (429 + retry-after) first, then the primary budget (403, remaining 0).
@@ -106,6 +188,7 @@ fn rate_limited(st: &mut State) -> Option<Reply> {
 fn route(sh: &Shared, st: &mut State, req: &Req, scope: &ScopeKey, rest: &[&str]) -> Reply {
     match (req.method.as_str(), rest) {
         ("GET", []) => list(sh, st, req, scope),
+        (_, [id, "labels", tail @ ..]) => labels(st, req, scope, id, tail),
         ("POST", ["registration-token"]) => token(st, scope, TokenKind::Registration),
         ("POST", ["remove-token"]) => token(st, scope, TokenKind::Remove),
         ("GET", [id]) => match find(st, scope, id) {
@@ -123,6 +206,83 @@ fn route(sh: &Shared, st: &mut State, req: &Req, scope: &ScopeKey, rest: &[&str]
     }
 }
 
+/// `GET|POST|PUT|DELETE .../runners/{id}/labels[/{name}]`: 200 `{total_count, labels}` with
+/// every label of the runner; POST adds, PUT replaces the custom labels (the read-only
+/// default labels stay), DELETE of one name removes that custom label (404 if it has none).
+fn labels(st: &mut State, req: &Req, scope: &ScopeKey, id: &str, tail: &[&str]) -> Reply {
+    let Some(id) = find(st, scope, id).map(|r| r.id) else {
+        return Reply::not_found();
+    };
+    let body = req.json();
+    let names = || -> Option<Vec<String>> {
+        body["labels"].as_array().map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+    };
+    let answer = |st: &State| {
+        let r = &st.runners[&id];
+        Reply::json(
+            200,
+            json!({"total_count": r.labels.len(), "labels": label_json(r)}),
+        )
+    };
+    match (req.method.as_str(), tail) {
+        ("GET", []) => answer(st),
+        ("POST" | "PUT", []) => {
+            let Some(custom) = names() else {
+                return Reply::error(
+                    422,
+                    "Invalid request.\n\nInvalid input: object is missing required key: labels.",
+                );
+            };
+            if custom.len() > 100 || custom.iter().any(|l| l.trim().is_empty() || l.len() > 256) {
+                return Reply::error(422, "Validation Failed");
+            }
+            let (mut all, mut names): (Vec<_>, Vec<String>) = {
+                let r = &st.runners[&id];
+                let read_only = r.labels.iter().filter(|l| l.kind == "read-only").cloned();
+                let old_custom = r
+                    .labels
+                    .iter()
+                    .filter(|l| l.kind != "read-only" && req.method == "POST")
+                    .map(|l| l.name.clone());
+                (read_only.collect(), old_custom.collect())
+            };
+            names.extend(custom);
+            for name in names {
+                let name = name.trim().to_string();
+                if !all.iter().any(|l| l.name.eq_ignore_ascii_case(&name)) {
+                    let label = st.label(&name, false);
+                    all.push(label);
+                }
+            }
+            st.runners.get_mut(&id).expect("found").labels = all;
+            answer(st)
+        }
+        ("DELETE", [name]) => {
+            let name = super::reply::decode(name);
+            let r = st.runners.get_mut(&id).expect("found");
+            let before = r.labels.len();
+            r.labels
+                .retain(|l| l.kind == "read-only" || !l.name.eq_ignore_ascii_case(&name));
+            if r.labels.len() == before {
+                return Reply::not_found();
+            }
+            answer(st)
+        }
+        _ => Reply::not_found(),
+    }
+}
+
+fn label_json(r: &Runner) -> Vec<Value> {
+    r.labels
+        .iter()
+        .map(|l| json!({"id": l.id, "name": l.name, "type": l.kind}))
+        .collect()
+}
+
 fn find<'a>(st: &'a State, scope: &ScopeKey, id: &str) -> Option<&'a Runner> {
     let id: u64 = id.parse().ok()?;
     st.runners.get(&id).filter(|r| &r.scope == scope)
@@ -138,7 +298,7 @@ pub(crate) fn runner_json(r: &Runner) -> Value {
         "busy": info.busy,
         "ephemeral": false,
         "runner_group_id": info.runner_group_id,
-        "labels": r.labels.iter().map(|l| json!({"id": l.id, "name": l.name, "type": l.kind})).collect::<Vec<_>>(),
+        "labels": label_json(r),
     })
 }
 
@@ -225,6 +385,6 @@ pub(super) fn delete_runner(st: &mut State, id: u64) -> Reply {
             ),
         );
     }
-    st.runners.remove(&id);
+    st.forget_runner(id);
     Reply::empty(204)
 }

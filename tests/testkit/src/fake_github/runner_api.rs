@@ -311,10 +311,22 @@ fn long_poll(sh: &Shared, req: &Req) -> Reply {
     let deadline = Instant::now() + st.poll_timeout;
     loop {
         let Some(id) = runner_by_credential(&st, req) else {
+            let deleted_while_online = req
+                .auth(&["bearer"])
+                .is_some_and(|c| st.deleted_credentials.contains(&c));
+            if deleted_while_online {
+                return Reply::json(
+                    404,
+                    json!({"typeKey": "TaskAgentNotFoundException", "message": "The runner was not found."}),
+                );
+            }
             return Reply::error(401, DELETED);
         };
         if st.runners[&id].session.as_deref() != Some(sid.as_str()) {
-            return Reply::error(404, "The session has expired or was not found.");
+            return Reply::json(
+                404,
+                json!({"typeKey": "TaskAgentSessionExpiredException", "message": "The session has expired or was not found."}),
+            );
         }
         if let Some(m) = next_message(&mut st, id) {
             return Reply::json(

@@ -107,6 +107,10 @@ pub(crate) struct RateLimit {
 #[derive(Debug)]
 pub(crate) struct State {
     pub orgs: BTreeSet<String>,
+    pub sso_orgs: BTreeSet<String>,
+    /// Credentials of runners deleted while they had a session: their Listener learns at its
+    /// next poll that the runner no longer exists.
+    pub deleted_credentials: BTreeSet<String>,
     pub repos: BTreeSet<(String, String)>,
     pub pats: HashMap<String, Vec<String>>,
     pub runners: BTreeMap<u64, Runner>,
@@ -117,7 +121,7 @@ pub(crate) struct State {
     pub access_tokens: HashMap<String, ScopeKey>,
     pub jobs: BTreeMap<u64, Job>,
     pub log: Vec<LoggedRequest>,
-    pub errors: Option<(usize, u16)>,
+    pub errors: Option<(usize, u16, String)>,
     pub runner_errors: Option<(usize, u16)>,
     pub latency: Duration,
     pub registration_latency: Duration,
@@ -136,6 +140,8 @@ impl State {
         groups.insert("Default".to_string(), 1);
         State {
             orgs: BTreeSet::new(),
+            sso_orgs: BTreeSet::new(),
+            deleted_credentials: BTreeSet::new(),
             repos: BTreeSet::new(),
             pats: HashMap::new(),
             runners: BTreeMap::new(),
@@ -266,6 +272,16 @@ impl State {
             },
         );
         id
+    }
+
+    /// Deletes a registration. A runner deleted while it holds a session learns at its next
+    /// poll that it no longer exists (the real service answers TaskAgentNotFound).
+    pub fn forget_runner(&mut self, id: u64) {
+        if let Some(r) = self.runners.remove(&id) {
+            if r.session.is_some() {
+                self.deleted_credentials.insert(r.credential);
+            }
+        }
     }
 
     /// Runners that hold a session but stopped polling (process killed) lose it, and their

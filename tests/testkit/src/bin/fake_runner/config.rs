@@ -10,7 +10,8 @@ use std::time::Duration;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 const VALUE_FLAGS: [&str; 6] = ["url", "token", "name", "labels", "runnergroup", "work"];
-const BOOL_FLAGS: [&str; 6] = [
+const BOOL_FLAGS: [&str; 7] = [
+    "local",
     "unattended",
     "replace",
     "disableupdate",
@@ -342,6 +343,11 @@ fn write(path: &Path, v: &Value) -> Result<(), String> {
 
 fn unconfigure(opts: &Opts) -> Result<(), String> {
     let root = root();
+    if opts.flag("local") {
+        // `remove --local`: only the local files, GitHub is not asked.
+        remove_local_files(&root);
+        return Ok(());
+    }
     println!("\n# Runner removal\n");
     let settings = crate::common::settings_file(&root, ".runner");
     match settings {
@@ -370,6 +376,11 @@ fn unconfigure(opts: &Opts) -> Result<(), String> {
             }
         }
     }
+    remove_local_files(&root);
+    Ok(())
+}
+
+fn remove_local_files(root: &Path) {
     for f in [
         ".credentials",
         ".runner",
@@ -385,5 +396,4 @@ fn unconfigure(opts: &Opts) -> Result<(), String> {
             println!("Does not exist. Skipping Removing {f}");
         }
     }
-    Ok(())
 }

@@ -26,8 +26,12 @@ enum Event {
 
 /// Why the Listener gives up.
 enum Fatal {
-    /// The registration was deleted on GitHub (e.g. offline for 14 days).
+    /// The registration was deleted on GitHub while the runner was offline (e.g. for 14
+    /// days): creating a session fails; the local configuration stays.
     Deleted,
+    /// It was deleted while the runner was online: the Listener removes its local
+    /// configuration and exits 0.
+    NoLongerExists,
     Other(String),
 }
 
@@ -37,6 +41,11 @@ impl Fatal {
     fn report(&self) {
         match self {
             Fatal::Deleted => eprintln!("{DELETED}"),
+            Fatal::NoLongerExists => {
+                eprintln!(
+                    "The runner no longer exists on the server. Cleaning up local configuration."
+                )
+            }
             Fatal::Other(e) => eprintln!("{}: {e}", ts()),
         }
     }
@@ -206,6 +215,17 @@ pub fn main() -> i32 {
                     let _ = r.child.wait();
                 }
                 fatal.report();
+                if matches!(fatal, Fatal::NoLongerExists) {
+                    for f in [
+                        ".runner",
+                        ".credentials",
+                        ".runner_migrated",
+                        ".credentials_migrated",
+                    ] {
+                        let _ = std::fs::remove_file(root.join(f));
+                    }
+                    return 0;
+                }
                 return 1;
             }
             Err(RecvTimeoutError::Timeout) => {}
@@ -320,6 +340,10 @@ fn poll_loop(ctx: &Ctx, tx: &mpsc::Sender<Event>) {
                     Err(f) => f,
                 };
                 let _ = tx.send(Event::Fatal(fatal));
+                return;
+            }
+            Ok((404, v)) if v["typeKey"] == "TaskAgentNotFoundException" => {
+                let _ = tx.send(Event::Fatal(Fatal::NoLongerExists));
                 return;
             }
             Ok((404, _)) => {

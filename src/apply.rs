@@ -1,0 +1,420 @@
+//! The executor: carries out a plan phase by phase (see `plan::Action::phase`), with progress
+//! on a terminal and a line per runner. A runner whose step fails is reported and skipped in
+//! the later phases; the others go on. GitHub writes run a few at a time
+//! (`github::WRITE_CONCURRENCY`), one-off containers eight at a time.
+
+use crate::compose::ComposeFile;
+use crate::concurrent::map_bounded;
+use crate::docker::{ConfigRun, Docker};
+use crate::error::{Error, Result};
+use crate::fleet::{DesiredRunner, LocalRunner};
+use crate::plan::{Action, Plan, Step};
+use crate::remote::{Deleted, Remote};
+use crate::settings::Settings;
+use crate::ui::{self, Progress};
+use std::collections::BTreeSet;
+use std::path::Path;
+
+/// How many one-off containers (registrations, install copies) run at once.
+pub const ONEOFF_CONCURRENCY: usize = 8;
+
+/// What the executor works with besides the plan.
+pub struct Context<'a> {
+    pub settings: &'a Settings,
+    pub docker: &'a Docker,
+    /// `None` for plans that need nothing from GitHub.
+    pub remote: Option<&'a Remote>,
+    /// The compose file to write (and to create containers from), for plans that do.
+    pub compose: Option<&'a ComposeFile>,
+    pub desired: &'a [DesiredRunner],
+    /// The image reference the fleet runs.
+    pub image: &'a str,
+    /// The Dockerfile's hash to record after a build.
+    pub build_hash: Option<&'a str>,
+    /// Where `./Dockerfile` is.
+    pub dir: &'a Path,
+    /// A registration token fetched before anything changed (when the plan registers).
+    pub token: Option<&'a str>,
+}
+
+/// How a plan went.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Runners whose step failed (each already reported).
+    pub failed: BTreeSet<String>,
+    /// Runners GitHub found busy at the moment of a removal (kept, reported).
+    pub kept: BTreeSet<String>,
+}
+
+impl Outcome {
+    fn skip(&self, runner: &str) -> bool {
+        self.failed.contains(runner) || self.kept.contains(runner)
+    }
+}
+
+/// Carries out `plan`. Fails as a whole only when a fleet-wide step fails (the image, the
+/// compose file, Docker itself); per-runner failures are in the outcome.
+pub fn apply(ctx: &Context, plan: &Plan) -> Result<Outcome> {
+    let mut out = Outcome::default();
+    for step in plan.of(0) {
+        if let Action::BuildImage { tag } = &step.action {
+            crate::image::build(
+                ctx.settings,
+                ctx.docker,
+                ctx.dir,
+                tag,
+                ctx.build_hash.unwrap_or_default(),
+                &step.why,
+            )?;
+        }
+    }
+    if let Some(compose) = ctx.compose.filter(|_| plan.of(1).next().is_some()) {
+        crate::commands::compose::write_file(ctx.settings, compose)?;
+        ui::info(&format!(
+            "wrote {} ({})",
+            ctx.settings.compose_file.display(),
+            plan.of(1)
+                .map(|s| s.why.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let starts_containers = plan
+        .steps
+        .iter()
+        .any(|s| matches!(s.action, Action::Create | Action::Recreate | Action::Start));
+    if starts_containers && crate::wrapper::for_fleet(ctx.settings)?.is_some() {
+        crate::commands::init::prepare_lock_dir(ctx.settings)?;
+    }
+    batch(ctx, plan, &mut out, 2, "stopping", "stopped", |names| {
+        ctx.docker
+            .containers_do("stop", names, Some(ctx.settings.stop_grace_period))
+    });
+    create(ctx, plan, &mut out)?;
+    let local = if plan.of(4).next().is_some() || plan.of(5).next().is_some() {
+        crate::observe::local(ctx.settings, ctx.docker)?.runners
+    } else {
+        Vec::new()
+    };
+    sync_installs(ctx, plan, &local, &mut out);
+    register(ctx, plan, &local, &mut out);
+    github_writes(ctx, plan, &mut out);
+    batch(ctx, plan, &mut out, 7, "starting", "started", |names| {
+        ctx.docker.containers_do("start", names, None)
+    });
+    unregister(ctx, plan, &mut out);
+    batch(
+        ctx,
+        plan,
+        &mut out,
+        9,
+        "removing",
+        "removed container",
+        |names| ctx.docker.remove_containers(names),
+    );
+    remove_volumes(ctx, plan, &mut out);
+    Ok(out)
+}
+
+/// The runners of phase `phase` not skipped yet.
+fn runners_of(plan: &Plan, phase: u8, out: &Outcome) -> Vec<String> {
+    plan.of(phase)
+        .filter_map(|s| s.runner.clone())
+        .filter(|r| !out.skip(r))
+        .collect()
+}
+
+/// One Docker call for every runner of a phase; when it fails, each of them failed.
+fn batch(
+    _ctx: &Context,
+    plan: &Plan,
+    out: &mut Outcome,
+    phase: u8,
+    doing: &str,
+    done: &str,
+    call: impl Fn(&[String]) -> Result<()>,
+) {
+    let names = runners_of(plan, phase, out);
+    if names.is_empty() {
+        return;
+    }
+    let progress = Progress::new(names.len(), doing);
+    match call(&names) {
+        Ok(()) => {
+            for name in &names {
+                progress.line(&format!("{done} {name}"));
+                progress.inc();
+            }
+        }
+        Err(e) => {
+            progress.error(&format!("{doing} {}: {e}", names.join(", ")));
+            out.failed.extend(names);
+        }
+    }
+}
+
+/// Create and recreate: compose creates the containers, not started.
+fn create(ctx: &Context, plan: &Plan, out: &mut Outcome) -> Result<()> {
+    for (recreate, doing, done) in [
+        (false, "creating", "created"),
+        (true, "recreating", "recreated"),
+    ] {
+        let names: Vec<String> = plan
+            .of(3)
+            .filter(|s| matches!(s.action, Action::Recreate) == recreate)
+            .filter_map(|s| s.runner.clone())
+            .filter(|r| !out.skip(r))
+            .collect();
+        if names.is_empty() {
+            continue;
+        }
+        let progress = Progress::new(names.len(), doing);
+        // Compose failing is Docker failing: nothing after it would work either.
+        ctx.docker
+            .compose_create(&ctx.settings.compose_file, &names, recreate)?;
+        for name in &names {
+            progress.line(&format!("{done} {name}"));
+            progress.inc();
+        }
+    }
+    Ok(())
+}
+
+/// Steps of `phase` whose runner is not skipped, each with its container.
+fn with_container<'a>(
+    plan: &'a Plan,
+    phase: u8,
+    local: &'a [LocalRunner],
+    out: &mut Outcome,
+    progress: &Progress,
+) -> Vec<(&'a Step, &'a LocalRunner)> {
+    let mut found = Vec::new();
+    for step in plan.of(phase) {
+        let Some(name) = step.runner.as_deref().filter(|r| !out.skip(r)) else {
+            continue;
+        };
+        match local.iter().find(|c| c.name == name) {
+            Some(c) => found.push((step, c)),
+            None => {
+                progress.error(&format!("{name} has no container"));
+                out.failed.insert(name.to_string());
+            }
+        }
+    }
+    found
+}
+
+fn sync_installs(ctx: &Context, plan: &Plan, local: &[LocalRunner], out: &mut Outcome) {
+    let count = plan.of(4).count();
+    if count == 0 {
+        return;
+    }
+    let progress = Progress::new(count, "copying runner installs");
+    let steps = with_container(plan, 4, local, out, &progress);
+    let results = map_bounded(&steps, ONEOFF_CONCURRENCY, |(_, c)| {
+        let volume = c
+            .home_volume
+            .as_deref()
+            .ok_or_else(|| Error::Docker(format!("{} has no volume at /home/runner", c.name)))?;
+        ctx.docker.sync_install(
+            &ctx.settings.prefix,
+            &c.name,
+            ctx.image,
+            volume,
+            ctx.settings.workdir.as_deref(),
+        )
+    });
+    for ((_, c), result) in steps.iter().zip(results) {
+        match result {
+            Ok(()) => progress.line(&format!(
+                "copied the runner install of {} into {}",
+                ctx.image, c.name
+            )),
+            Err(e) => {
+                progress.error(&format!("{}: {e}", c.name));
+                out.failed.insert(c.name.clone());
+            }
+        }
+        progress.inc();
+    }
+}
+
+fn register(ctx: &Context, plan: &Plan, local: &[LocalRunner], out: &mut Outcome) {
+    let count = plan.of(5).count();
+    if count == 0 {
+        return;
+    }
+    let progress = Progress::new(count, "registering");
+    let steps = with_container(plan, 5, local, out, &progress);
+    let url = ctx.settings.registration_url();
+    let proxy_env = ctx.settings.proxy_env();
+    let results = map_bounded(&steps, ONEOFF_CONCURRENCY, |(step, c)| -> Result<bool> {
+        if let Action::Register {
+            unless_registered: true,
+        } = step.action
+        {
+            if ctx.docker.is_configured(&c.name)? {
+                return Ok(false);
+            }
+        }
+        let token = ctx
+            .token
+            .ok_or_else(|| Error::Partial("no registration token".into()))?;
+        let labels = ctx
+            .desired
+            .iter()
+            .find(|d| d.name == c.name)
+            .map(|d| d.labels.clone())
+            .unwrap_or_else(|| ctx.settings.labels.clone());
+        let cfg = ConfigRun {
+            container: &c.name,
+            prefix: &ctx.settings.prefix,
+            image: &c.image,
+            url: &url,
+            name: &c.name,
+            labels: &labels,
+            group: &ctx.settings.runner_group,
+            workdir: ctx.settings.workdir.as_deref(),
+            disable_update: ctx.settings.disable_auto_update,
+            proxy_env: &proxy_env,
+            again: matches!(step.action, Action::Reregister),
+        };
+        ctx.docker.configure(&cfg, token).map(|()| true)
+    });
+    let mut any_failed = false;
+    for ((_, c), result) in steps.iter().zip(results) {
+        match result {
+            Ok(true) => progress.line(&format!("registered {}", c.name)),
+            Ok(false) => progress.line(&format!(
+                "{} keeps the registration its volume holds",
+                c.name
+            )),
+            Err(e) => {
+                progress.error(&format!("{} did not register: {e}", c.name));
+                out.failed.insert(c.name.clone());
+                any_failed = true;
+            }
+        }
+        progress.inc();
+    }
+    // A token GitHub no longer takes would fail every retry until the TTL ran out.
+    if any_failed {
+        if let Some(remote) = ctx.remote {
+            remote.forget_token();
+        }
+    }
+}
+
+/// The runners (name, id) to move into one runner group (id, name).
+type GroupMoves = (u64, String, Vec<(String, u64)>);
+
+/// Labels and runner groups, through GitHub's API.
+fn github_writes(ctx: &Context, plan: &Plan, out: &mut Outcome) {
+    let count = plan
+        .of(6)
+        .filter(|s| s.runner.as_deref().is_some_and(|r| !out.skip(r)))
+        .count();
+    let Some(remote) = ctx.remote.filter(|_| count > 0) else {
+        return;
+    };
+    let progress = Progress::new(count, "labelling");
+    let mut labels = Vec::new();
+    let mut groups: Vec<GroupMoves> = Vec::new();
+    for step in plan.of(6) {
+        let Some(name) = step.runner.clone().filter(|r| !out.skip(r)) else {
+            continue;
+        };
+        match &step.action {
+            Action::SetLabels { id, labels: l } => labels.push((name, *id, l.clone())),
+            Action::SetGroup {
+                id,
+                group_id,
+                group,
+            } => match groups.iter_mut().find(|(g, _, _)| g == group_id) {
+                Some((_, _, runners)) => runners.push((name, *id)),
+                None => groups.push((*group_id, group.clone(), vec![(name, *id)])),
+            },
+            _ => {}
+        }
+    }
+    for ((name, _, l), result) in labels.iter().zip(remote.set_labels(&labels)) {
+        match result {
+            Ok(()) => progress.line(&format!("labels of {name}: {}", l.join(","))),
+            Err(e) => {
+                progress.error(&format!("cannot set the labels of {name}: {e}"));
+                out.failed.insert(name.clone());
+            }
+        }
+        progress.inc();
+    }
+    for (group_id, group, runners) in &groups {
+        for ((name, _), result) in runners.iter().zip(remote.set_group(*group_id, runners)) {
+            match result {
+                Ok(()) => progress.line(&format!("moved {name} to runner group {group}")),
+                Err(e) => {
+                    progress.error(&format!("cannot move {name} to runner group {group}: {e}"));
+                    out.failed.insert(name.clone());
+                }
+            }
+            progress.inc();
+        }
+    }
+}
+
+fn unregister(ctx: &Context, plan: &Plan, out: &mut Outcome) {
+    let runners: Vec<(String, u64)> = plan
+        .of(8)
+        .filter_map(|s| match (&s.runner, &s.action) {
+            (Some(r), Action::Unregister { id }) if !out.skip(r) => Some((r.clone(), *id)),
+            _ => None,
+        })
+        .collect();
+    let Some(remote) = ctx.remote.filter(|_| !runners.is_empty()) else {
+        return;
+    };
+    let progress = Progress::new(runners.len(), "unregistering");
+    for ((name, _), result) in runners.iter().zip(remote.unregister(&runners)) {
+        match result {
+            Ok(Deleted::Removed) => progress.line(&format!("unregistered {name}")),
+            Ok(Deleted::Gone) => progress.line(&format!("{name} was already unregistered")),
+            Ok(Deleted::Busy) => {
+                progress.error(&format!(
+                    "{name} is running a job; it stays registered and its container is kept"
+                ));
+                out.kept.insert(name.clone());
+            }
+            Err(e) => {
+                progress.error(&format!(
+                    "cannot unregister {name}: {e}; its container is kept"
+                ));
+                out.failed.insert(name.clone());
+            }
+        }
+        progress.inc();
+    }
+}
+
+fn remove_volumes(ctx: &Context, plan: &Plan, out: &mut Outcome) {
+    let volumes: Vec<String> = plan
+        .of(10)
+        .filter(|s| s.runner.as_deref().is_none_or(|r| !out.skip(r)))
+        .flat_map(|s| match &s.action {
+            Action::RemoveVolumes { volumes } => volumes.clone(),
+            _ => Vec::new(),
+        })
+        .collect();
+    if volumes.is_empty() {
+        return;
+    }
+    match ctx.docker.remove_volumes(&volumes) {
+        Ok(()) => ui::info(&format!("removed {} volumes", volumes.len())),
+        Err(e) => {
+            ui::error(&format!("removing volumes: {e}"));
+            for step in plan.of(10) {
+                if let Some(r) = &step.runner {
+                    out.failed.insert(r.clone());
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! Gathering: what Docker and GitHub say of the fleet, read once per command, for the planner
+//! (`plan.rs`) and for `ghr list`. With the executor (`apply.rs`), the only code besides the
+//! clients that talks to Docker or GitHub.
+
+use crate::compose::label;
+use crate::concurrent::map_bounded;
+use crate::docker::Docker;
+use crate::error::Result;
+use crate::fleet::{natural_cmp, LocalRunner, RemoteRunner};
+use crate::remote::Remote;
+use crate::settings::Settings;
+
+/// Docker's side of a fleet: its runner containers and its volumes (with their runner).
+#[derive(Debug, Clone, Default)]
+pub struct Local {
+    pub runners: Vec<LocalRunner>,
+    pub volumes: Vec<(String, String)>,
+}
+
+/// Both sides, as a plan needs them (GitHub must have answered).
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub local: Local,
+    pub github: Vec<RemoteRunner>,
+}
+
+/// The fleet's containers and volumes (by the prefix label), in natural name order.
+pub fn local(settings: &Settings, docker: &Docker) -> Result<Local> {
+    let mut runners = docker.runners(label::PREFIX, &settings.prefix)?;
+    runners.sort_by(|a, b| natural_cmp(&a.name, &b.name));
+    let volumes = docker.volumes(label::PREFIX, &settings.prefix)?;
+    Ok(Local { runners, volumes })
+}
+
+/// How many `docker cp` run at once to read registrations.
+const READ_CONCURRENCY: usize = 8;
+
+/// Reads whether the containers `names` hold a registration (`configured`).
+pub fn read_registrations(
+    docker: &Docker,
+    runners: &mut [LocalRunner],
+    names: &[String],
+) -> Result<()> {
+    let wanted: Vec<usize> = runners
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| names.contains(&r.name))
+        .map(|(i, _)| i)
+        .collect();
+    let answers = map_bounded(&wanted, READ_CONCURRENCY, |i| {
+        docker.is_configured(&runners[*i].name)
+    });
+    for (i, answer) in wanted.into_iter().zip(answers) {
+        runners[i].configured = Some(answer?);
+    }
+    Ok(())
+}
+
+/// Docker's and GitHub's view, with the registrations read where GitHub's list does not
+/// already tell (see `plan::registration_checks`).
+pub fn snapshot(settings: &Settings, docker: &Docker, remote: &Remote) -> Result<Snapshot> {
+    let mut local = local(settings, docker)?;
+    let github = remote.list()?;
+    let checks = crate::plan::registration_checks(&settings.prefix, &local.runners, &github);
+    read_registrations(docker, &mut local.runners, &checks)?;
+    Ok(Snapshot { local, github })
+}
+
+/// Both sides for `ghr list`, each as far as it can be asked: one side that cannot be asked
+/// must not hide the other.
+pub fn sides(
+    settings: &Settings,
+    docker: &Docker,
+    remote: &Remote,
+) -> (Result<Local>, Result<Vec<RemoteRunner>>) {
+    let local = local(settings, docker);
+    let github = remote.list();
+    let local = match (local, &github) {
+        (Ok(mut l), Ok(g)) => {
+            let checks = crate::plan::registration_checks(&settings.prefix, &l.runners, g);
+            read_registrations(docker, &mut l.runners, &checks).map(|()| l)
+        }
+        (other, _) => other,
+    };
+    (local, github)
+}
+
+/// The image state a plan needs: the reference runners use, its id, and whether
+/// `./Dockerfile` must be built first (with the hash to record and why).
+pub fn image(
+    settings: &Settings,
+    docker: &Docker,
+    dir: &std::path::Path,
+) -> Result<(crate::plan::ImageState, Option<String>)> {
+    let plan = crate::image::plan(settings, docker, dir, false)?;
+    let (reference, build, hash) = match plan {
+        crate::image::Plan::Build { tag, hash, why } => (tag, Some(why.to_string()), Some(hash)),
+        other => (other.image().to_string(), None, None),
+    };
+    let id = docker.image_id(&reference)?;
+    Ok((
+        crate::plan::ImageState {
+            reference,
+            id,
+            build,
+        },
+        hash,
+    ))
+}
