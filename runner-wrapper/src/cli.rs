@@ -3,16 +3,16 @@
 //!
 //! `runner-wrapper [-- COMMAND ARGS...]` supervises the runner;
 //! `runner-wrapper hook started|completed` is the hooks' client.
-//! Exit codes: the runner's own (or the hook's); 127 the command cannot run; 1 wrapper error;
-//! 2 bad usage or environment.
+//! Exit codes: the runner's own (or the hook's); 127 the command cannot run; 1 the wrapper
+//! cannot run jobs safely (lock directory, runner `.env`); 2 bad usage or environment.
 
 use std::ffi::OsString;
 
 use crate::config::Config;
 use crate::protocol::Verb;
-use crate::{client, supervise};
+use crate::{client, wrapper};
 
-const USAGE: &str = "usage: runner-wrapper [-- COMMAND ARGS...]\n       runner-wrapper hook started|completed\nSee README.md: RUNNER_RESOURCE_ID, RUNNER_LOCK_DIR, RUNNER_LOCK_TIMEOUT, RUNNER_SCRIPT.";
+const USAGE: &str = "usage: runner-wrapper [-- COMMAND ARGS...]\n       runner-wrapper hook started|completed\nSee README.md: RUNNER_RESOURCE_ID, RUNNER_LOCK_DIR, RUNNER_LOCK_TIMEOUT, RUNNER_HEALTHCHECK, RUNNER_SCRIPT.";
 
 /// Runs the wrapper with `args` (the arguments after the program name); returns the exit code.
 pub fn run(args: Vec<OsString>) -> i32 {
@@ -36,10 +36,10 @@ pub fn run(args: Vec<OsString>) -> i32 {
             return 2;
         }
     };
-    let Some(resource) = cfg.resource.clone() else {
-        return supervise::passthrough(&cfg.command);
+    let Some(members) = cfg.members.clone() else {
+        return wrapper::passthrough(&cfg.command);
     };
-    match supervise::run_locked(&cfg, &resource) {
+    match wrapper::run_locked(&cfg, &members) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("runner-wrapper: {e}");

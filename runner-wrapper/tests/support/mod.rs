@@ -132,6 +132,12 @@ pub struct Spec<'a> {
     pub name: &'a str,
     pub resource: Option<&'a str>,
     pub env: Vec<(&'a str, String)>,
+    /// Run the wrapper (and so the runner) as this uid (and gid), e.g. 1001 like the stock image.
+    pub uid: Option<u32>,
+    /// Content of the runner root's `.env` before the start.
+    pub dotenv: Option<String>,
+    /// Wait for the runner's "Listening for Jobs" (false when a health check must pass first).
+    pub wait_listening: bool,
 }
 
 impl<'a> Spec<'a> {
@@ -140,6 +146,9 @@ impl<'a> Spec<'a> {
             name,
             resource: Some(resource),
             env: Vec::new(),
+            uid: None,
+            dotenv: None,
+            wait_listening: true,
         }
     }
 
@@ -147,6 +156,26 @@ impl<'a> Spec<'a> {
         self.env.push((k, v.into()));
         self
     }
+
+    pub fn uid(mut self, uid: u32) -> Self {
+        self.uid = Some(uid);
+        self
+    }
+
+    pub fn dotenv(mut self, text: impl Into<String>) -> Self {
+        self.dotenv = Some(text.into());
+        self
+    }
+
+    pub fn no_wait(mut self) -> Self {
+        self.wait_listening = false;
+        self
+    }
+}
+
+/// Give a directory to `uid` (tests run as root; the wrapper under test may not).
+pub fn chown(path: &Path, uid: u32) {
+    std::os::unix::fs::chown(path, Some(uid), Some(uid)).unwrap();
 }
 
 impl Wrapper {
@@ -154,22 +183,55 @@ impl Wrapper {
         Self::spawn_cmd(s, spec, &[FAKE_RUNNER])
     }
 
+    /// The runner root of a wrapper spawned with the fake runner (its run.sh and .env).
+    pub fn root_of(s: &Scratch, name: &str) -> PathBuf {
+        s.path.join(format!("root-{name}"))
+    }
+
     pub fn spawn_cmd(s: &Scratch, spec: Spec, cmd: &[&str]) -> Wrapper {
         use std::os::unix::process::CommandExt;
         let logdir = s.path.join(format!("log-{}", spec.name));
         std::fs::create_dir_all(&logdir).unwrap();
+        // Runtime dirs of SIGKILLed wrappers go away with the scratch dir.
+        let runtime = s.path.join(format!("rt-{}", spec.name));
+        std::fs::create_dir_all(&runtime).unwrap();
+        let fake = cmd == [FAKE_RUNNER];
+        let mut args: Vec<String> = cmd.iter().map(|a| a.to_string()).collect();
+        if fake {
+            // Each runner has its own root (run.sh's directory), like /home/runner.
+            let root = Self::root_of(s, spec.name);
+            std::fs::create_dir_all(&root).unwrap();
+            let run = root.join("run.sh");
+            std::fs::copy(FAKE_RUNNER, &run).unwrap();
+            if let Some(text) = &spec.dotenv {
+                std::fs::write(root.join(".env"), text).unwrap();
+            }
+            if let Some(uid) = spec.uid {
+                chown(&root, uid);
+                if spec.dotenv.is_some() {
+                    chown(&root.join(".env"), uid);
+                }
+            }
+            args = vec![run.display().to_string()];
+        }
+        if let Some(uid) = spec.uid {
+            chown(&logdir, uid);
+            chown(&runtime, uid);
+        }
         let mut c = Command::new(wrapper_bin());
         c.arg("--")
-            .args(cmd)
+            .args(&args)
             .env_remove("ACTIONS_RUNNER_HOOK_JOB_STARTED")
             .env_remove("ACTIONS_RUNNER_HOOK_JOB_COMPLETED")
             .env_remove("RUNNER_LOCK_TIMEOUT")
             .env_remove("RUNNER_WRAPPER_SOCKET")
             .env_remove("GHR_ORG")
             .env_remove("GHR_REPO")
+            .env_remove("RUNNER_HEALTHCHECK")
+            .env_remove("RUNNER_HEALTHCHECK_INTERVAL")
+            .env_remove("RUNNER_MANUALLY_TRAP_SIG")
             .env("RUNNER_LOCK_DIR", s.lock_dir())
-            // Runtime dirs of SIGKILLed wrappers go away with the scratch dir.
-            .env("XDG_RUNTIME_DIR", &s.path)
+            .env("XDG_RUNTIME_DIR", &runtime)
             .env("RUNNER_NAME", spec.name)
             .env("FAKE_RUNNER_LOGDIR", &logdir)
             .env("FAKE_REPOSITORY", format!("org-{0}/repo-{0}", spec.name))
@@ -185,6 +247,9 @@ impl Wrapper {
         for (k, v) in &spec.env {
             c.env(k, v);
         }
+        if let Some(uid) = spec.uid {
+            c.uid(uid).gid(uid);
+        }
         let mut child = c.spawn().expect("spawn runner-wrapper");
         let out = Arc::new(Lines::default());
         let err = Arc::new(Lines::default());
@@ -199,7 +264,7 @@ impl Wrapper {
             err,
             logdir,
         };
-        if cmd == [FAKE_RUNNER] {
+        if fake && spec.wait_listening {
             w.out
                 .wait("Listening", secs(10), |l| l.contains("Listening for Jobs"));
         }
