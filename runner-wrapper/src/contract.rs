@@ -166,6 +166,7 @@ pub fn duration_env_value(d: Duration) -> String {
 pub fn format_duration(d: Duration) -> String {
     let s = d.as_secs();
     match s {
+        0 if d.is_zero() => "0s".into(),
         0 => format!("{}ms", d.as_millis()),
         s if s < 60 => format!("{s}s"),
         s if s < 3600 => format!("{}m{:02}s", s / 60, s % 60),
@@ -361,6 +362,7 @@ mod tests {
     #[test]
     fn human_durations() {
         let cases = [
+            (0, "0s"),
             (850, "850ms"),
             (12_000, "12s"),
             (303_000, "5m03s"),

@@ -445,7 +445,7 @@ impl<H> Core<H> {
                         since,
                         killed: false,
                     } => at(since + policy.timeout),
-                    CheckState::Idle if !self.busy() && !self.exited => {
+                    CheckState::Idle if !self.busy() && !self.shutting_down && !self.exited => {
                         let due = self.check_due_ms(i, policy);
                         at(now.mono + Duration::from_millis(due.saturating_sub(now.wall_ms)));
                     }
@@ -703,6 +703,7 @@ impl<H> Core<H> {
             ));
         }
         let healthy = exit_code == 0 && !killed;
+        let was = self.health(member);
         let record = HealthRecord {
             resource: name.clone(),
             healthy,
@@ -714,19 +715,22 @@ impl<H> Core<H> {
             org: self.setup.me.org.clone(),
             host: self.setup.me.host.clone(),
         };
-        fx.push(Effect::Log(format!(
-            "health check of {name}: {}{}",
-            if healthy { "healthy" } else { "UNHEALTHY" },
-            if healthy {
-                String::new()
-            } else {
-                format!(
-                    " (exit {}): {}",
-                    record.exit_code,
-                    record.output.replace('\n', " | ")
-                )
-            }
-        )));
+        // A passing check is news only when it changes something; a failing one always is.
+        if !healthy || was != Health::Healthy {
+            fx.push(Effect::Log(format!(
+                "health check of {name}: {}{}",
+                if healthy { "healthy" } else { "UNHEALTHY" },
+                if healthy {
+                    String::new()
+                } else {
+                    format!(
+                        " (exit {}): {}",
+                        record.exit_code,
+                        record.output.replace('\n', " | ")
+                    )
+                }
+            )));
+        }
         // Written while the lock is still held, so the next holder reads the new verdict.
         fx.push(Effect::WriteHealth {
             member,

@@ -83,6 +83,25 @@ impl Lines {
         self.lines.lock().unwrap().0.clone()
     }
 
+    /// Wait until `n` lines match; panics after `timeout`.
+    pub fn wait_n(&self, what: &str, n: usize, timeout: Duration, pred: impl Fn(&str) -> bool) {
+        let deadline = Instant::now() + timeout;
+        let mut g = self.lines.lock().unwrap();
+        loop {
+            if g.0.iter().filter(|l| pred(l)).count() >= n {
+                return;
+            }
+            let now = Instant::now();
+            if now >= deadline || g.1 {
+                panic!(
+                    "timed out waiting for {n} x {what}; lines so far:\n{}",
+                    g.0.join("\n")
+                );
+            }
+            g = self.cv.wait_timeout(g, deadline - now).unwrap().0;
+        }
+    }
+
     /// Wait until a line matches; panics after `timeout`.
     pub fn wait(&self, what: &str, timeout: Duration, pred: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + timeout;
@@ -138,6 +157,8 @@ pub struct Spec<'a> {
     pub dotenv: Option<String>,
     /// Wait for the runner's "Listening for Jobs" (false when a health check must pass first).
     pub wait_listening: bool,
+    /// With `uid`: give the runner root to that uid too (false: it stays root's, read-only).
+    pub chown_root: bool,
 }
 
 impl<'a> Spec<'a> {
@@ -149,6 +170,7 @@ impl<'a> Spec<'a> {
             uid: None,
             dotenv: None,
             wait_listening: true,
+            chown_root: true,
         }
     }
 
@@ -206,7 +228,7 @@ impl Wrapper {
             if let Some(text) = &spec.dotenv {
                 std::fs::write(root.join(".env"), text).unwrap();
             }
-            if let Some(uid) = spec.uid {
+            if let Some(uid) = spec.uid.filter(|_| spec.chown_root) {
                 chown(&root, uid);
                 if spec.dotenv.is_some() {
                     chown(&root.join(".env"), uid);
@@ -456,4 +478,38 @@ pub fn percentile(v: &[f64], p: f64) -> f64 {
     }
     let i = ((s.len() - 1) as f64 * p).round() as usize;
     s[i]
+}
+
+/// (start, end, runner, job, member) of every job that ran, from the runners' EVENT lines; the
+/// member is what the job's step read from $GITHUB_ENV (GHR_RESOURCE).
+pub fn member_intervals(wrappers: &[&Wrapper]) -> Vec<(f64, f64, String, String, String)> {
+    let mut out = Vec::new();
+    for (start, end, runner, job) in intervals(wrappers) {
+        let w = wrappers.iter().find(|w| w.name == runner).unwrap();
+        let member = w
+            .events()
+            .iter()
+            .find(|e| e.kind == "resource" && e.job == job)
+            .map(|e| e.rest[0].clone())
+            .unwrap_or_default();
+        out.push((start, end, runner, job, member));
+    }
+    out
+}
+
+/// Most jobs that ran at the same time.
+pub fn max_concurrency(iv: &[(f64, f64, String, String, String)]) -> usize {
+    let mut edges: Vec<(f64, i32)> = Vec::new();
+    for i in iv {
+        edges.push((i.0, 1));
+        edges.push((i.1, -1));
+    }
+    // Ends before starts at the same instant: touching is not overlapping.
+    edges.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap().then(a.1.cmp(&b.1)));
+    let (mut cur, mut max) = (0i32, 0i32);
+    for (_, d) in edges {
+        cur += d;
+        max = max.max(cur);
+    }
+    max as usize
 }
