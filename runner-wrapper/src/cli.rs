@@ -2,7 +2,8 @@
 //! wrapper when it is started under the name `runner-wrapper` (one static binary to mount).
 //!
 //! `runner-wrapper [-- COMMAND ARGS...]` supervises the runner;
-//! `runner-wrapper hook started|completed` is the hooks' client.
+//! `runner-wrapper hook started|completed` is the hooks' client;
+//! `runner-wrapper keep-hold ...` is the keeper of a maintenance hold (see `hold`).
 //! Exit codes: the runner's own (or the hook's); 127 the command cannot run; 1 the wrapper
 //! cannot run jobs safely (lock directory, runner `.env`); 2 bad usage or environment.
 
@@ -21,6 +22,20 @@ pub fn run(args: Vec<OsString>) -> i32 {
             Some(verb) => client::run(verb),
             None => {
                 eprintln!("{USAGE}");
+                2
+            }
+        };
+    }
+    if args.first().is_some_and(|a| a == "keep-hold") {
+        // The keeper of a maintenance hold (`ghr hold` starts ghr's own copy of it).
+        let rest: Vec<String> = args[1..]
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        return match crate::hold::parse_args(&rest) {
+            Ok(spec) => crate::hold::keep(&spec),
+            Err(e) => {
+                eprintln!("runner-wrapper: {e}");
                 2
             }
         };

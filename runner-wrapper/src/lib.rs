@@ -15,6 +15,7 @@ pub mod dotenv;
 pub mod escape;
 pub mod health;
 pub mod history;
+pub mod hold;
 pub mod hooks;
 pub mod ledger;
 pub mod lockdir;

@@ -83,6 +83,19 @@ impl Lines {
         self.lines.lock().unwrap().0.clone()
     }
 
+    /// Wait until the stream ended (every line is in), at most `timeout`.
+    pub fn wait_closed(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        let mut g = self.lines.lock().unwrap();
+        while !g.1 && Instant::now() < deadline {
+            g = self
+                .cv
+                .wait_timeout(g, deadline - Instant::now())
+                .unwrap()
+                .0;
+        }
+    }
+
     /// Wait until `n` lines match; panics after `timeout`.
     pub fn wait_n(&self, what: &str, n: usize, timeout: Duration, pred: impl Fn(&str) -> bool) {
         let deadline = Instant::now() + timeout;
@@ -338,6 +351,12 @@ impl Wrapper {
         loop {
             if let Some(st) = self.child.try_wait().unwrap() {
                 use std::os::unix::process::ExitStatusExt;
+                // Let the pumps take in the last lines of a wrapper that exited by itself
+                // (a killed one may leave its runner holding them open).
+                if st.code().is_some() {
+                    self.out.wait_closed(secs(2));
+                    self.err.wait_closed(secs(2));
+                }
                 return st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0));
             }
             assert!(
