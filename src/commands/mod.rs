@@ -1,12 +1,14 @@
 //! One thin file per command; each composes settings, the fleet, Docker and GitHub.
 
 mod compose;
+mod hold;
 mod image;
 mod init;
 mod lifecycle;
 mod list;
 mod locks;
 mod logs;
+mod release;
 mod remote;
 mod rm;
 mod start;
@@ -40,6 +42,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Rm(args) => rm::run(&load(&cli.global, Need::OrgAndPat)?, args),
         Command::Purge(args) => rm::purge(&load(&cli.global, Need::OrgAndPat)?, args),
         Command::Locks(args) => locks::run(&load(&cli.global, Need::Nothing)?, args),
+        Command::Hold(args) => hold::run(&load(&cli.global, Need::Nothing)?, args),
+        Command::Release(args) => release::run(&load(&cli.global, Need::Nothing)?, args),
+        Command::HoldKeeper(args) => hold::keeper(args),
     }
 }
 
