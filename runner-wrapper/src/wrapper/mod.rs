@@ -43,6 +43,9 @@ use crate::status;
 /// The current runner's output pump, for `sync()` before a started request.
 pub(crate) type PumpSlot = Arc<Mutex<Option<Arc<OutputPump>>>>;
 
+/// A connection's writing end; status lines are written from other threads too.
+type Conn = Arc<Mutex<UnixStream>>;
+
 /// How long the runner gets to go offline after SIGINT before SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(60);
 
@@ -255,8 +258,8 @@ struct Shell<'a> {
     pump: PumpSlot,
     /// The health records as last told to the machine (to pass on changes only).
     seen_health: Vec<Option<HealthRecord>>,
-    /// Open hook and control connections that will get a reply.
-    conns: HashMap<ConnId, UnixStream>,
+    /// Open hook and control connections that will get a reply (shared with status writers).
+    conns: HashMap<ConnId, Conn>,
     /// Places in queues, by (request, member).
     waits: HashMap<(ReqId, usize), Arc<queue::Waiting>>,
     checks: HashMap<usize, CheckProc>,
@@ -278,13 +281,13 @@ impl Shell<'_> {
     fn translate(&mut self, raw: Raw) -> Option<Input<File>> {
         Some(match raw {
             Raw::Started { conn, job, writer } => {
-                self.conns.insert(conn, writer);
+                self.conns.insert(conn, Arc::new(Mutex::new(writer)));
                 let health: Vec<_> = (0..self.paths.len()).map(|m| self.read_health(m)).collect();
                 self.seen_health = health.clone();
                 Input::Started { conn, job, health }
             }
             Raw::Completed { conn, writer } => {
-                self.conns.insert(conn, writer);
+                self.conns.insert(conn, Arc::new(Mutex::new(writer)));
                 Input::Completed { conn }
             }
             Raw::Gone { conn } => {
@@ -298,7 +301,7 @@ impl Shell<'_> {
                 by,
                 writer,
             } => {
-                self.conns.insert(conn, writer);
+                self.conns.insert(conn, Arc::new(Mutex::new(writer)));
                 Input::Release {
                     conn,
                     resource,
@@ -445,15 +448,32 @@ impl Shell<'_> {
                     conn,
                     req,
                     waiting,
-                    waited,
-                    timed_out,
+                    timed_out: Some(t),
+                    ..
                 } => {
-                    let views = self.views(req, &waiting);
-                    let reply = match timed_out {
-                        Some(t) => Reply::Fail(messages::timed_out(self.members, t, &views)),
-                        None => Reply::Info(messages::waiting(self.members, waited, &views)),
-                    };
+                    let views = views(&self.view_inputs(req, &waiting));
+                    let reply = Reply::Fail(messages::timed_out(self.members, t, &views));
                     push_reply(&mut out, conn, &reply);
+                }
+                Effect::WaitStatus {
+                    conn,
+                    req,
+                    waiting,
+                    waited,
+                    timed_out: None,
+                } => {
+                    // Reading the lock directory takes a while with many waiters: not on this
+                    // thread, where it would delay the grants.
+                    if let Some(w) = self.conns.get(&conn).cloned() {
+                        let inputs = self.view_inputs(req, &waiting);
+                        let members = self.members.to_vec();
+                        std::thread::spawn(move || {
+                            let line =
+                                Reply::Info(messages::waiting(&members, waited, &views(&inputs)));
+                            let mut w = w.lock().unwrap_or_else(|e| e.into_inner());
+                            let _ = w.write_all(line.to_line().as_bytes());
+                        });
+                    }
                 }
                 Effect::RunCheck { member } => {
                     let cmd = self.cfg.healthcheck.clone().unwrap_or_default();
@@ -521,13 +541,15 @@ impl Shell<'_> {
             }
         }
         for (conn, text, last) in out {
-            let Some(w) = self.conns.get_mut(&conn) else {
+            let Some(w) = self.conns.get(&conn).cloned() else {
                 continue;
             };
-            let failed = w
-                .write_all(text.as_bytes())
-                .and_then(|()| w.flush())
-                .is_err();
+            let failed = {
+                let mut w = w.lock().unwrap_or_else(|e| e.into_inner());
+                w.write_all(text.as_bytes())
+                    .and_then(|()| w.flush())
+                    .is_err()
+            };
             if failed && text.ends_with("ok\n") {
                 inputs.push_back(Input::Undelivered { conn });
             }
@@ -548,19 +570,17 @@ impl Shell<'_> {
         exit
     }
 
-    fn views(&self, req: ReqId, waiting: &[usize]) -> Vec<MemberView> {
+    /// What a status line needs: each waited-for member's name, paths and our ticket there.
+    fn view_inputs(
+        &self,
+        req: ReqId,
+        waiting: &[usize],
+    ) -> Vec<(String, ResourcePaths, Option<u64>)> {
         waiting
             .iter()
             .map(|&m| {
                 let ticket = self.waits.get(&(req, m)).map(|w| w.ticket_number);
-                match status::read_resource(&self.paths[m]) {
-                    Ok(st) => MemberView::from_status(&self.members[m], &st, ticket),
-                    Err(_) => MemberView {
-                        name: self.members[m].clone(),
-                        holder: None,
-                        place: None,
-                    },
-                }
+                (self.members[m].clone(), self.paths[m].clone(), ticket)
             })
             .collect()
     }
@@ -618,4 +638,19 @@ pub fn passthrough(command: &[std::ffi::OsString]) -> i32 {
         .exec();
     eprintln!("runner-wrapper: cannot run {:?}: {err}", command[0]);
     127
+}
+
+/// How each member looks to a waiter (reads the lock directory).
+fn views(inputs: &[(String, ResourcePaths, Option<u64>)]) -> Vec<MemberView> {
+    inputs
+        .iter()
+        .map(|(name, paths, ticket)| match status::read_resource(paths) {
+            Ok(st) => MemberView::from_status(name, &st, *ticket),
+            Err(_) => MemberView {
+                name: name.clone(),
+                holder: None,
+                place: None,
+            },
+        })
+        .collect()
 }

@@ -80,28 +80,34 @@ while read -r name dur flags; do
   n=$((n + 1))
   export GITHUB_RUN_ID=${FAKE_RUN_ID_BASE:-1000}$n GITHUB_RUN_ATTEMPT=1 GITHUB_JOB=$name
   export GITHUB_REPOSITORY=${FAKE_REPOSITORY:-org/repo}
-  envfile=$(mktemp "$logdir/.github_env.XXXXXX")
+  # Builtins only between the hooks and the step, so the timings measure the wrapper.
+  envfile="$logdir/.github_env.$$.$n"
+  : >"$envfile"
   echo "$(ts): Running job: $name"
   result=Succeeded
+  echo "EVENT asking $name $EPOCHREALTIME"
   if run_hook started "$name" "$envfile"; then
+    echo "EVENT granted $name $EPOCHREALTIME"
     read_github_env "$envfile"
-    # The job's step: sees what the hook put in GITHUB_ENV.
-    (
-      for kv in "${step_env[@]}"; do export "$kv"; done
-      echo "STEP GHR_RESOURCE=${GHR_RESOURCE:-}" >>"$logdir/$name.log"
-      env | grep -E '^(SERIAL|RELAY|BOARD_[A-Z_]*)=' | sort | sed 's/^/STEP /' >>"$logdir/$name.log"
-      echo "EVENT start $name $EPOCHREALTIME"
-      echo "EVENT resource $name ${GHR_RESOURCE:--}"
-      sleep "$dur"
-      echo "EVENT end $name $EPOCHREALTIME"
-    )
+    # The job's step: sees what the hook put in GITHUB_ENV (only this job's steps do).
+    for kv in "${step_env[@]}"; do export "$kv"; done
+    echo "STEP GHR_RESOURCE=${GHR_RESOURCE:-}" >>"$logdir/$name.log"
+    for kv in "${step_env[@]}"; do
+      case $kv in SERIAL=* | RELAY=* | BOARD_*) echo "STEP $kv" >>"$logdir/$name.log" ;; esac
+    done
+    echo "EVENT start $name $EPOCHREALTIME"
+    echo "EVENT resource $name ${GHR_RESOURCE:--}"
+    sleep "$dur"
+    echo "EVENT end $name $EPOCHREALTIME"
+    for kv in "${step_env[@]}"; do unset "${kv%%=*}"; done
     [[ " $flags " == *" fail "* ]] && result=Failed
   else
     echo "EVENT startfail $name $EPOCHREALTIME"
     result=Failed
   fi
   if [[ " $flags " != *" nocompleted "* ]]; then
-    run_hook completed "$name" "$(mktemp "$logdir/.github_env.XXXXXX")"
+    : >"$envfile.post"
+    run_hook completed "$name" "$envfile.post"
     rc=$?
     echo "EVENT completed $name $rc $EPOCHREALTIME"
     [ "$rc" != 0 ] && result=Failed

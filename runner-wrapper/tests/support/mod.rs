@@ -468,22 +468,43 @@ pub fn assert_no_overlap(iv: &[(f64, f64, String, String)]) {
 }
 
 /// Handoff latencies (s): from one job's completed hook returning to the next job's started
-/// hook returning, for consecutive jobs on different runners.
+/// hook returning, for consecutive jobs (on one resource, or on one pool member when the
+/// wrappers share a pool) of different runners, counted only when the next job was already
+/// asking when the previous one ended (else the gap is the runner's own turnaround).
 pub fn handoffs(wrappers: &[&Wrapper]) -> Vec<f64> {
-    let iv = intervals(wrappers);
-    let mut out = Vec::new();
-    for pair in iv.windows(2) {
-        let (prev, next) = (&pair[0], &pair[1]);
-        if prev.2 == next.2 {
-            continue;
-        }
-        let w = wrappers.iter().find(|w| w.name == prev.2).unwrap();
-        if let Some(c) = w
-            .events()
+    let mut by_member: std::collections::BTreeMap<String, Vec<(f64, String, String)>> =
+        Default::default();
+    for (start, _, runner, job, member) in member_intervals(wrappers) {
+        by_member
+            .entry(member)
+            .or_default()
+            .push((start, runner, job));
+    }
+    let event_t = |runner: &str, kind: &str, job: &str| -> Option<f64> {
+        let w = wrappers.iter().find(|w| w.name == runner)?;
+        w.events()
             .iter()
-            .find(|e| e.kind == "completed" && e.job == prev.3)
-        {
-            out.push(next.0 - c.t());
+            .find(|e| e.kind == kind && e.job == job)
+            .map(|e| e.t())
+    };
+    let mut out = Vec::new();
+    for jobs in by_member.values_mut() {
+        jobs.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap());
+        for pair in jobs.windows(2) {
+            let ((_, pr, pj), (_, nr, nj)) = (&pair[0], &pair[1]);
+            if pr == nr {
+                continue;
+            }
+            let (Some(done), Some(asked), Some(granted)) = (
+                event_t(pr, "completed", pj),
+                event_t(nr, "asking", nj),
+                event_t(nr, "granted", nj),
+            ) else {
+                continue;
+            };
+            if asked < done {
+                out.push(granted - done);
+            }
         }
     }
     out
