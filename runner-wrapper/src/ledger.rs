@@ -227,13 +227,22 @@ pub fn append(root: &Path, entry: &Entry) -> io::Result<()> {
 
 /// [`append`] with another bound (tests).
 pub fn append_bounded(root: &Path, entry: &Entry, max_bytes: u64) -> io::Result<()> {
-    let dir = ensure_subdir(root, LEDGER_DIR).map_err(|e| io::Error::other(e.to_string()))?;
-    let path = dir.join(CURRENT);
-    let mut f = OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(0o666)
-        .open(&path)?;
+    let dir = dir_of(root);
+    let open = || {
+        OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o666)
+            .open(dir.join(CURRENT))
+    };
+    // The directory is made (atomically, 0777) only the first time.
+    let mut f = match open() {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            ensure_subdir(root, LEDGER_DIR).map_err(|e| io::Error::other(e.to_string()))?;
+            open()?
+        }
+        other => other?,
+    };
     let _ = f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
     // One write() per line: O_APPEND makes concurrent appenders' lines land whole.
     f.write_all(entry.to_line().as_bytes())?;
