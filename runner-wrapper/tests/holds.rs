@@ -43,6 +43,16 @@ fn hold_in_thread(spec: HoldSpec) -> mpsc::Receiver<(Result<String, String>, Vec
     rx
 }
 
+/// Ends any hold still kept on the scratch lock dir when a test ends (also when it fails), so no
+/// keeper outlives its test.
+struct EndHolds(std::path::PathBuf);
+
+impl Drop for EndHolds {
+    fn drop(&mut self) {
+        let _ = control::release(&self.0, R, true, "test cleanup");
+    }
+}
+
 fn holder_kind(s: &Scratch) -> Option<HolderKind> {
     let st = runner_wrapper::read_lock_dir(&s.lock_dir()).unwrap();
     st.iter()
@@ -53,6 +63,7 @@ fn holder_kind(s: &Scratch) -> Option<HolderKind> {
 #[test]
 fn a_hold_waits_behind_the_job_blocks_the_next_with_its_reason_and_release_frees_it() {
     let s = Scratch::new("hold");
+    let _end = EndHolds(s.lock_dir());
     let mut a = Wrapper::spawn(&s, Spec::new("A", R));
     let mut b = Wrapper::spawn(
         &s,
@@ -134,6 +145,7 @@ fn a_hold_waits_behind_the_job_blocks_the_next_with_its_reason_and_release_frees
 #[test]
 fn a_hold_ends_by_itself_at_its_end() {
     let s = Scratch::new("hold-for");
+    let _end = EndHolds(s.lock_dir());
     let mut a = Wrapper::spawn(&s, Spec::new("A", R));
     let until = runner_wrapper::contract::now_epoch() + 2;
     let (r, _) = hold_in_thread(spec(&s, Some(until), false))
@@ -152,6 +164,7 @@ fn a_hold_ends_by_itself_at_its_end() {
 #[test]
 fn a_waiting_hold_withdraws_when_ghr_goes_away_and_no_wait_refuses_a_busy_resource() {
     let s = Scratch::new("hold-gone");
+    let _end = EndHolds(s.lock_dir());
     let mut a = Wrapper::spawn(&s, Spec::new("A", R));
     a.job("a1 30");
     a.wait_event("start", "a1", secs(10));
