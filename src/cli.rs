@@ -63,8 +63,15 @@ pub enum Command {
     Purge(PurgeArgs),
     /// Rebuild the custom image from ./Dockerfile
     Image,
-    /// Show the hardware locks of shared boards: holders and queues
+    /// Show the hardware locks of shared boards: holders, queues, health, history, metrics
     Locks(LocksArgs),
+    /// Hold a shared resource for maintenance: take it in its turn and keep it after ghr exits
+    Hold(HoldArgs),
+    /// Release a resource held by `ghr hold` (a job's lock only with --force)
+    Release(ReleaseArgs),
+    /// Internal: the process that keeps a `ghr hold`
+    #[command(name = "__hold-keeper", hide = true)]
+    HoldKeeper(HoldKeeperArgs),
 }
 
 #[derive(Debug, Args, Clone)]
@@ -144,4 +151,43 @@ pub struct LocksArgs {
     /// Print JSON instead of a table
     #[arg(long)]
     pub json: bool,
+    /// List past grants from the ledger, with waits and busy shares per org and resource
+    #[arg(long)]
+    pub history: bool,
+    /// With --history: only grants of the last DURATION (30s, 5m, 1h, 24h)
+    #[arg(long, value_name = "DURATION", requires = "history")]
+    pub since: Option<String>,
+    /// Print state and counters in the Prometheus text format (node_exporter textfile)
+    #[arg(long, conflicts_with_all = ["json", "history"])]
+    pub prometheus: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct HoldArgs {
+    /// Resource id (one member of a pool at a time)
+    pub resource: String,
+    /// Why, shown to the jobs that wait and in `ghr locks`
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// Release by itself after DURATION (30m, 2h); default: until `ghr release`
+    #[arg(long = "for", value_name = "DURATION")]
+    pub duration: Option<String>,
+    /// Fail at once when the resource is held or has waiters
+    #[arg(long)]
+    pub no_wait: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ReleaseArgs {
+    /// Resource id
+    pub resource: String,
+    /// Also release a lock held by a job (the job keeps running on the board)
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct HoldKeeperArgs {
+    #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
+    pub args: Vec<String>,
 }

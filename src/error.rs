@@ -19,6 +19,9 @@ pub enum Error {
     Cancelled(String),
     /// Some of the work failed; each failure was already reported on its own line.
     Partial(String),
+    /// The command could not do what it was asked, and says why (e.g. a resource held by a
+    /// job that `ghr release` without `--force` will not take away).
+    Failed(String),
     /// A file of ghr's own could not be read or written.
     Io(String),
 }
@@ -34,7 +37,7 @@ impl Error {
             Error::Docker(_) => Exit::Docker,
             Error::Busy(_) => Exit::Busy,
             Error::Cancelled(_) => Exit::Cancelled,
-            Error::Partial(_) | Error::Io(_) => Exit::Failure,
+            Error::Partial(_) | Error::Failed(_) | Error::Io(_) => Exit::Failure,
         }
     }
 
@@ -52,6 +55,7 @@ impl Error {
             Error::Busy(m) => Error::Busy(format!("{context}: {m}")),
             Error::Cancelled(m) => Error::Cancelled(format!("{context}: {m}")),
             Error::Partial(m) => Error::Partial(format!("{context}: {m}")),
+            Error::Failed(m) => Error::Failed(format!("{context}: {m}")),
             Error::Io(m) => Error::Io(format!("{context}: {m}")),
         }
     }
@@ -66,6 +70,7 @@ impl std::fmt::Display for Error {
             | Error::Busy(m)
             | Error::Cancelled(m)
             | Error::Partial(m)
+            | Error::Failed(m)
             | Error::Io(m) => f.write_str(m),
         }
     }
@@ -99,6 +104,7 @@ mod tests {
             (Error::Busy("x".into()), Exit::Busy),
             (Error::Cancelled("x".into()), Exit::Cancelled),
             (Error::Partial("x".into()), Exit::Failure),
+            (Error::Failed("x".into()), Exit::Failure),
             (Error::Io("x".into()), Exit::Failure),
         ];
         for (error, exit) in cases {

@@ -1,6 +1,7 @@
-//! `cargo bench -p runner-wrapper`: handoff latency, serialized throughput overhead, static
-//! binary size and idle RSS, measured with real wrappers around the simulated runner.
-//! Uses the static build (target/static/...) when it exists, else the cargo-built binary.
+//! `cargo bench -p runner-wrapper`: handoff latency on one resource and on a pool of 4 with 8
+//! runners, throughput of a pool of 2 against two single resources, serialized throughput
+//! overhead, static binary size and idle RSS, measured with real wrappers around the simulated
+//! runner. Uses the static build (target/static/...) when it exists, else the cargo-built one.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -28,6 +29,8 @@ fn main() {
     }
     println!("binary: {}", wrapper_bin().display());
     handoff_latency(200);
+    pool_handoff_latency(4, 8, 25);
+    pool_vs_singles(4, 20, 0.1);
     throughput(2, 20, 0.1);
     binary_size(&st);
     idle_rss();
@@ -37,12 +40,12 @@ fn handoff_latency(n: usize) {
     let s = Scratch::new("bench-handoff");
     let mut a = Wrapper::spawn(&s, Spec::new("A", R));
     let mut b = Wrapper::spawn(&s, Spec::new("B", R));
-    // Jobs of 20 ms, longer than a runner's turnaround between jobs, so each release has a
+    // Jobs of 50 ms, longer than a runner's turnaround between jobs, so each release has a
     // waiter and the two runners alternate.
     let per = n / 2 + 1;
     for i in 0..per {
-        a.job(&format!("a{i} 0.02"));
-        b.job(&format!("b{i} 0.02"));
+        a.job(&format!("a{i} 0.05"));
+        b.job(&format!("b{i} 0.05"));
     }
     a.wait_event(
         "completed",
@@ -64,6 +67,106 @@ fn handoff_latency(n: usize) {
         percentile(&h, 0.5) * 1e3,
         percentile(&h, 0.99) * 1e3,
         percentile(&h, 1.0) * 1e3
+    );
+}
+
+/// Handoffs per member of a pool: from the completed hook of a member's job returning to the
+/// started hook of the next job granted that member returning.
+fn pool_handoff_latency(members: usize, runners: usize, jobs: usize) {
+    let s = Scratch::new("bench-pool");
+    let pool: String = (0..members)
+        .map(|i| format!("pm{i}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let names: Vec<String> = (0..runners).map(|i| format!("W{i}")).collect();
+    let mut ws: Vec<Wrapper> = names
+        .iter()
+        .map(|n| Wrapper::spawn(&s, Spec::new(n, &pool)))
+        .collect();
+    for w in ws.iter_mut() {
+        for j in 0..jobs {
+            let name = format!("{}-{j}", w.name);
+            w.job(&format!("{name} 0.1"));
+        }
+    }
+    for w in &ws {
+        w.wait_event(
+            "completed",
+            &format!("{}-{}", w.name, jobs - 1),
+            Duration::from_secs(300),
+        );
+    }
+    let refs: Vec<&Wrapper> = ws.iter().collect();
+    let iv = member_intervals(&refs);
+    for m in 0..members {
+        let on: Vec<(f64, f64, String, String)> = iv
+            .iter()
+            .filter(|i| i.4 == format!("pm{m}"))
+            .map(|i| (i.0, i.1, i.2.clone(), i.3.clone()))
+            .collect();
+        assert_no_overlap(&on);
+    }
+    let h = handoffs(&refs);
+    println!(
+        "pool of {members} with {runners} runners, {} jobs: handoff latency over {} handoffs: median {:.2} ms, p99 {:.2} ms, max {:.2} ms; at most {} jobs at once",
+        iv.len(),
+        h.len(),
+        percentile(&h, 0.5) * 1e3,
+        percentile(&h, 0.99) * 1e3,
+        percentile(&h, 1.0) * 1e3,
+        max_concurrency(&iv)
+    );
+}
+
+/// The same jobs on two single resources (half the runners each) and on a pool of the two.
+fn pool_vs_singles(runners: usize, jobs: usize, dur: f64) {
+    let run = |pool: bool| -> f64 {
+        let s = Scratch::new(if pool { "bench-pool2" } else { "bench-singles" });
+        let names: Vec<String> = (0..runners).map(|i| format!("T{i}")).collect();
+        let mut ws: Vec<Wrapper> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let res = if pool {
+                    "q0,q1"
+                } else if i % 2 == 0 {
+                    "q0"
+                } else {
+                    "q1"
+                };
+                Wrapper::spawn(&s, Spec::new(n, res))
+            })
+            .collect();
+        for w in ws.iter_mut() {
+            for j in 0..jobs {
+                let name = format!("{}-{j}", w.name);
+                w.job(&format!("{name} {dur}"));
+            }
+        }
+        for w in &ws {
+            w.wait_event(
+                "completed",
+                &format!("{}-{}", w.name, jobs - 1),
+                Duration::from_secs(600),
+            );
+        }
+        let refs: Vec<&Wrapper> = ws.iter().collect();
+        let iv = intervals(&refs);
+        iv.iter().map(|i| i.1).fold(0.0, f64::max) - iv[0].0
+    };
+    // Alternate to spread the machine's load drifts over both.
+    let (mut singles, mut pools) = (Vec::new(), Vec::new());
+    for _ in 0..2 {
+        singles.push(run(false));
+        pools.push(run(true));
+    }
+    let (s, p) = (
+        singles.iter().sum::<f64>() / singles.len() as f64,
+        pools.iter().sum::<f64>() / pools.len() as f64,
+    );
+    println!(
+        "throughput, {runners} runners x {jobs} jobs of {dur}s: two single resources {s:.3} s, a pool of the two {p:.3} s (pool {:+.1}%; runs {singles:.3?} vs {pools:.3?})",
+        (p / s - 1.0) * 100.0
     );
 }
 

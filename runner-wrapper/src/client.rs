@@ -1,11 +1,12 @@
 //! `runner-wrapper hook started|completed`: the hook side, a thin client of the wrapper.
 
 use std::env;
+use std::fs::OpenOptions;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
-use crate::config::{SOCKET_ENV, USER_HOOK_ENV};
+use crate::contract::env as names;
 use crate::hooks::run_user_hook;
 use crate::protocol::{write_request, Reply, Request, Verb, JOB_ENV};
 
@@ -19,16 +20,23 @@ pub fn run(verb: Verb) -> i32 {
 
 fn started() -> i32 {
     watch_parent();
-    if let Err(msg) = talk(Verb::Started) {
+    let job_env = match talk(Verb::Started) {
+        Ok(e) => e,
+        Err(msg) => {
+            eprintln!("{msg}");
+            return 1;
+        }
+    };
+    if let Err(msg) = export(&job_env) {
         eprintln!("{msg}");
         return 1;
     }
-    run_user(Verb::Started)
+    run_user(Verb::Started, &job_env)
 }
 
 fn completed() -> i32 {
     // The user's hook runs while we still hold the lock; release comes after it either way.
-    let code = run_user(Verb::Completed);
+    let code = run_user(Verb::Completed, &[]);
     if let Err(msg) = talk(Verb::Completed) {
         // Not fatal: if the wrapper is gone, so is its lock (the kernel dropped it).
         eprintln!("{msg} (warning only: a dead wrapper holds no lock)");
@@ -36,11 +44,33 @@ fn completed() -> i32 {
     code
 }
 
-fn run_user(verb: Verb) -> i32 {
-    let Some(path) = env::var(USER_HOOK_ENV).ok().filter(|p| !p.is_empty()) else {
+/// Give the job's later steps the granted member and its environment: the runner reads
+/// `KEY=value` lines appended to `$GITHUB_ENV` after the hook, as after any step.
+fn export(vars: &[(String, String)]) -> Result<(), String> {
+    if vars.is_empty() {
+        return Ok(());
+    }
+    let Some(path) = env::var_os("GITHUB_ENV").filter(|p| !p.is_empty()) else {
+        // Not run by a runner (a manual test): say what the job would have got.
+        for (k, v) in vars {
+            println!("runner-wrapper: (no GITHUB_ENV) {k}={v}");
+        }
+        return Ok(());
+    };
+    let text: String = vars.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+    OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(|e| format!("runner-wrapper: cannot append to GITHUB_ENV {path:?}: {e}"))
+}
+
+fn run_user(verb: Verb, vars: &[(String, String)]) -> i32 {
+    let Some(path) = env::var(names::USER_HOOK).ok().filter(|p| !p.is_empty()) else {
         return 0;
     };
-    match run_user_hook(&path) {
+    match run_user_hook(&path, vars) {
         Ok(st) if st.success() => 0,
         Ok(st) => {
             eprintln!(
@@ -56,8 +86,9 @@ fn run_user(verb: Verb) -> i32 {
     }
 }
 
-/// Send the request and print the wrapper's messages until it answers ok or fail.
-fn talk(verb: Verb) -> Result<(), String> {
+/// Send the request and print the wrapper's messages until it answers ok or fail; returns the
+/// job environment it sent.
+fn talk(verb: Verb) -> Result<Vec<(String, String)>, String> {
     exchange(verb).map_err(|e| {
         if e.starts_with("runner-wrapper:") {
             e
@@ -67,8 +98,9 @@ fn talk(verb: Verb) -> Result<(), String> {
     })
 }
 
-fn exchange(verb: Verb) -> Result<(), String> {
-    let socket = env::var_os(SOCKET_ENV).ok_or_else(|| format!("{SOCKET_ENV} is not set"))?;
+fn exchange(verb: Verb) -> Result<Vec<(String, String)>, String> {
+    let socket =
+        env::var_os(names::SOCKET).ok_or_else(|| format!("{} is not set", names::SOCKET))?;
     let mut stream = UnixStream::connect(&socket)
         .map_err(|e| format!("cannot reach the wrapper at {socket:?}: {e}"))?;
     let req = Request {
@@ -80,6 +112,7 @@ fn exchange(verb: Verb) -> Result<(), String> {
     };
     write_request(&mut stream, &req).map_err(|e| format!("cannot send request: {e}"))?;
     let mut out = std::io::stdout();
+    let mut job_env = Vec::new();
     for line in BufReader::new(stream).lines() {
         let line = line.map_err(|e| format!("lost the wrapper: {e}"))?;
         match Reply::parse(&line) {
@@ -87,7 +120,8 @@ fn exchange(verb: Verb) -> Result<(), String> {
                 let _ = writeln!(out, "{t}");
                 let _ = out.flush();
             }
-            Some(Reply::Ok) => return Ok(()),
+            Some(Reply::Env(k, v)) => job_env.push((k, v)),
+            Some(Reply::Ok) => return Ok(job_env),
             Some(Reply::Fail(t)) => return Err(t),
             None => {}
         }

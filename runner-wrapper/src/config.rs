@@ -1,80 +1,110 @@
-//! Everything the wrapper reads from its environment and command line, read once up front.
+//! Everything the wrapper reads from its environment and command line, read and checked once up
+//! front (names, defaults and syntax from [`crate::contract`]).
 
-use std::env;
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub const DEFAULT_LOCK_DIR: &str = "/tmp/github-runner-locks";
-pub const DEFAULT_RUNNER_SCRIPT: &str = "/home/runner/run.sh";
-pub const HOOK_STARTED_ENV: &str = "ACTIONS_RUNNER_HOOK_JOB_STARTED";
-pub const HOOK_COMPLETED_ENV: &str = "ACTIONS_RUNNER_HOOK_JOB_COMPLETED";
-/// Socket of the wrapper, set for the runner and its hooks.
-pub const SOCKET_ENV: &str = "RUNNER_WRAPPER_SOCKET";
-/// The user's own hook, set by our hook script for the hook client.
-pub const USER_HOOK_ENV: &str = "RUNNER_WRAPPER_USER_HOOK";
+use crate::contract::{self, env};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    /// RUNNER_RESOURCE_ID; None (unset or empty) means no locking at all.
-    pub resource: Option<String>,
+    /// RUNNER_RESOURCE_ID: one id or a pool; `None` (unset or empty) means no locking at all.
+    pub members: Option<Vec<String>>,
     pub lock_dir: PathBuf,
-    /// RUNNER_LOCK_TIMEOUT in seconds; None (unset, empty or 0) waits forever.
+    /// RUNNER_LOCK_TIMEOUT; `None` (unset, empty or 0) waits forever.
     pub timeout: Option<Duration>,
-    /// How often a waiting started hook prints who holds the resource (RUNNER_LOCK_STATUS_INTERVAL).
+    /// How often a waiting started hook prints who holds the resource.
     pub status_interval: Duration,
     pub command: Vec<OsString>,
     pub runner_name: String,
     pub org: String,
     pub repo: String,
+    /// The hooks the environment already had (the user's own).
     pub user_started: Option<String>,
     pub user_completed: Option<String>,
-}
-
-fn var(name: &str) -> Option<String> {
-    env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
-fn seconds(name: &str) -> Result<Option<Duration>, String> {
-    match var(name) {
-        None => Ok(None),
-        // "30" and "30s" both mean 30 seconds.
-        Some(v) => match v.trim().trim_end_matches('s').parse::<f64>() {
-            Ok(s) if s > 0.0 && s.is_finite() => Ok(Some(Duration::from_secs_f64(s))),
-            Ok(_) => Ok(None),
-            Err(_) => Err(format!("{name}={v:?} is not a number of seconds")),
-        },
-    }
+    /// RUNNER_HEALTHCHECK, run with `/bin/sh -c`.
+    pub healthcheck: Option<String>,
+    pub check_interval: Duration,
+    pub check_timeout: Duration,
+    /// RESOURCE_ENV_<MEMBER> of each member (same order as `members`).
+    pub member_env: Vec<Vec<(String, String)>>,
 }
 
 impl Config {
-    /// `args` are the arguments after the program name.
+    /// From the process environment; `args` are the arguments after the program name.
     pub fn from_env(args: Vec<OsString>) -> Result<Config, String> {
+        Self::from_vars(args, |k| std::env::var(k).ok())
+    }
+
+    /// Errors are one line naming the variable, its value and the fix.
+    pub fn from_vars(
+        args: Vec<OsString>,
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, String> {
+        let var = |k: &str| get(k).filter(|v| !v.trim().is_empty());
         let mut command = args;
         if command.first().is_some_and(|a| a == "--") {
             command.remove(0);
         }
         if command.is_empty() {
             command.push(
-                var("RUNNER_SCRIPT")
-                    .unwrap_or_else(|| DEFAULT_RUNNER_SCRIPT.into())
+                var(env::SCRIPT)
+                    .unwrap_or_else(|| contract::DEFAULT_RUNNER_SCRIPT.into())
                     .into(),
             );
         }
+        let members = match var(env::RESOURCE_ID) {
+            None => None,
+            Some(spec) => Some(
+                contract::parse_resource_list(&spec)
+                    .map_err(|e| format!("{}={spec}: {e}", env::RESOURCE_ID))?,
+            ),
+        };
+        let mut member_env = Vec::new();
+        for m in members.iter().flatten() {
+            let key = contract::resource_env_key(m);
+            let pairs = match var(&key) {
+                None => Vec::new(),
+                Some(v) => {
+                    contract::parse_resource_env(&v).map_err(|e| format!("{key}={v}: {e}"))?
+                }
+            };
+            member_env.push(pairs);
+        }
+        let d = |k: &str| var(k);
         Ok(Config {
-            resource: var("RUNNER_RESOURCE_ID").map(|s| s.trim().to_string()),
-            lock_dir: var("RUNNER_LOCK_DIR")
-                .unwrap_or_else(|| DEFAULT_LOCK_DIR.into())
+            members,
+            lock_dir: var(env::LOCK_DIR)
+                .unwrap_or_else(|| contract::DEFAULT_LOCK_DIR.into())
                 .into(),
-            timeout: seconds("RUNNER_LOCK_TIMEOUT")?,
-            status_interval: seconds("RUNNER_LOCK_STATUS_INTERVAL")?
-                .unwrap_or(Duration::from_secs(10)),
+            timeout: contract::optional_duration(
+                env::LOCK_TIMEOUT,
+                d(env::LOCK_TIMEOUT).as_deref(),
+            )?,
+            status_interval: contract::duration_or(
+                env::LOCK_STATUS_INTERVAL,
+                d(env::LOCK_STATUS_INTERVAL).as_deref(),
+                contract::DEFAULT_STATUS_INTERVAL,
+            )?,
             command,
-            runner_name: var("RUNNER_NAME").unwrap_or_default(),
-            org: var("GHR_ORG").unwrap_or_default(),
-            repo: var("GHR_REPO").unwrap_or_default(),
-            user_started: var(HOOK_STARTED_ENV),
-            user_completed: var(HOOK_COMPLETED_ENV),
+            runner_name: var(env::RUNNER_NAME).unwrap_or_default(),
+            org: var(env::ORG).unwrap_or_default(),
+            repo: var(env::REPO).unwrap_or_default(),
+            user_started: var(env::HOOK_STARTED),
+            user_completed: var(env::HOOK_COMPLETED),
+            healthcheck: var(env::HEALTHCHECK),
+            check_interval: contract::duration_or(
+                env::HEALTHCHECK_INTERVAL,
+                d(env::HEALTHCHECK_INTERVAL).as_deref(),
+                contract::DEFAULT_HEALTHCHECK_INTERVAL,
+            )?,
+            check_timeout: contract::duration_or(
+                env::HEALTHCHECK_TIMEOUT,
+                d(env::HEALTHCHECK_TIMEOUT).as_deref(),
+                contract::DEFAULT_HEALTHCHECK_TIMEOUT,
+            )?,
+            member_env,
         })
     }
 }
@@ -82,21 +112,68 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(vars: &[(&str, &str)]) -> Result<Config, String> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_vars(vec![], |k| map.get(k).cloned())
+    }
 
     #[test]
-    fn seconds_values() {
-        std::env::set_var("RW_TEST_SECS", "1.5");
-        assert_eq!(
-            seconds("RW_TEST_SECS"),
-            Ok(Some(Duration::from_millis(1500)))
-        );
-        std::env::set_var("RW_TEST_SECS", "30s");
-        assert_eq!(seconds("RW_TEST_SECS"), Ok(Some(Duration::from_secs(30))));
-        std::env::set_var("RW_TEST_SECS", "0");
-        assert_eq!(seconds("RW_TEST_SECS"), Ok(None));
-        std::env::set_var("RW_TEST_SECS", "soon");
-        assert!(seconds("RW_TEST_SECS").is_err());
-        std::env::remove_var("RW_TEST_SECS");
-        assert_eq!(seconds("RW_TEST_SECS"), Ok(None));
+    fn defaults() {
+        let c = cfg(&[]).unwrap();
+        assert_eq!(c.members, None);
+        assert_eq!(c.lock_dir, PathBuf::from("/tmp/github-runner-locks"));
+        assert_eq!(c.command, [OsString::from("/home/runner/run.sh")]);
+        assert_eq!(c.timeout, None);
+        assert_eq!(c.status_interval, Duration::from_secs(10));
+        assert_eq!(c.check_interval, Duration::from_secs(600));
+        assert_eq!(c.healthcheck, None);
+    }
+
+    #[test]
+    fn pools_durations_and_member_env() {
+        let c = cfg(&[
+            ("RUNNER_RESOURCE_ID", "rk-a, rk-b"),
+            ("RESOURCE_ENV_RK_B", "SERIAL=/dev/ttyUSB1;RELAY=2"),
+            ("RUNNER_LOCK_TIMEOUT", "5m"),
+            ("RUNNER_HEALTHCHECK", "test -e /dev/ttyUSB0"),
+            ("RUNNER_HEALTHCHECK_INTERVAL", "30s"),
+        ])
+        .unwrap();
+        assert_eq!(c.members.unwrap(), ["rk-a", "rk-b"]);
+        assert_eq!(c.member_env[0], []);
+        assert_eq!(c.member_env[1][1], ("RELAY".into(), "2".into()));
+        assert_eq!(c.timeout, Some(Duration::from_secs(300)));
+        assert_eq!(c.check_interval, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn bad_values_name_the_key_and_the_value() {
+        let table = [
+            (
+                ("RUNNER_LOCK_TIMEOUT", "soon"),
+                "RUNNER_LOCK_TIMEOUT=soon is not a duration",
+            ),
+            (("RUNNER_RESOURCE_ID", "a,,b"), "RUNNER_RESOURCE_ID=a,,b:"),
+            (
+                ("RUNNER_HEALTHCHECK_INTERVAL", "0"),
+                "RUNNER_HEALTHCHECK_INTERVAL=0 must be more than zero",
+            ),
+            (
+                ("RUNNER_LOCK_STATUS_INTERVAL", "1x"),
+                "RUNNER_LOCK_STATUS_INTERVAL=1x",
+            ),
+        ];
+        for ((k, v), want) in table {
+            let e = cfg(&[(k, v)]).unwrap_err();
+            assert!(e.starts_with(want), "{e}");
+            assert!(!e.contains('\n'));
+        }
+        let e = cfg(&[("RUNNER_RESOURCE_ID", "a"), ("RESOURCE_ENV_A", "nokey")]).unwrap_err();
+        assert!(e.starts_with("RESOURCE_ENV_A=nokey: "), "{e}");
     }
 }

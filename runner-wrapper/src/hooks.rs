@@ -9,7 +9,7 @@ use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
 
-use crate::config::{SOCKET_ENV, USER_HOOK_ENV};
+use crate::contract::env::{SOCKET as SOCKET_ENV, USER_HOOK as USER_HOOK_ENV};
 
 /// Private directory of one wrapper: its socket and hook scripts. Removed on drop.
 #[derive(Debug)]
@@ -31,7 +31,10 @@ impl RuntimeDir {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
             .unwrap_or(0);
-        let dir = base.join(format!("runner-wrapper.{}.{nanos}", std::process::id()));
+        let dir = base.join(format!(
+            "{RUNTIME_DIR_PREFIX}{}.{nanos}",
+            std::process::id()
+        ));
         if !base.exists() {
             // Minimal (FROM scratch) images may lack /tmp altogether.
             fs::create_dir_all(&base)?;
@@ -96,9 +99,34 @@ fn script(exe: &Path, socket: &Path, verb: &str, user: Option<&str>) -> String {
     s
 }
 
-/// Run a user's hook as the runner would: `bash -e` for `.sh`, else directly. Output goes to our
-/// own stdout/stderr, i.e. the job log.
-pub fn run_user_hook(path: &str) -> io::Result<ExitStatus> {
+/// Name of the private runtime directories, `<base>/runner-wrapper.<pid>.<nanos>/`.
+pub const RUNTIME_DIR_PREFIX: &str = "runner-wrapper.";
+
+/// Is `path` one of our hook scripts (of any wrapper run), e.g. left in the runner's `.env` by
+/// an earlier run? Recognised by shape: `.../runner-wrapper.<pid>.<nanos>/job-<verb>.sh`.
+pub fn is_our_hook(path: &str) -> bool {
+    let p = Path::new(path);
+    let file_ok = p
+        .file_name()
+        .is_some_and(|f| f == "job-started.sh" || f == "job-completed.sh");
+    let dir_ok = p
+        .parent()
+        .and_then(|d| d.file_name())
+        .and_then(|d| d.to_str())
+        .and_then(|d| d.strip_prefix(RUNTIME_DIR_PREFIX))
+        .is_some_and(|rest| {
+            let mut parts = rest.split('.');
+            let digits = |s: Option<&str>| {
+                s.is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            };
+            digits(parts.next()) && digits(parts.next()) && parts.next().is_none()
+        });
+    file_ok && dir_ok
+}
+
+/// Run a user's hook as the runner would: `bash -e` for `.sh`, else directly, with `vars` (the
+/// granted member's environment) added. Output goes to our own stdout/stderr: the job log.
+pub fn run_user_hook(path: &str, vars: &[(String, String)]) -> io::Result<ExitStatus> {
     let mut cmd = if path.ends_with(".sh") {
         let mut c = Command::new("bash");
         c.arg("-e").arg(path);
@@ -106,5 +134,25 @@ pub fn run_user_hook(path: &str) -> io::Result<ExitStatus> {
     } else {
         Command::new(path)
     };
-    cmd.env_remove(USER_HOOK_ENV).status()
+    cmd.env_remove(USER_HOOK_ENV)
+        .envs(vars.iter().map(|(k, v)| (k, v)))
+        .status()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn our_hooks_are_recognised_by_shape() {
+        assert!(is_our_hook("/tmp/runner-wrapper.1.123456/job-started.sh"));
+        assert!(is_our_hook(
+            "/run/user/1001/runner-wrapper.77.9/job-completed.sh"
+        ));
+        assert!(!is_our_hook("/home/runner/hooks/job-started.sh"));
+        assert!(!is_our_hook("/tmp/runner-wrapper.x.1/job-started.sh"));
+        assert!(!is_our_hook("/tmp/runner-wrapper.1.2/other.sh"));
+        assert!(!is_our_hook("/tmp/runner-wrapper.1.2.3/job-started.sh"));
+        assert!(!is_our_hook(""));
+    }
 }

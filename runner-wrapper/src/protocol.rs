@@ -3,7 +3,12 @@
 //! client -> wrapper: `started` or `completed`, then `KEY=value` lines (the job's env), then an
 //! empty line. For `started` the client keeps the connection open while it waits: closing it
 //! (the hook was killed, gave up, or exited) withdraws the request.
-//! wrapper -> client: any number of `info <text>` lines, then `ok` or `fail <text>`.
+//! wrapper -> client: any number of `info <text>` and `env <KEY>=<value>` lines (the job's
+//! environment for its later steps: the client appends them to `$GITHUB_ENV`), then `ok` or
+//! `fail <text>`.
+//!
+//! The control socket of a holder (see `control`) speaks the same replies; its request is one
+//! line `release <resource> <force 0|1> <who asks>`.
 
 use std::io::{self, BufRead, Write};
 
@@ -91,6 +96,7 @@ pub fn read_request(r: &mut impl BufRead) -> io::Result<Request> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reply {
     Info(String),
+    Env(String, String),
     Ok,
     Fail(String),
 }
@@ -99,6 +105,7 @@ impl Reply {
     pub fn to_line(&self) -> String {
         match self {
             Reply::Info(t) => format!("info {}\n", t.replace('\n', " ")),
+            Reply::Env(k, v) => format!("env {k}={}\n", v.replace(['\n', '\r'], " ")),
             Reply::Ok => "ok\n".into(),
             Reply::Fail(t) => format!("fail {}\n", t.replace('\n', " ")),
         }
@@ -110,6 +117,8 @@ impl Reply {
             Some(Reply::Ok)
         } else if let Some(t) = l.strip_prefix("info ") {
             Some(Reply::Info(t.into()))
+        } else if let Some((k, v)) = l.strip_prefix("env ").and_then(|kv| kv.split_once('=')) {
+            Some(Reply::Env(k.into(), v.into()))
         } else {
             l.strip_prefix("fail ").map(|t| Reply::Fail(t.into()))
         }
@@ -138,6 +147,7 @@ mod tests {
         for r in [
             Reply::Ok,
             Reply::Info("a b".into()),
+            Reply::Env("GHR_RESOURCE".into(), "board=2".into()),
             Reply::Fail("x".into()),
         ] {
             assert_eq!(Reply::parse(&r.to_line()), Some(r));

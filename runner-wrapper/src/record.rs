@@ -1,16 +1,53 @@
-//! The "who" record: written as the owner file beside a lock and as the body of a waiter's
-//! ticket. Plain `key=value` lines so humans and shell scripts can read it too.
+//! The "who" record: written as the owner file of a held resource and as the body of a waiter's
+//! ticket. Plain `key=value` lines so humans and shell scripts can read it too; unknown keys are
+//! ignored and missing ones read as empty, so the format can grow.
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::contract::format_utc;
+
+/// What holds (or waits for) a resource.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum HolderKind {
+    /// A job of a runner (the wrapper holds the lock for it).
+    #[default]
+    Job,
+    /// A maintenance hold (`ghr hold`): a keeper process on the host holds the lock.
+    Hold,
+    /// A wrapper running the resource's health check.
+    Check,
+}
+
+impl HolderKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HolderKind::Job => "job",
+            HolderKind::Hold => "hold",
+            HolderKind::Check => "check",
+        }
+    }
+
+    /// Unknown or missing kinds are jobs (records written before kinds existed).
+    pub fn parse(s: &str) -> HolderKind {
+        match s {
+            "hold" => HolderKind::Hold,
+            "check" => HolderKind::Check,
+            _ => HolderKind::Job,
+        }
+    }
+}
 
 /// Who holds (owner file) or waits for (ticket) a resource.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OwnerRecord {
+    /// The resource id (a single member, also when the runner asked for a pool).
     pub resource: String,
+    pub kind: HolderKind,
+    /// The runner's configured list when it is a pool (`a,b`), else empty.
+    pub pool: String,
     /// Runner name (RUNNER_NAME).
     pub runner: String,
     /// Org and repo the runner serves (GHR_ORG / GHR_REPO, else split from `repository`).
@@ -21,18 +58,17 @@ pub struct OwnerRecord {
     pub run_id: String,
     pub run_attempt: String,
     pub job: String,
+    /// Holds: the host user who asked, the reason, and the end (epoch seconds; 0 = none).
+    pub user: String,
+    pub reason: String,
+    pub until: u64,
     /// Seconds since the epoch: when the lock was taken (owner) or the ticket drawn (waiter).
     pub since: u64,
-    /// Pid of the wrapper (in its own pid namespace) and the host name (container id).
+    /// Pid of the holder (in its own pid namespace) and the host name (container id in Docker).
     pub pid: u32,
     pub host: String,
-}
-
-pub fn now_epoch() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    /// The holder's control socket, relative to the lock directory (see `control`).
+    pub control: String,
 }
 
 /// Values are single-line: newlines would break the format.
@@ -44,6 +80,8 @@ impl OwnerRecord {
     pub fn to_text(&self) -> String {
         let fields = [
             ("resource", clean(&self.resource)),
+            ("kind", self.kind.as_str().to_string()),
+            ("pool", clean(&self.pool)),
             ("runner", clean(&self.runner)),
             ("org", clean(&self.org)),
             ("repo", clean(&self.repo)),
@@ -51,9 +89,13 @@ impl OwnerRecord {
             ("run_id", clean(&self.run_id)),
             ("run_attempt", clean(&self.run_attempt)),
             ("job", clean(&self.job)),
+            ("user", clean(&self.user)),
+            ("reason", clean(&self.reason)),
+            ("until", self.until.to_string()),
             ("since", self.since.to_string()),
             ("pid", self.pid.to_string()),
             ("host", clean(&self.host)),
+            ("control", clean(&self.control)),
         ];
         let mut s = String::new();
         for (k, v) in fields {
@@ -65,12 +107,13 @@ impl OwnerRecord {
         s
     }
 
-    /// Unknown keys are ignored and missing ones stay empty, so the format can grow.
     pub fn parse(text: &str) -> Self {
         let map: HashMap<&str, &str> = text.lines().filter_map(|l| l.split_once('=')).collect();
         let get = |k: &str| map.get(k).map(|v| v.to_string()).unwrap_or_default();
         OwnerRecord {
             resource: get("resource"),
+            kind: HolderKind::parse(&get("kind")),
+            pool: get("pool"),
             runner: get("runner"),
             org: get("org"),
             repo: get("repo"),
@@ -78,9 +121,13 @@ impl OwnerRecord {
             run_id: get("run_id"),
             run_attempt: get("run_attempt"),
             job: get("job"),
+            user: get("user"),
+            reason: get("reason"),
+            until: get("until").parse().unwrap_or(0),
             since: get("since").parse().unwrap_or(0),
             pid: get("pid").parse().unwrap_or(0),
             host: get("host"),
+            control: get("control"),
         }
     }
 
@@ -90,37 +137,59 @@ impl OwnerRecord {
 
     /// Write atomically (temp file + rename) so a reader never sees half a record.
     pub fn write_atomic(&self, path: &Path) -> io::Result<()> {
-        let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-        {
-            let mut f = crate::lockdir::open_shared_file(&tmp)?;
-            f.set_len(0)?;
-            f.write_all(self.to_text().as_bytes())?;
-        }
-        fs::rename(&tmp, path)
+        crate::lockdir::write_atomic(path, &self.to_text())
     }
 
-    /// One line for humans: "runner R (org/repo, run 12 attempt 1, job build)".
-    pub fn describe(&self) -> String {
-        let repo = if !self.repository.is_empty() {
+    /// "org/repo" of the job, else the org alone.
+    pub fn scope(&self) -> String {
+        if !self.repository.is_empty() {
             self.repository.clone()
         } else if !self.repo.is_empty() {
             format!("{}/{}", self.org, self.repo)
         } else {
             self.org.clone()
-        };
-        let mut s = format!("runner {}", or_unknown(&self.runner));
-        s.push_str(&format!(" ({}", or_unknown(&repo)));
-        if !self.run_id.is_empty() {
-            s.push_str(&format!(", run {}", self.run_id));
-            if !self.run_attempt.is_empty() {
-                s.push_str(&format!(" attempt {}", self.run_attempt));
+        }
+    }
+
+    /// One line for humans, e.g. "runner R (org/repo, run 12 attempt 1, job build)",
+    /// "maintenance hold by alice (reason: reflash) until 2026-11-22 20:00:00Z",
+    /// "health check of runner R (org)".
+    pub fn describe(&self) -> String {
+        match self.kind {
+            HolderKind::Hold => {
+                let mut s = format!("maintenance hold by {}", or_unknown(&self.user));
+                if !self.reason.is_empty() {
+                    s.push_str(&format!(" (reason: {})", self.reason));
+                }
+                if self.until > 0 {
+                    s.push_str(&format!(" until {}", format_utc(self.until as i64)));
+                }
+                s
+            }
+            HolderKind::Check => format!(
+                "health check of runner {} ({})",
+                or_unknown(&self.runner),
+                or_unknown(&self.scope())
+            ),
+            HolderKind::Job => {
+                let mut s = format!(
+                    "runner {} ({}",
+                    or_unknown(&self.runner),
+                    or_unknown(&self.scope())
+                );
+                if !self.run_id.is_empty() {
+                    s.push_str(&format!(", run {}", self.run_id));
+                    if !self.run_attempt.is_empty() {
+                        s.push_str(&format!(" attempt {}", self.run_attempt));
+                    }
+                }
+                if !self.job.is_empty() {
+                    s.push_str(&format!(", job {}", self.job));
+                }
+                s.push(')');
+                s
             }
         }
-        if !self.job.is_empty() {
-            s.push_str(&format!(", job {}", self.job));
-        }
-        s.push(')');
-        s
     }
 }
 
@@ -132,27 +201,6 @@ fn or_unknown(s: &str) -> &str {
     }
 }
 
-/// "2026-11-22 20:00:00Z" for an epoch second, UTC (civil-from-days, no time crate needed).
-pub fn format_utc(epoch: u64) -> String {
-    let days = (epoch / 86_400) as i64;
-    let secs = epoch % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,21 +209,64 @@ mod tests {
     fn round_trip() {
         let r = OwnerRecord {
             resource: "board".into(),
-            runner: "r1".into(),
-            job: "a\nb".into(),
+            kind: HolderKind::Hold,
+            user: "alice".into(),
+            reason: "a\nb".into(),
+            until: 9,
             since: 5,
             pid: 7,
+            control: ".control/7.sock".into(),
             ..Default::default()
         };
         let p = OwnerRecord::parse(&r.to_text());
-        assert_eq!(p.job, "a b");
-        assert_eq!(p.since, 5);
+        assert_eq!(p.reason, "a b");
+        assert_eq!(
+            p,
+            OwnerRecord {
+                reason: "a b".into(),
+                ..r
+            }
+        );
+    }
+
+    #[test]
+    fn old_records_are_jobs() {
+        let p = OwnerRecord::parse("resource=b\nrunner=r1\nsince=5\nfuture=x\n");
+        assert_eq!(p.kind, HolderKind::Job);
         assert_eq!(p.runner, "r1");
     }
 
     #[test]
-    fn utc() {
-        assert_eq!(format_utc(0), "1970-01-01 00:00:00Z");
-        assert_eq!(format_utc(1_795_377_600), "2026-11-22 20:00:00Z");
+    fn descriptions() {
+        let job = OwnerRecord {
+            runner: "r1".into(),
+            repository: "acme/fw".into(),
+            run_id: "12".into(),
+            run_attempt: "1".into(),
+            job: "flash".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            job.describe(),
+            "runner r1 (acme/fw, run 12 attempt 1, job flash)"
+        );
+        let hold = OwnerRecord {
+            kind: HolderKind::Hold,
+            user: "alice".into(),
+            reason: "reflash".into(),
+            until: 1_795_377_600,
+            ..Default::default()
+        };
+        assert_eq!(
+            hold.describe(),
+            "maintenance hold by alice (reason: reflash) until 2026-11-22 20:00:00Z"
+        );
+        let check = OwnerRecord {
+            kind: HolderKind::Check,
+            runner: "r2".into(),
+            org: "acme".into(),
+            ..Default::default()
+        };
+        assert_eq!(check.describe(), "health check of runner r2 (acme)");
     }
 }

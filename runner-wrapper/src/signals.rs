@@ -66,6 +66,16 @@ pub fn kill(pid: u32, sig: i32) {
     }
 }
 
+/// Signal every process of the group led by `pgid`.
+pub fn kill_group(pgid: u32, sig: i32) {
+    if pgid > 1 {
+        // SAFETY: sending a signal has no memory effects here.
+        unsafe {
+            libc::kill(-(pgid as libc::pid_t), sig);
+        }
+    }
+}
+
 /// Become a child subreaper: orphans of the runner (a hook whose Worker was killed) are
 /// re-parented to us, not to a host init that may never reap them, and we reap them.
 pub fn become_subreaper() {

@@ -1,20 +1,22 @@
-//! Read-only view of a lock directory, for `ghr locks` and for the started hook's messages.
+//! Read-only view of a lock directory, for `ghr locks` and for the waiting jobs' messages.
 //! Never takes a lock that could hold anybody up longer than a try-lock.
 
 use std::fs::{self, File};
 use std::io;
 use std::path::Path;
 
-use crate::lockdir::ResourcePaths;
-use crate::record::{now_epoch, OwnerRecord};
+use crate::contract::now_epoch;
+use crate::health::{Health, HealthRecord};
+use crate::lockdir::{resource_names, ResourcePaths};
+use crate::record::OwnerRecord;
 use crate::tickets;
 
 /// One resource in the lock directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResourceStatus {
-    /// Resource id (from the owner record or a ticket; else the file name).
+    /// Resource id (from the owner record, a ticket or the health record; else the name).
     pub resource: String,
-    /// File name stem: `<name>.lock`, `<name>.owner`, `<name>.queue/`.
+    /// Directory name in the lock directory.
     pub name: String,
     /// Whether the lock file is flocked right now (by anybody).
     pub locked: bool,
@@ -22,12 +24,14 @@ pub struct ResourceStatus {
     pub holder: Option<Holder>,
     /// Waiters in FIFO order (dead ones included, marked `alive: false`).
     pub waiters: Vec<Waiter>,
+    /// The last health check, if any ran.
+    pub health: Option<HealthRecord>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Holder {
     pub record: OwnerRecord,
-    /// The owner record exists but the lock is not held: its wrapper died (or is just releasing).
+    /// The owner record exists but the lock is not held: its holder died (or is just releasing).
     pub stale: bool,
     /// Seconds since `record.since`.
     pub held_for_secs: u64,
@@ -53,28 +57,15 @@ impl ResourceStatus {
     pub fn live_waiters(&self) -> impl Iterator<Item = &Waiter> {
         self.waiters.iter().filter(|w| w.alive)
     }
+
+    pub fn health_state(&self) -> Health {
+        Health::of(self.health.as_ref())
+    }
 }
 
-/// Every resource (`*.lock` file) in `dir`, sorted by name. A missing dir is no resources.
+/// Every resource in `dir`, sorted by name. A missing dir is no resources.
 pub fn read_lock_dir(dir: &Path) -> io::Result<Vec<ResourceStatus>> {
-    let rd = match fs::read_dir(dir) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
-    let mut names = Vec::new();
-    for entry in rd {
-        let entry = entry?;
-        if let Some(stem) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.strip_suffix(".lock"))
-        {
-            names.push(stem.to_string());
-        }
-    }
-    names.sort();
-    names
+    resource_names(dir)?
         .iter()
         .map(|n| read_resource(&ResourcePaths::from_name(dir, n)))
         .collect()
@@ -94,7 +85,7 @@ pub fn read_resource(paths: &ResourcePaths) -> io::Result<ResourceStatus> {
         Err(e) => return Err(e),
     };
     let mut waiters = Vec::new();
-    for (ticket, path) in tickets::list(&paths.queue)? {
+    for (ticket, path) in tickets::list(&paths.dir)? {
         // A ticket may vanish between listing and reading: it was granted or withdrawn.
         let (record, alive) = match (tickets::read(&path), tickets::is_alive(&path)) {
             (Ok(r), Ok(a)) => (r, a),
@@ -108,10 +99,12 @@ pub fn read_resource(paths: &ResourcePaths) -> io::Result<ResourceStatus> {
             alive,
         });
     }
+    let health = HealthRecord::read(&paths.health)?;
     let resource = holder
         .as_ref()
         .map(|h| h.record.resource.clone())
         .or_else(|| waiters.first().map(|w| w.record.resource.clone()))
+        .or_else(|| health.as_ref().map(|h| h.resource.clone()))
         .filter(|r| !r.is_empty())
         .unwrap_or_else(|| paths.name.clone());
     Ok(ResourceStatus {
@@ -120,7 +113,17 @@ pub fn read_resource(paths: &ResourcePaths) -> io::Result<ResourceStatus> {
         locked,
         holder,
         waiters,
+        health,
     })
+}
+
+/// Find a resource by id (or directory name) in `dir`.
+pub fn find(dir: &Path, resource: &str) -> io::Result<Option<ResourceStatus>> {
+    let paths = ResourcePaths::new(dir, resource);
+    if !paths.lock.is_file() {
+        return Ok(None);
+    }
+    read_resource(&paths).map(Some)
 }
 
 /// Is the lock file flocked by anybody? A shared try-lock, released at once: it cannot make the

@@ -1,15 +1,16 @@
-//! FIFO ticket queue in `<name>.queue/`, because flock alone is not fair: a newcomer can jump
-//! ahead of blocked waiters. Each waiter draws a numbered ticket and holds an exclusive flock on
-//! it while it waits; it blocks (flock, no polling) on its predecessor's ticket and only the head
-//! of the queue blocks on the resource lock itself. A ticket whose file still exists while its
-//! flock is free belongs to a dead waiter: it is skipped and removed.
+//! FIFO ticket queue in a resource's directory, because flock alone is not fair: a newcomer can
+//! jump ahead of blocked waiters. Each waiter draws a numbered ticket and holds an exclusive
+//! flock on it while it waits; it blocks (flock, no polling) on its predecessor's ticket and only
+//! the head of the queue blocks on the resource lock itself. A ticket whose file still exists
+//! while its flock is free belongs to a dead waiter: it is skipped and removed (the resource
+//! directory is 0777 and not sticky, so any uid may remove it).
 
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use crate::lockdir::{open_shared_file, ResourcePaths};
+use crate::lockdir::{create_shared_file, unique_tmp, ResourcePaths};
 use crate::record::OwnerRecord;
 
 const SUFFIX: &str = ".ticket";
@@ -29,14 +30,14 @@ impl Drop for Ticket {
     }
 }
 
-fn ticket_path(queue: &Path, number: u64) -> PathBuf {
-    queue.join(format!("{number:020}{SUFFIX}"))
+fn ticket_path(dir: &Path, number: u64) -> PathBuf {
+    dir.join(format!("{number:020}{SUFFIX}"))
 }
 
 /// Draw the next ticket. Numbers come from a counter file under a short flock, and the ticket
 /// is locked before it is renamed into view, so nobody can mistake it for a dead one.
 pub fn draw(paths: &ResourcePaths, who: &OwnerRecord) -> io::Result<Ticket> {
-    let mut seq = open_shared_file(&paths.queue.join("seq"))?;
+    let mut seq = create_shared_file(&paths.seq)?;
     seq.lock()?;
     let mut text = String::new();
     seq.read_to_string(&mut text)?;
@@ -45,15 +46,15 @@ pub fn draw(paths: &ResourcePaths, who: &OwnerRecord) -> io::Result<Ticket> {
     seq.set_len(0)?;
     seq.write_all(number.to_string().as_bytes())?;
 
-    let tmp = paths
-        .queue
-        .join(format!(".tmp-{number}-{}", std::process::id()));
-    let mut file = open_shared_file(&tmp)?;
+    let tmp = unique_tmp(&paths.dir, ".tmp-ticket");
+    let mut file = create_shared_file(&tmp)?;
     file.lock()?;
-    file.set_len(0)?;
     file.write_all(who.to_text().as_bytes())?;
-    let path = ticket_path(&paths.queue, number);
-    fs::rename(&tmp, &path)?;
+    let path = ticket_path(&paths.dir, number);
+    if let Err(e) = fs::rename(&tmp, &path) {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
     drop(seq);
     Ok(Ticket {
         number,
@@ -63,9 +64,9 @@ pub fn draw(paths: &ResourcePaths, who: &OwnerRecord) -> io::Result<Ticket> {
 }
 
 /// Tickets present in the queue, in order (alive or not).
-pub fn list(queue: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
+pub fn list(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
     let mut out = Vec::new();
-    let rd = match fs::read_dir(queue) {
+    let rd = match fs::read_dir(dir) {
         Ok(rd) => rd,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
         Err(e) => return Err(e),
@@ -96,12 +97,16 @@ pub fn is_alive(path: &Path) -> io::Result<bool> {
 /// Block until every ticket before `mine` is gone. Returns false if `cancelled()` became true.
 /// Blocks on the immediate predecessor only: when it leaves (granted, withdrawn or dead) we
 /// look again, so each departure wakes exactly the waiter behind it.
-pub fn wait_turn(queue: &Path, mine: u64, cancelled: &dyn Fn() -> bool) -> io::Result<bool> {
+pub fn wait_turn(
+    paths: &ResourcePaths,
+    mine: u64,
+    cancelled: &dyn Fn() -> bool,
+) -> io::Result<bool> {
     loop {
         if cancelled() {
             return Ok(false);
         }
-        let before = list(queue)?;
+        let before = list(&paths.dir)?;
         let Some((_, pred)) = before.into_iter().rev().find(|(n, _)| *n < mine) else {
             return Ok(true);
         };
@@ -119,6 +124,22 @@ pub fn wait_turn(queue: &Path, mine: u64, cancelled: &dyn Fn() -> bool) -> io::R
             }
         }
     }
+}
+
+/// Is any live ticket ahead of `mine`? (For `--no-wait`: never blocks.)
+pub fn anyone_ahead(paths: &ResourcePaths, mine: u64) -> io::Result<bool> {
+    for (n, path) in list(&paths.dir)? {
+        if n >= mine {
+            break;
+        }
+        match is_alive(&path) {
+            Ok(true) => return Ok(true),
+            Ok(false) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(false)
 }
 
 /// Read the record inside a ticket (who waits).

@@ -258,14 +258,14 @@ fn user_hooks_run_inside_the_lock_and_their_failure_fails_the_job() {
     let started = s.script(
         "user-started.sh",
         &format!(
-            "echo \"USER STARTED $GITHUB_JOB\"\ngrep -q \"job=$GITHUB_JOB\" {}/{R}.owner\n[ \"$GITHUB_JOB\" != bad ]\n",
+            "echo \"USER STARTED $GITHUB_JOB\"\ngrep -q \"job=$GITHUB_JOB\" {}/{R}/owner\n[ \"$GITHUB_JOB\" != bad ]\n",
             lock_dir.display()
         ),
     );
     let completed = s.script(
         "user-completed.sh",
         &format!(
-            "echo \"USER COMPLETED $GITHUB_JOB\"\ngrep -q \"job=$GITHUB_JOB\" {}/{R}.owner\n[ \"$GITHUB_JOB\" != badend ]\n",
+            "echo \"USER COMPLETED $GITHUB_JOB\"\ngrep -q \"job=$GITHUB_JOB\" {}/{R}/owner\n[ \"$GITHUB_JOB\" != badend ]\n",
             lock_dir.display()
         ),
     );
@@ -312,9 +312,8 @@ fn unlocked_passthrough_keeps_the_exit_code() {
     let mut w = Wrapper::spawn_cmd(
         &s,
         Spec {
-            name: "P",
             resource: None,
-            env: vec![],
+            ..Spec::new("P", R)
         },
         &[
             "bash",
@@ -348,11 +347,9 @@ fn sigterm_is_forwarded_and_the_runner_exit_code_returned() {
 /// ticket queue must not. The test process is the holder and then the newcomer, using the lib.
 #[test]
 fn newcomer_cannot_jump_ahead_of_a_blocked_waiter() {
-    use runner_wrapper::lockdir::ResourcePaths;
     use runner_wrapper::{tickets, OwnerRecord};
     let s = Scratch::new("jump");
-    let paths = ResourcePaths::new(&s.lock_dir(), R);
-    paths.ensure(&s.lock_dir()).unwrap();
+    let paths = runner_wrapper::lockdir::ensure_resource(&s.lock_dir(), R).unwrap();
     let me = OwnerRecord {
         resource: R.into(),
         runner: "N".into(),
@@ -360,7 +357,7 @@ fn newcomer_cannot_jump_ahead_of_a_blocked_waiter() {
     };
     // Hold the lock the way a wrapper does: our turn in the queue, then the flock.
     let t = tickets::draw(&paths, &me).unwrap();
-    assert!(tickets::wait_turn(&paths.queue, t.number, &|| false).unwrap());
+    assert!(tickets::wait_turn(&paths, t.number, &|| false).unwrap());
     let held = paths.open_lock().unwrap();
     held.lock().unwrap();
     drop(t);
@@ -373,7 +370,7 @@ fn newcomer_cannot_jump_ahead_of_a_blocked_waiter() {
     // The newcomer queues behind B, then asks the instant the lock is released.
     let t = tickets::draw(&paths, &me).unwrap();
     drop(held);
-    assert!(tickets::wait_turn(&paths.queue, t.number, &|| false).unwrap());
+    assert!(tickets::wait_turn(&paths, t.number, &|| false).unwrap());
     let lock = paths.open_lock().unwrap();
     lock.lock().unwrap();
     let got = std::time::SystemTime::now()
@@ -466,7 +463,9 @@ fn next_job_after_an_orphaned_waiting_hook_gets_the_lock() {
     b.job("b2 0.05");
     kill(worker, libc::SIGKILL);
     let b2 = b.wait_event("start", "b2", secs(5));
-    let a1 = a.wait_event("completed", "a1", secs(5));
+    // The release happens inside a1's completed hook, so b2 may start before A's runner prints
+    // that the hook returned; what matters is that b2 waited for a1's job to end.
+    let a1 = a.wait_event("end", "a1", secs(5));
     assert!(b2.t() > a1.t());
     b.wait_event("completed", "b2", secs(5));
     assert!(b

@@ -2,11 +2,13 @@
 //! executor (or, for the read-only ones, the gatherer and `ui`).
 
 pub mod compose;
+mod hold;
 mod image;
 pub mod init;
 mod list;
 mod locks;
 mod logs;
+mod release;
 mod rm;
 mod start;
 mod stop;
@@ -78,6 +80,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Logs(args) => logs::run(&load(g, Need::Org)?, args),
         Command::List(args) => list::run(&load(g, Need::OrgAndPat)?, args),
         Command::Locks(args) => locks::run(&load(g, Need::Nothing)?, args),
+        Command::Hold(args) => hold::run(&load(g, Need::Nothing)?, args),
+        Command::Release(args) => release::run(&load(g, Need::Nothing)?, args),
+        Command::HoldKeeper(args) => hold::keeper(args),
     }
 }
 

@@ -1,26 +1,54 @@
 #!/bin/bash
-# Simulated actions runner for runner-wrapper's tests. Reads jobs from stdin, one per line:
+# Simulated actions runner for runner-wrapper's tests, faithful where the wrapper can see it.
+# Reads jobs from stdin, one per line:
 #   <name> <seconds> [flag...]
 # flags: nocompleted (skip the completed hook, like a stopped runner), noline (no completion
 # line), exit=<code> (the runner exits after this job with <code>), fail (job result Failed).
-# Hooks run as the real runner runs them: `bash -e <script>` for .sh, output to the job log
-# ($FAKE_RUNNER_LOGDIR/<name>.log). Prints the Listener's lines and EVENT lines with
-# $EPOCHREALTIME timestamps (seconds.microseconds) for the tests to check.
+# Like the real runner:
+# - the Listener loads <root>/.env (its own directory) into its environment at start, a line
+#   with '=' past index 0 setting the variable to the rest of the line, an empty value unsetting
+#   it, overriding what it inherited;
+# - hooks run from a "Worker" (a subshell tests can kill to orphan the hook) as `bash -e
+#   <script>` for .sh, with the job's env and a fresh $GITHUB_ENV file; after the hook, its
+#   KEY=VALUE (and KEY<<DELIM heredoc) lines become the env of the job's later steps;
+# - the Listener prints `<UTC>: Running job: <name>` and `<UTC>: Job <name> completed with
+#   result: <result>`;
+# - SIGINT/SIGTERM: goes offline and exits 0 (after the current job, if one runs).
+# Test output: EVENT lines with $EPOCHREALTIME timestamps; hook output and the job step's view of
+# its env go to the job log $FAKE_RUNNER_LOGDIR/<name>.log.
 set -u
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ts() { date -u '+%Y-%m-%d %H:%M:%SZ'; }
 logdir=${FAKE_RUNNER_LOGDIR:-/tmp}
 n=0
 
-run_hook() { # kind name -> the hook's exit code
+if [ -f "$root/.env" ]; then
+  while IFS= read -r line || [ -n "$line" ]; do
+    line=${line%$'\r'}
+    [[ $line == ?*=* ]] || continue
+    key=${line%%=*} value=${line#*=}
+    [[ $key =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || continue
+    if [ -z "$value" ]; then unset "$key"; else export "$key=$value"; fi
+  done <"$root/.env"
+fi
+
+offline() {
+  echo "$(ts): Runner going offline"
+  echo "EVENT offline - $EPOCHREALTIME"
+  exit 0
+}
+trap offline INT TERM
+
+run_hook() { # kind name envfile -> the hook's exit code
   local var=ACTIONS_RUNNER_HOOK_JOB_${1^^}
   local hook=${!var:-}
   [ -z "$hook" ] && return 0
-  # A "Worker" subshell runs the hook, so tests can kill the Worker and orphan the hook.
   (
+    trap - INT TERM
     if [[ $hook == *.sh ]]; then
-      bash -e "$hook" </dev/null >>"$logdir/$2.log" 2>&1 &
+      GITHUB_ENV=$3 bash -e "$hook" </dev/null >>"$logdir/$2.log" 2>&1 &
     else
-      "$hook" </dev/null >>"$logdir/$2.log" 2>&1 &
+      GITHUB_ENV=$3 "$hook" </dev/null >>"$logdir/$2.log" 2>&1 &
     fi
     echo "EVENT hook-$1 $2 $!"
     wait $!
@@ -30,25 +58,56 @@ run_hook() { # kind name -> the hook's exit code
   wait "$worker"
 }
 
+# The file commands of a step: KEY=VALUE and KEY<<DELIM ... DELIM lines, for later steps.
+step_env=()
+read_github_env() {
+  local line key delim value
+  step_env=()
+  while IFS= read -r line; do
+    if [[ $line == *'<<'* && $line != *=* ]]; then
+      key=${line%%<<*} delim=${line#*<<} value=
+      while IFS= read -r line && [ "$line" != "$delim" ]; do value+=${value:+$'\n'}$line; done
+      step_env+=("$key=$value")
+    elif [[ $line == ?*=* ]]; then
+      step_env+=("$line")
+    fi
+  done <"$1"
+}
+
 echo "$(ts): Listening for Jobs"
 while read -r name dur flags; do
   [ -z "$name" ] && continue
   n=$((n + 1))
   export GITHUB_RUN_ID=${FAKE_RUN_ID_BASE:-1000}$n GITHUB_RUN_ATTEMPT=1 GITHUB_JOB=$name
   export GITHUB_REPOSITORY=${FAKE_REPOSITORY:-org/repo}
+  # Builtins only between the hooks and the step, so the timings measure the wrapper.
+  envfile="$logdir/.github_env.$$.$n"
+  : >"$envfile"
   echo "$(ts): Running job: $name"
   result=Succeeded
-  if run_hook started "$name"; then
+  echo "EVENT asking $name $EPOCHREALTIME"
+  if run_hook started "$name" "$envfile"; then
+    echo "EVENT granted $name $EPOCHREALTIME"
+    read_github_env "$envfile"
+    # The job's step: sees what the hook put in GITHUB_ENV (only this job's steps do).
+    for kv in "${step_env[@]}"; do export "$kv"; done
+    echo "STEP GHR_RESOURCE=${GHR_RESOURCE:-}" >>"$logdir/$name.log"
+    for kv in "${step_env[@]}"; do
+      case $kv in SERIAL=* | RELAY=* | BOARD_*) echo "STEP $kv" >>"$logdir/$name.log" ;; esac
+    done
     echo "EVENT start $name $EPOCHREALTIME"
+    echo "EVENT resource $name ${GHR_RESOURCE:--}"
     sleep "$dur"
     echo "EVENT end $name $EPOCHREALTIME"
+    for kv in "${step_env[@]}"; do unset "${kv%%=*}"; done
     [[ " $flags " == *" fail "* ]] && result=Failed
   else
     echo "EVENT startfail $name $EPOCHREALTIME"
     result=Failed
   fi
   if [[ " $flags " != *" nocompleted "* ]]; then
-    run_hook completed "$name"
+    : >"$envfile.post"
+    run_hook completed "$name" "$envfile.post"
     rc=$?
     echo "EVENT completed $name $rc $EPOCHREALTIME"
     [ "$rc" != 0 ] && result=Failed

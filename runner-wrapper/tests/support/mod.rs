@@ -83,6 +83,38 @@ impl Lines {
         self.lines.lock().unwrap().0.clone()
     }
 
+    /// Wait until the stream ended (every line is in), at most `timeout`.
+    pub fn wait_closed(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        let mut g = self.lines.lock().unwrap();
+        while !g.1 && Instant::now() < deadline {
+            g = self
+                .cv
+                .wait_timeout(g, deadline - Instant::now())
+                .unwrap()
+                .0;
+        }
+    }
+
+    /// Wait until `n` lines match; panics after `timeout`.
+    pub fn wait_n(&self, what: &str, n: usize, timeout: Duration, pred: impl Fn(&str) -> bool) {
+        let deadline = Instant::now() + timeout;
+        let mut g = self.lines.lock().unwrap();
+        loop {
+            if g.0.iter().filter(|l| pred(l)).count() >= n {
+                return;
+            }
+            let now = Instant::now();
+            if now >= deadline || g.1 {
+                panic!(
+                    "timed out waiting for {n} x {what}; lines so far:\n{}",
+                    g.0.join("\n")
+                );
+            }
+            g = self.cv.wait_timeout(g, deadline - now).unwrap().0;
+        }
+    }
+
     /// Wait until a line matches; panics after `timeout`.
     pub fn wait(&self, what: &str, timeout: Duration, pred: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + timeout;
@@ -132,6 +164,14 @@ pub struct Spec<'a> {
     pub name: &'a str,
     pub resource: Option<&'a str>,
     pub env: Vec<(&'a str, String)>,
+    /// Run the wrapper (and so the runner) as this uid (and gid), e.g. 1001 like the stock image.
+    pub uid: Option<u32>,
+    /// Content of the runner root's `.env` before the start.
+    pub dotenv: Option<String>,
+    /// Wait for the runner's "Listening for Jobs" (false when a health check must pass first).
+    pub wait_listening: bool,
+    /// With `uid`: give the runner root to that uid too (false: it stays root's, read-only).
+    pub chown_root: bool,
 }
 
 impl<'a> Spec<'a> {
@@ -140,6 +180,10 @@ impl<'a> Spec<'a> {
             name,
             resource: Some(resource),
             env: Vec::new(),
+            uid: None,
+            dotenv: None,
+            wait_listening: true,
+            chown_root: true,
         }
     }
 
@@ -147,6 +191,26 @@ impl<'a> Spec<'a> {
         self.env.push((k, v.into()));
         self
     }
+
+    pub fn uid(mut self, uid: u32) -> Self {
+        self.uid = Some(uid);
+        self
+    }
+
+    pub fn dotenv(mut self, text: impl Into<String>) -> Self {
+        self.dotenv = Some(text.into());
+        self
+    }
+
+    pub fn no_wait(mut self) -> Self {
+        self.wait_listening = false;
+        self
+    }
+}
+
+/// Give a directory to `uid` (tests run as root; the wrapper under test may not).
+pub fn chown(path: &Path, uid: u32) {
+    std::os::unix::fs::chown(path, Some(uid), Some(uid)).unwrap();
 }
 
 impl Wrapper {
@@ -154,22 +218,55 @@ impl Wrapper {
         Self::spawn_cmd(s, spec, &[FAKE_RUNNER])
     }
 
+    /// The runner root of a wrapper spawned with the fake runner (its run.sh and .env).
+    pub fn root_of(s: &Scratch, name: &str) -> PathBuf {
+        s.path.join(format!("root-{name}"))
+    }
+
     pub fn spawn_cmd(s: &Scratch, spec: Spec, cmd: &[&str]) -> Wrapper {
         use std::os::unix::process::CommandExt;
         let logdir = s.path.join(format!("log-{}", spec.name));
         std::fs::create_dir_all(&logdir).unwrap();
+        // Runtime dirs of SIGKILLed wrappers go away with the scratch dir.
+        let runtime = s.path.join(format!("rt-{}", spec.name));
+        std::fs::create_dir_all(&runtime).unwrap();
+        let fake = cmd == [FAKE_RUNNER];
+        let mut args: Vec<String> = cmd.iter().map(|a| a.to_string()).collect();
+        if fake {
+            // Each runner has its own root (run.sh's directory), like /home/runner.
+            let root = Self::root_of(s, spec.name);
+            std::fs::create_dir_all(&root).unwrap();
+            let run = root.join("run.sh");
+            std::fs::copy(FAKE_RUNNER, &run).unwrap();
+            if let Some(text) = &spec.dotenv {
+                std::fs::write(root.join(".env"), text).unwrap();
+            }
+            if let Some(uid) = spec.uid.filter(|_| spec.chown_root) {
+                chown(&root, uid);
+                if spec.dotenv.is_some() {
+                    chown(&root.join(".env"), uid);
+                }
+            }
+            args = vec![run.display().to_string()];
+        }
+        if let Some(uid) = spec.uid {
+            chown(&logdir, uid);
+            chown(&runtime, uid);
+        }
         let mut c = Command::new(wrapper_bin());
         c.arg("--")
-            .args(cmd)
+            .args(&args)
             .env_remove("ACTIONS_RUNNER_HOOK_JOB_STARTED")
             .env_remove("ACTIONS_RUNNER_HOOK_JOB_COMPLETED")
             .env_remove("RUNNER_LOCK_TIMEOUT")
             .env_remove("RUNNER_WRAPPER_SOCKET")
             .env_remove("GHR_ORG")
             .env_remove("GHR_REPO")
+            .env_remove("RUNNER_HEALTHCHECK")
+            .env_remove("RUNNER_HEALTHCHECK_INTERVAL")
+            .env_remove("RUNNER_MANUALLY_TRAP_SIG")
             .env("RUNNER_LOCK_DIR", s.lock_dir())
-            // Runtime dirs of SIGKILLed wrappers go away with the scratch dir.
-            .env("XDG_RUNTIME_DIR", &s.path)
+            .env("XDG_RUNTIME_DIR", &runtime)
             .env("RUNNER_NAME", spec.name)
             .env("FAKE_RUNNER_LOGDIR", &logdir)
             .env("FAKE_REPOSITORY", format!("org-{0}/repo-{0}", spec.name))
@@ -185,6 +282,9 @@ impl Wrapper {
         for (k, v) in &spec.env {
             c.env(k, v);
         }
+        if let Some(uid) = spec.uid {
+            c.uid(uid).gid(uid);
+        }
         let mut child = c.spawn().expect("spawn runner-wrapper");
         let out = Arc::new(Lines::default());
         let err = Arc::new(Lines::default());
@@ -199,7 +299,7 @@ impl Wrapper {
             err,
             logdir,
         };
-        if cmd == [FAKE_RUNNER] {
+        if fake && spec.wait_listening {
             w.out
                 .wait("Listening", secs(10), |l| l.contains("Listening for Jobs"));
         }
@@ -251,6 +351,12 @@ impl Wrapper {
         loop {
             if let Some(st) = self.child.try_wait().unwrap() {
                 use std::os::unix::process::ExitStatusExt;
+                // Let the pumps take in the last lines of a wrapper that exited by itself
+                // (a killed one may leave its runner holding them open).
+                if st.code().is_some() {
+                    self.out.wait_closed(secs(2));
+                    self.err.wait_closed(secs(2));
+                }
                 return st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0));
             }
             assert!(
@@ -362,22 +468,43 @@ pub fn assert_no_overlap(iv: &[(f64, f64, String, String)]) {
 }
 
 /// Handoff latencies (s): from one job's completed hook returning to the next job's started
-/// hook returning, for consecutive jobs on different runners.
+/// hook returning, for consecutive jobs (on one resource, or on one pool member when the
+/// wrappers share a pool) of different runners, counted only when the next job was already
+/// asking when the previous one ended (else the gap is the runner's own turnaround).
 pub fn handoffs(wrappers: &[&Wrapper]) -> Vec<f64> {
-    let iv = intervals(wrappers);
-    let mut out = Vec::new();
-    for pair in iv.windows(2) {
-        let (prev, next) = (&pair[0], &pair[1]);
-        if prev.2 == next.2 {
-            continue;
-        }
-        let w = wrappers.iter().find(|w| w.name == prev.2).unwrap();
-        if let Some(c) = w
-            .events()
+    let mut by_member: std::collections::BTreeMap<String, Vec<(f64, String, String)>> =
+        Default::default();
+    for (start, _, runner, job, member) in member_intervals(wrappers) {
+        by_member
+            .entry(member)
+            .or_default()
+            .push((start, runner, job));
+    }
+    let event_t = |runner: &str, kind: &str, job: &str| -> Option<f64> {
+        let w = wrappers.iter().find(|w| w.name == runner)?;
+        w.events()
             .iter()
-            .find(|e| e.kind == "completed" && e.job == prev.3)
-        {
-            out.push(next.0 - c.t());
+            .find(|e| e.kind == kind && e.job == job)
+            .map(|e| e.t())
+    };
+    let mut out = Vec::new();
+    for jobs in by_member.values_mut() {
+        jobs.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap());
+        for pair in jobs.windows(2) {
+            let ((_, pr, pj), (_, nr, nj)) = (&pair[0], &pair[1]);
+            if pr == nr {
+                continue;
+            }
+            let (Some(done), Some(asked), Some(granted)) = (
+                event_t(pr, "completed", pj),
+                event_t(nr, "asking", nj),
+                event_t(nr, "granted", nj),
+            ) else {
+                continue;
+            };
+            if asked < done {
+                out.push(granted - done);
+            }
         }
     }
     out
@@ -391,4 +518,38 @@ pub fn percentile(v: &[f64], p: f64) -> f64 {
     }
     let i = ((s.len() - 1) as f64 * p).round() as usize;
     s[i]
+}
+
+/// (start, end, runner, job, member) of every job that ran, from the runners' EVENT lines; the
+/// member is what the job's step read from $GITHUB_ENV (GHR_RESOURCE).
+pub fn member_intervals(wrappers: &[&Wrapper]) -> Vec<(f64, f64, String, String, String)> {
+    let mut out = Vec::new();
+    for (start, end, runner, job) in intervals(wrappers) {
+        let w = wrappers.iter().find(|w| w.name == runner).unwrap();
+        let member = w
+            .events()
+            .iter()
+            .find(|e| e.kind == "resource" && e.job == job)
+            .map(|e| e.rest[0].clone())
+            .unwrap_or_default();
+        out.push((start, end, runner, job, member));
+    }
+    out
+}
+
+/// Most jobs that ran at the same time.
+pub fn max_concurrency(iv: &[(f64, f64, String, String, String)]) -> usize {
+    let mut edges: Vec<(f64, i32)> = Vec::new();
+    for i in iv {
+        edges.push((i.0, 1));
+        edges.push((i.1, -1));
+    }
+    // Ends before starts at the same instant: touching is not overlapping.
+    edges.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap().then(a.1.cmp(&b.1)));
+    let (mut cur, mut max) = (0i32, 0i32);
+    for (_, d) in edges {
+        cur += d;
+        max = max.max(cur);
+    }
+    max as usize
 }

@@ -1,0 +1,673 @@
+//! Table-style tests of the state machine: inputs in, effects checked. Locks are `u32` tokens,
+//! so a test sees exactly which lock is kept, handed back or released.
+
+use super::*;
+
+const WALL0: u64 = 1_795_377_600_000;
+const SEC: u64 = 1000;
+
+type Fx = Vec<Effect<u32>>;
+
+struct T {
+    core: Core<u32>,
+    t0: Instant,
+    ms: u64,
+}
+
+fn setup(members: &[&str]) -> Setup {
+    Setup {
+        members: members.iter().map(|m| m.to_string()).collect(),
+        member_env: members
+            .iter()
+            .map(|m| vec![("SERIAL".to_string(), format!("/dev/{m}"))])
+            .collect(),
+        lock_timeout: None,
+        status_interval: Duration::from_secs(10),
+        check: None,
+        me: OwnerRecord {
+            runner: "r1".into(),
+            org: "acme".into(),
+            pid: 1,
+            host: "c1".into(),
+            ..Default::default()
+        },
+        stop_grace: Duration::from_secs(30),
+    }
+}
+
+fn checked(s: Setup) -> Setup {
+    Setup {
+        check: Some(CheckPolicy {
+            interval: Duration::from_secs(60),
+            timeout: Duration::from_secs(5),
+        }),
+        ..s
+    }
+}
+
+fn rec(healthy: bool, at_ms: u64) -> Option<HealthRecord> {
+    Some(HealthRecord {
+        resource: "x".into(),
+        healthy,
+        checked_at_ms: at_ms,
+        exit_code: if healthy { 0 } else { 3 },
+        output: if healthy {
+            "ok"
+        } else {
+            "no console\nrelay off"
+        }
+        .into(),
+        runner: "other".into(),
+        ..Default::default()
+    })
+}
+
+fn job(name: &str) -> JobInfo {
+    JobInfo {
+        runner: "r1".into(),
+        repository: "acme/fw".into(),
+        run_id: "12".into(),
+        run_attempt: "1".into(),
+        job: name.into(),
+    }
+}
+
+impl T {
+    fn new(s: Setup, health: Vec<Option<HealthRecord>>) -> (T, Fx) {
+        let t0 = Instant::now();
+        let mut core = Core::new(s, health);
+        let fx = core.start(Now {
+            mono: t0,
+            wall_ms: WALL0,
+        });
+        (T { core, t0, ms: 0 }, fx)
+    }
+
+    fn now(&self) -> Now {
+        Now {
+            mono: self.t0 + Duration::from_millis(self.ms),
+            wall_ms: WALL0 + self.ms,
+        }
+    }
+
+    fn at(&mut self, ms: u64) -> &mut Self {
+        self.ms = ms;
+        self
+    }
+
+    fn feed(&mut self, input: Input<u32>) -> Fx {
+        let now = self.now();
+        self.core.handle(now, input)
+    }
+
+    fn started(&mut self, conn: ConnId, name: &str) -> Fx {
+        let n = self.core.setup.members.len();
+        let health = self.core.members.iter().map(|m| m.health.clone()).collect();
+        let _ = n;
+        self.feed(Input::Started {
+            conn,
+            job: job(name),
+            health,
+        })
+    }
+
+    fn acquired(&mut self, req: ReqId, member: usize, lock: u32) -> Fx {
+        let health = self.core.members[member].health.clone();
+        self.feed(Input::Acquired {
+            req,
+            member,
+            lock,
+            health,
+        })
+    }
+
+    fn deadline_ms(&self) -> Option<u64> {
+        self.core
+            .next_deadline(self.now())
+            .map(|d| d.duration_since(self.t0).as_millis() as u64)
+    }
+}
+
+fn queued(fx: &Fx) -> Vec<(ReqId, usize)> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::Queue { req, member, .. } => Some((*req, *member)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn replies(fx: &Fx, to: ConnId) -> Vec<Reply> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::Reply { conn, reply } if *conn == to => Some(reply.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn released(fx: &Fx) -> Vec<(usize, u32, Entry)> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::Release {
+                member,
+                lock,
+                entry,
+            } => Some((*member, *lock, entry.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn has(fx: &Fx, pred: impl Fn(&Effect<u32>) -> bool) -> bool {
+    fx.iter().any(pred)
+}
+
+fn failed(fx: &Fx, conn: ConnId) -> Option<String> {
+    replies(fx, conn).into_iter().find_map(|r| match r {
+        Reply::Fail(t) => Some(t),
+        _ => None,
+    })
+}
+
+#[test]
+fn a_single_resource_is_queued_granted_and_released() {
+    let (mut t, fx) = T::new(setup(&["b1"]), vec![None]);
+    assert_eq!(fx, vec![Effect::StartRunner], "no check: start at once");
+    t.feed(Input::RunningJob);
+    let fx = t.started(7, "build");
+    assert_eq!(queued(&fx), [(1, 0)]);
+    let Effect::Queue { waiter, .. } = &fx[0] else {
+        panic!()
+    };
+    assert_eq!(
+        (waiter.kind, waiter.resource.as_str(), waiter.job.as_str()),
+        (HolderKind::Job, "b1", "build")
+    );
+
+    let fx = t.at(2 * SEC).acquired(1, 0, 100);
+    let Effect::Grant { owner, .. } = &fx[0] else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(
+        (
+            owner.runner.as_str(),
+            owner.org.as_str(),
+            owner.repository.as_str()
+        ),
+        ("r1", "acme", "acme/fw")
+    );
+    assert_eq!(owner.since, (WALL0 + 2 * SEC) / 1000);
+    assert_eq!(
+        replies(&fx, 7),
+        [
+            Reply::Env("GHR_RESOURCE".into(), "b1".into()),
+            Reply::Env("SERIAL".into(), "/dev/b1".into()),
+            Reply::Info("runner-wrapper: acquired b1 after 2.0s".into()),
+            Reply::Ok,
+        ]
+    );
+    assert_eq!(t.core.held_for_jobs(), ["b1"]);
+
+    let fx = t.at(5 * SEC).feed(Input::Completed { conn: 8 });
+    let rel = released(&fx);
+    assert_eq!(rel.len(), 1);
+    let (member, lock, e) = &rel[0];
+    assert_eq!((*member, *lock), (0, 100));
+    assert_eq!((e.waited_ms(), e.held_ms()), (2 * SEC, 3 * SEC));
+    assert_eq!(e.cause, "the job's completed hook ran");
+    assert_eq!(
+        replies(&fx, 8),
+        [Reply::Info("runner-wrapper: released b1".into()), Reply::Ok]
+    );
+    // A second completed hook finds nothing to release.
+    let fx = t.feed(Input::Completed { conn: 9 });
+    assert_eq!(
+        replies(&fx, 9)[0],
+        Reply::Info("runner-wrapper: resource b1 was not held".into())
+    );
+}
+
+#[test]
+fn a_pool_request_waits_in_every_queue_and_takes_the_first_member() {
+    let (mut t, _) = T::new(setup(&["a", "b", "c"]), vec![None, None, None]);
+    let fx = t.started(1, "j");
+    assert_eq!(queued(&fx), [(1, 0), (1, 1), (1, 2)]);
+    let Effect::Queue { waiter, .. } = &fx[0] else {
+        panic!()
+    };
+    assert_eq!(waiter.pool, "a,b,c");
+    let fx = t.acquired(1, 1, 11);
+    assert!(has(&fx, |e| *e == Effect::Withdraw { req: 1, member: 0 }));
+    assert!(has(&fx, |e| *e == Effect::Withdraw { req: 1, member: 2 }));
+    assert!(!has(&fx, |e| matches!(
+        e,
+        Effect::Withdraw { member: 1, .. }
+    )));
+    let r = replies(&fx, 1);
+    assert_eq!(r[0], Reply::Env("GHR_RESOURCE".into(), "b".into()));
+    assert_eq!(r[1], Reply::Env("SERIAL".into(), "/dev/b".into()));
+    assert!(matches!(&r[2], Reply::Info(t) if t.contains("acquired b of pool a,b,c")));
+    // A second member's lock arriving late is handed straight back.
+    let fx = t.acquired(1, 2, 12);
+    assert_eq!(
+        fx,
+        vec![Effect::Drop {
+            req: 1,
+            member: 2,
+            lock: 12
+        }]
+    );
+    assert_eq!(t.core.held_for_jobs(), ["b"]);
+}
+
+#[test]
+fn unhealthy_members_are_skipped_and_a_job_with_none_left_fails_fast() {
+    let (mut t, fx) = T::new(setup(&["a", "b"]), vec![rec(false, WALL0), None]);
+    assert_eq!(fx, vec![Effect::StartRunner], "b is usable");
+    let fx = t.started(1, "j");
+    assert_eq!(queued(&fx), [(1, 1)], "a is skipped");
+
+    // b turns unhealthy while the job waits: the job fails at once, with both outputs.
+    let fx = t.feed(Input::HealthChanged {
+        member: 1,
+        record: rec(false, WALL0 + 1),
+    });
+    assert!(has(&fx, |e| *e == Effect::Withdraw { req: 1, member: 1 }));
+    let r = replies(&fx, 1);
+    let text: Vec<String> = r
+        .iter()
+        .map(|r| match r {
+            Reply::Info(t) | Reply::Fail(t) => t.clone(),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        text.iter().filter(|l| l.as_str() == "  no console").count(),
+        2,
+        "{text:#?}"
+    );
+    assert!(failed(&fx, 1)
+        .unwrap()
+        .contains("every member of pool a,b is unhealthy"));
+    // The job is over once its completion line comes; then, all unhealthy, the runner stops.
+    assert!(
+        !has(&fx, |e| *e == Effect::StopRunner),
+        "not while the job runs"
+    );
+    let fx = t.feed(Input::JobLine);
+    assert!(has(&fx, |e| *e == Effect::StopRunner));
+
+    // The next job (a runner that was not stopped in time) fails before queueing.
+    let fx = t.started(2, "k");
+    assert!(queued(&fx).is_empty());
+    assert!(failed(&fx, 2).is_some());
+}
+
+#[test]
+fn a_member_found_unhealthy_under_its_lock_is_dropped() {
+    let (mut t, _) = T::new(setup(&["a", "b"]), vec![None, None]);
+    t.started(1, "j");
+    let fx = t.feed(Input::Acquired {
+        req: 1,
+        member: 0,
+        lock: 10,
+        health: rec(false, WALL0),
+    });
+    assert_eq!(
+        fx[0],
+        Effect::Drop {
+            req: 1,
+            member: 0,
+            lock: 10
+        }
+    );
+    assert!(failed(&fx, 1).is_none(), "b is still possible");
+    let fx = t.feed(Input::Acquired {
+        req: 1,
+        member: 1,
+        lock: 11,
+        health: rec(false, WALL0),
+    });
+    assert!(failed(&fx, 1).unwrap().contains("unhealthy"));
+    assert!(t.core.held_for_jobs().is_empty());
+}
+
+#[test]
+fn waiting_jobs_hear_who_holds_and_time_out() {
+    let mut s = setup(&["b1"]);
+    s.lock_timeout = Some(Duration::from_secs(30));
+    let (mut t, _) = T::new(s, vec![None]);
+    t.started(3, "j");
+    assert_eq!(t.deadline_ms(), Some(50), "first status soon");
+    let fx = t.at(50).feed(Input::Tick);
+    assert!(matches!(
+        fx[0],
+        Effect::WaitStatus {
+            conn: 3,
+            timed_out: None,
+            ..
+        }
+    ));
+    assert_eq!(t.deadline_ms(), Some(10_050));
+    let fx = t.at(30 * SEC).feed(Input::Tick);
+    let Effect::WaitStatus {
+        waiting, timed_out, ..
+    } = &fx[0]
+    else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(
+        (waiting.as_slice(), *timed_out),
+        (&[0][..], Some(Duration::from_secs(30)))
+    );
+    assert!(has(&fx, |e| *e == Effect::Withdraw { req: 1, member: 0 }));
+    // Granted after giving up: handed back.
+    let fx = t.acquired(1, 0, 5);
+    assert!(matches!(fx[0], Effect::Drop { lock: 5, .. }));
+}
+
+#[test]
+fn a_new_job_releases_a_leftover_lock_and_withdraws_an_orphaned_request() {
+    let (mut t, _) = T::new(setup(&["b1"]), vec![None]);
+    t.started(1, "a1");
+    t.acquired(1, 0, 10);
+    // a1's completed hook never ran and no line was seen.
+    let fx = t.started(2, "a2");
+    assert_eq!(released(&fx)[0].1, 10);
+    assert_eq!(queued(&fx), [(2, 0)]);
+    // a2's hook is orphaned (cancel) and a3 starts: a2's request is withdrawn.
+    let fx = t.started(3, "a3");
+    assert!(has(&fx, |e| *e == Effect::Withdraw { req: 2, member: 0 }));
+    assert!(failed(&fx, 2).unwrap().contains("request withdrawn"));
+    assert_eq!(queued(&fx), [(3, 0)]);
+}
+
+#[test]
+fn a_hook_that_goes_away_withdraws_or_releases() {
+    let (mut t, _) = T::new(setup(&["b1"]), vec![None]);
+    t.started(1, "a");
+    let fx = t.feed(Input::ClientGone { conn: 1 });
+    assert!(has(&fx, |e| *e == Effect::Withdraw { req: 1, member: 0 }));
+    assert!(has(
+        &fx,
+        |e| matches!(e, Effect::Log(l) if l.contains("started hook went away"))
+    ));
+
+    t.started(2, "b");
+    t.acquired(2, 0, 20);
+    // Closing after the grant is normal (the hook exits); nothing happens.
+    assert!(t.feed(Input::ClientGone { conn: 2 }).is_empty());
+    assert_eq!(t.core.held_for_jobs(), ["b1"]);
+    // But a grant that could not be delivered is released.
+    let fx = t.feed(Input::Undelivered { conn: 2 });
+    assert_eq!(released(&fx)[0].1, 20);
+}
+
+#[test]
+fn the_completion_line_releases_and_the_runner_exit_releases_and_exits() {
+    let (mut t, _) = T::new(setup(&["b1"]), vec![None]);
+    t.started(1, "a");
+    t.acquired(1, 0, 10);
+    let fx = t.feed(Input::JobLine);
+    assert_eq!(
+        released(&fx)[0].2.cause,
+        "the runner reported the job completed"
+    );
+    t.started(2, "b");
+    t.acquired(2, 0, 11);
+    let fx = t.feed(Input::RunnerExited { code: 3 });
+    assert_eq!(released(&fx)[0].1, 11);
+    assert_eq!(fx.last(), Some(&Effect::Exit(3)));
+    // After the exit, a straggling lock is handed back and nothing else happens.
+    let fx = t.acquired(9, 0, 12);
+    assert_eq!(
+        fx,
+        vec![Effect::Drop {
+            req: 9,
+            member: 0,
+            lock: 12
+        }]
+    );
+}
+
+#[test]
+fn signals_are_forwarded_and_stop_a_stopped_wrapper() {
+    let (mut t, _) = T::new(setup(&["b1"]), vec![None]);
+    assert_eq!(
+        t.feed(Input::Signal(libc::SIGHUP)),
+        vec![Effect::Signal(libc::SIGHUP)]
+    );
+    assert_eq!(
+        t.feed(Input::Signal(libc::SIGTERM)),
+        vec![Effect::Signal(libc::SIGTERM)]
+    );
+    assert_eq!(
+        t.feed(Input::RunnerExited { code: 143 }),
+        vec![Effect::Exit(143)]
+    );
+
+    // Unhealthy and stopped: a SIGTERM (docker stop) ends the wrapper itself.
+    let (mut t, fx) = T::new(setup(&["b1"]), vec![rec(false, WALL0)]);
+    assert!(fx.is_empty(), "not started: unhealthy");
+    assert_eq!(t.feed(Input::Signal(libc::SIGTERM)), vec![Effect::Exit(0)]);
+}
+
+#[test]
+fn release_through_the_control_socket() {
+    let (mut t, _) = T::new(setup(&["b1"]), vec![None]);
+    let fx = t.feed(Input::Release {
+        conn: 50,
+        resource: "b1".into(),
+        force: true,
+        by: "alice".into(),
+    });
+    assert!(failed(&fx, 50).unwrap().contains("does not hold b1"));
+    t.started(1, "flash");
+    t.acquired(1, 0, 10);
+    let fx = t.feed(Input::Release {
+        conn: 51,
+        resource: "b1".into(),
+        force: false,
+        by: "alice".into(),
+    });
+    assert!(failed(&fx, 51).unwrap().contains("only --force"));
+    assert!(released(&fx).is_empty());
+    let fx = t.feed(Input::Release {
+        conn: 52,
+        resource: "b1".into(),
+        force: true,
+        by: "alice".into(),
+    });
+    let (_, lock, entry) = &released(&fx)[0];
+    assert_eq!((*lock, entry.cause.as_str()), (10, "released by alice"));
+    let r = replies(&fx, 52);
+    assert!(matches!(&r[0], Reply::Info(t) if t.contains("keeps running on the board")));
+    assert_eq!(r[1], Reply::Ok);
+    // The job is still running: its completed hook later finds nothing to release.
+    let fx = t.feed(Input::Completed { conn: 2 });
+    assert!(released(&fx).is_empty());
+}
+
+#[test]
+fn the_first_check_runs_under_the_lock_before_the_runner_starts() {
+    let (mut t, fx) = T::new(checked(setup(&["b1"])), vec![None]);
+    assert_eq!(queued(&fx), [(1, 0)]);
+    assert!(
+        !has(&fx, |e| *e == Effect::StartRunner),
+        "unknown: check first"
+    );
+    let Effect::Queue { waiter, .. } = &fx[0] else {
+        panic!()
+    };
+    assert_eq!(waiter.kind, HolderKind::Check);
+
+    let fx = t.at(100).acquired(1, 0, 10);
+    assert!(matches!(&fx[0], Effect::Grant { owner, .. } if owner.kind == HolderKind::Check));
+    assert_eq!(fx[1], Effect::RunCheck { member: 0 });
+
+    let fx = t.at(400).feed(Input::CheckDone {
+        member: 0,
+        exit_code: 0,
+        output: "console ok\n".into(),
+    });
+    let write = fx
+        .iter()
+        .position(|e| matches!(e, Effect::WriteHealth { .. }))
+        .unwrap();
+    let release = fx
+        .iter()
+        .position(|e| matches!(e, Effect::Release { .. }))
+        .unwrap();
+    assert!(write < release, "the verdict is written under the lock");
+    let Effect::WriteHealth { record, .. } = &fx[write] else {
+        panic!()
+    };
+    assert!(record.healthy);
+    assert_eq!(
+        (record.output.as_str(), record.duration_ms),
+        ("console ok", 300)
+    );
+    assert_eq!(released(&fx)[0].2.kind, HolderKind::Check);
+    assert!(has(&fx, |e| *e == Effect::StartRunner));
+    // Next check: one interval after this one, only while idle.
+    assert_eq!(t.deadline_ms(), Some(60_400));
+}
+
+#[test]
+fn a_failing_check_keeps_the_runner_offline_until_a_check_passes() {
+    let (mut t, _) = T::new(checked(setup(&["b1"])), vec![None]);
+    t.acquired(1, 0, 10);
+    let fx = t.at(SEC).feed(Input::CheckDone {
+        member: 0,
+        exit_code: 2,
+        output: "no console".into(),
+    });
+    assert!(has(
+        &fx,
+        |e| matches!(e, Effect::WriteHealth { record, .. } if !record.healthy)
+    ));
+    assert!(!has(&fx, |e| *e == Effect::StartRunner));
+    assert_eq!(t.core.runner(), RunnerState::NotStarted);
+    // Retried one interval later.
+    assert_eq!(t.deadline_ms(), Some(61 * SEC));
+    let fx = t.at(61 * SEC).feed(Input::Tick);
+    assert_eq!(queued(&fx), [(2, 0)]);
+    t.acquired(2, 0, 11);
+    let fx = t.feed(Input::CheckDone {
+        member: 0,
+        exit_code: 0,
+        output: String::new(),
+    });
+    assert!(has(&fx, |e| *e == Effect::StartRunner));
+}
+
+#[test]
+fn a_periodic_check_that_fails_stops_the_running_runner_and_a_pass_restarts_it() {
+    let (mut t, _) = T::new(checked(setup(&["b1"])), vec![rec(true, WALL0)]);
+    assert_eq!(t.core.runner(), RunnerState::Running);
+    // A job keeps the runner busy: no check is due meanwhile.
+    t.at(59 * SEC).feed(Input::RunningJob);
+    t.started(1, "j");
+    t.acquired(1, 0, 10);
+    let fx = t.at(70 * SEC).feed(Input::Tick);
+    assert!(queued(&fx).is_empty(), "no check while busy");
+    let fx = t.feed(Input::Completed { conn: 2 });
+    assert_eq!(queued(&fx), [(2, 0)], "overdue: checked as soon as idle");
+    t.acquired(2, 0, 11);
+    let fx = t.feed(Input::CheckDone {
+        member: 0,
+        exit_code: 1,
+        output: "dead".into(),
+    });
+    assert!(has(&fx, |e| *e == Effect::StopRunner));
+    assert!(matches!(t.core.runner(), RunnerState::Stopping { .. }));
+    let fx = t.feed(Input::RunnerExited { code: 0 });
+    assert!(
+        !has(&fx, |e| matches!(e, Effect::Exit(_))),
+        "an expected stop: {fx:?}"
+    );
+    assert_eq!(t.core.runner(), RunnerState::Stopped);
+    // Another org's wrapper re-checks and it passes: the record change brings us back.
+    let fx = t.feed(Input::HealthChanged {
+        member: 0,
+        record: rec(true, WALL0 + 71 * SEC),
+    });
+    assert!(has(&fx, |e| *e == Effect::StartRunner));
+}
+
+#[test]
+fn a_check_someone_else_just_ran_is_not_repeated() {
+    let (mut t, fx) = T::new(checked(setup(&["b1"])), vec![rec(true, WALL0 - 120 * SEC)]);
+    assert_eq!(queued(&fx), [(1, 0)]);
+    assert!(
+        has(&fx, |e| *e == Effect::StartRunner),
+        "healthy (if old): start"
+    );
+    // Under the lock we find a fresh record written by another org's wrapper.
+    let fx = t.at(SEC).feed(Input::Acquired {
+        req: 1,
+        member: 0,
+        lock: 10,
+        health: rec(true, WALL0 + 500),
+    });
+    assert_eq!(
+        fx,
+        vec![Effect::Drop {
+            req: 1,
+            member: 0,
+            lock: 10
+        }]
+    );
+}
+
+#[test]
+fn a_check_that_hangs_is_killed_and_counts_as_failed() {
+    let (mut t, _) = T::new(checked(setup(&["b1"])), vec![None]);
+    t.acquired(1, 0, 10);
+    assert_eq!(t.deadline_ms(), Some(5 * SEC));
+    let fx = t.at(5 * SEC).feed(Input::Tick);
+    assert_eq!(fx, vec![Effect::KillCheck { member: 0 }]);
+    let fx = t.feed(Input::CheckDone {
+        member: 0,
+        exit_code: 137,
+        output: "booting".into(),
+    });
+    let Some(Effect::WriteHealth { record, .. }) =
+        fx.iter().find(|e| matches!(e, Effect::WriteHealth { .. }))
+    else {
+        panic!()
+    };
+    assert!(!record.healthy);
+    assert_eq!(record.exit_code, -1);
+    assert_eq!(
+        record.output,
+        "booting\n(killed after 5s: RUNNER_HEALTHCHECK_TIMEOUT)"
+    );
+}
+
+#[test]
+fn a_runner_that_ignores_sigint_is_killed_after_the_grace() {
+    let (mut t, _) = T::new(setup(&["b1"]), vec![None]);
+    let fx = t.feed(Input::HealthChanged {
+        member: 0,
+        record: rec(false, WALL0),
+    });
+    assert!(has(&fx, |e| *e == Effect::StopRunner));
+    assert_eq!(t.deadline_ms(), Some(30 * SEC));
+    let fx = t.at(30 * SEC).feed(Input::Tick);
+    assert!(has(&fx, |e| *e == Effect::Signal(libc::SIGKILL)));
+    assert_eq!(t.deadline_ms(), None);
+}
+
+#[test]
+fn a_check_that_cannot_queue_is_retried_an_interval_later() {
+    let (mut t, _) = T::new(checked(setup(&["b1"])), vec![None]);
+    let fx = t.feed(Input::AcquireFailed {
+        req: 1,
+        member: 0,
+        error: "EACCES".into(),
+    });
+    assert!(queued(&fx).is_empty(), "no busy retry loop");
+    assert_eq!(t.deadline_ms(), Some(60 * SEC));
+}
