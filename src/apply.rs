@@ -8,7 +8,7 @@ use crate::concurrent::map_bounded;
 use crate::docker::{ConfigRun, Docker};
 use crate::error::{Error, Result};
 use crate::fleet::{DesiredRunner, LocalRunner};
-use crate::plan::{Action, Plan, Step};
+use crate::plan::{Action, Phase, Plan, Step};
 use crate::remote::{Deleted, Remote};
 use crate::settings::Settings;
 use crate::ui::{self, Progress};
@@ -56,7 +56,7 @@ impl Outcome {
 /// compose file, Docker itself); per-runner failures are in the outcome.
 pub fn apply(ctx: &Context, plan: &Plan) -> Result<Outcome> {
     let mut out = Outcome::default();
-    for step in plan.of(0) {
+    for step in plan.of(Phase::Build) {
         if let Action::BuildImage { tag } = &step.action {
             crate::image::build(
                 ctx.settings,
@@ -68,46 +68,66 @@ pub fn apply(ctx: &Context, plan: &Plan) -> Result<Outcome> {
             )?;
         }
     }
-    if let Some(compose) = ctx.compose.filter(|_| plan.of(1).next().is_some()) {
+    if let Some(compose) = ctx
+        .compose
+        .filter(|_| plan.of(Phase::Compose).next().is_some())
+    {
         crate::commands::compose::write_file(ctx.settings, compose)?;
         ui::info(&format!(
             "wrote {} ({})",
             ctx.settings.compose_file.display(),
-            plan.of(1)
+            plan.of(Phase::Compose)
                 .map(|s| s.why.as_str())
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
     }
-    let starts_containers = plan
-        .steps
-        .iter()
-        .any(|s| matches!(s.action, Action::Create | Action::Recreate | Action::Start));
+    let starts_containers = plan.steps.iter().any(|s| {
+        matches!(
+            s.action,
+            Action::Create | Action::Recreate | Action::Replace | Action::Start
+        )
+    });
     if starts_containers && crate::wrapper::for_fleet(ctx.settings)?.is_some() {
         crate::commands::init::prepare_lock_dir(ctx.settings)?;
     }
-    batch(ctx, plan, &mut out, 2, "stopping", "stopped", |names| {
-        ctx.docker
-            .containers_do("stop", names, Some(ctx.settings.stop_grace_period))
-    });
+    batch(
+        plan,
+        &mut out,
+        Phase::Stop,
+        "stopping",
+        "stopped",
+        |names| {
+            ctx.docker
+                .containers_do("stop", names, Some(ctx.settings.stop_grace_period))
+        },
+    );
     create(ctx, plan, &mut out)?;
-    let local = if plan.of(4).next().is_some() || plan.of(5).next().is_some() {
+    let local = if [Phase::SyncInstall, Phase::Register]
+        .iter()
+        .any(|p| plan.of(*p).next().is_some())
+    {
         crate::observe::local(ctx.settings, ctx.docker)?.runners
     } else {
         Vec::new()
     };
+    carry_over(ctx, plan, &mut out);
     sync_installs(ctx, plan, &local, &mut out);
     register(ctx, plan, &local, &mut out);
     github_writes(ctx, plan, &mut out);
-    batch(ctx, plan, &mut out, 7, "starting", "started", |names| {
-        ctx.docker.containers_do("start", names, None)
-    });
-    unregister(ctx, plan, &mut out);
     batch(
-        ctx,
         plan,
         &mut out,
-        9,
+        Phase::Start,
+        "starting",
+        "started",
+        |names| ctx.docker.containers_do("start", names, None),
+    );
+    unregister(ctx, plan, &mut out);
+    batch(
+        plan,
+        &mut out,
+        Phase::RemoveContainer,
         "removing",
         "removed container",
         |names| ctx.docker.remove_containers(names),
@@ -117,7 +137,7 @@ pub fn apply(ctx: &Context, plan: &Plan) -> Result<Outcome> {
 }
 
 /// The runners of phase `phase` not skipped yet.
-fn runners_of(plan: &Plan, phase: u8, out: &Outcome) -> Vec<String> {
+fn runners_of(plan: &Plan, phase: Phase, out: &Outcome) -> Vec<String> {
     plan.of(phase)
         .filter_map(|s| s.runner.clone())
         .filter(|r| !out.skip(r))
@@ -126,10 +146,9 @@ fn runners_of(plan: &Plan, phase: u8, out: &Outcome) -> Vec<String> {
 
 /// One Docker call for every runner of a phase; when it fails, each of them failed.
 fn batch(
-    _ctx: &Context,
     plan: &Plan,
     out: &mut Outcome,
-    phase: u8,
+    phase: Phase,
     doing: &str,
     done: &str,
     call: impl Fn(&[String]) -> Result<()>,
@@ -153,25 +172,49 @@ fn batch(
     }
 }
 
-/// Create and recreate: compose creates the containers, not started.
+/// Create, recreate and replace: compose creates the containers, not started. A container
+/// compose does not count as the fleet's (runner.sh's, an older ghr's) is stopped (it goes
+/// offline) and removed first, or compose would refuse its name.
 fn create(ctx: &Context, plan: &Plan, out: &mut Outcome) -> Result<()> {
+    let project = crate::compose::project_name(&ctx.settings.prefix);
+    let of = |action: fn(&Action) -> bool, out: &Outcome| -> Vec<String> {
+        plan.of(Phase::Create)
+            .filter(|s| action(&s.action))
+            .filter_map(|s| s.runner.clone())
+            .filter(|r| !out.skip(r))
+            .collect()
+    };
+    let replaced = of(|a| matches!(a, Action::Replace), out);
+    if !replaced.is_empty() {
+        let progress = Progress::new(replaced.len(), "taking over");
+        ctx.docker
+            .containers_do("stop", &replaced, Some(ctx.settings.stop_grace_period))?;
+        ctx.docker.remove_containers(&replaced)?;
+        for name in &replaced {
+            progress.line(&format!(
+                "removed {name}'s old container (its volumes stay)"
+            ));
+            progress.inc();
+        }
+    }
     for (recreate, doing, done) in [
         (false, "creating", "created"),
         (true, "recreating", "recreated"),
     ] {
-        let names: Vec<String> = plan
-            .of(3)
-            .filter(|s| matches!(s.action, Action::Recreate) == recreate)
-            .filter_map(|s| s.runner.clone())
-            .filter(|r| !out.skip(r))
-            .collect();
+        let mut names = match recreate {
+            false => of(|a| matches!(a, Action::Create), out),
+            true => of(|a| matches!(a, Action::Recreate), out),
+        };
+        if !recreate {
+            names.extend(replaced.iter().cloned());
+        }
         if names.is_empty() {
             continue;
         }
         let progress = Progress::new(names.len(), doing);
         // Compose failing is Docker failing: nothing after it would work either.
         ctx.docker
-            .compose_create(&ctx.settings.compose_file, &names, recreate)?;
+            .compose_create(&project, &ctx.settings.compose_file, &names, recreate)?;
         for name in &names {
             progress.line(&format!("{done} {name}"));
             progress.inc();
@@ -180,10 +223,42 @@ fn create(ctx: &Context, plan: &Plan, out: &mut Outcome) -> Result<()> {
     Ok(())
 }
 
+/// Volumes of an older naming: copied into the fixed-name volume (which compose just made,
+/// holding the image's files), then removed.
+fn carry_over(ctx: &Context, plan: &Plan, out: &mut Outcome) {
+    let steps: Vec<(&str, &str, &str)> = plan
+        .of(Phase::CarryOver)
+        .filter_map(|s| match (&s.runner, &s.action) {
+            (Some(r), Action::CarryOver { from, to }) if !out.skip(r) => {
+                Some((r.as_str(), from.as_str(), to.as_str()))
+            }
+            _ => None,
+        })
+        .collect();
+    if steps.is_empty() {
+        return;
+    }
+    let progress = Progress::new(steps.len(), "carrying volumes over");
+    let results = map_bounded(&steps, ONEOFF_CONCURRENCY, |(runner, from, to)| {
+        ctx.docker
+            .carry_over(&ctx.settings.prefix, runner, ctx.image, from, to)
+    });
+    for ((runner, from, to), result) in steps.iter().zip(results) {
+        match result {
+            Ok(()) => progress.line(&format!("{from} carried over into {to}")),
+            Err(e) => {
+                progress.error(&format!("{runner}: {e}"));
+                out.failed.insert(runner.to_string());
+            }
+        }
+        progress.inc();
+    }
+}
+
 /// Steps of `phase` whose runner is not skipped, each with its container.
 fn with_container<'a>(
     plan: &'a Plan,
-    phase: u8,
+    phase: Phase,
     local: &'a [LocalRunner],
     out: &mut Outcome,
     progress: &Progress,
@@ -205,12 +280,12 @@ fn with_container<'a>(
 }
 
 fn sync_installs(ctx: &Context, plan: &Plan, local: &[LocalRunner], out: &mut Outcome) {
-    let count = plan.of(4).count();
+    let count = plan.of(Phase::SyncInstall).count();
     if count == 0 {
         return;
     }
     let progress = Progress::new(count, "copying runner installs");
-    let steps = with_container(plan, 4, local, out, &progress);
+    let steps = with_container(plan, Phase::SyncInstall, local, out, &progress);
     let results = map_bounded(&steps, ONEOFF_CONCURRENCY, |(_, c)| {
         let volume = c
             .home_volume
@@ -240,12 +315,12 @@ fn sync_installs(ctx: &Context, plan: &Plan, local: &[LocalRunner], out: &mut Ou
 }
 
 fn register(ctx: &Context, plan: &Plan, local: &[LocalRunner], out: &mut Outcome) {
-    let count = plan.of(5).count();
+    let count = plan.of(Phase::Register).count();
     if count == 0 {
         return;
     }
     let progress = Progress::new(count, "registering");
-    let steps = with_container(plan, 5, local, out, &progress);
+    let steps = with_container(plan, Phase::Register, local, out, &progress);
     let url = ctx.settings.registration_url();
     let proxy_env = ctx.settings.proxy_env();
     let results = map_bounded(&steps, ONEOFF_CONCURRENCY, |(step, c)| -> Result<bool> {
@@ -302,6 +377,9 @@ fn register(ctx: &Context, plan: &Plan, local: &[LocalRunner], out: &mut Outcome
         if let Some(remote) = ctx.remote {
             remote.forget_token();
         }
+        if ctx.settings.reg_token.is_some() {
+            ui::warn("REG_TOKEN is used as given, and registration tokens expire an hour after GitHub issues them: set a new one, or remove REG_TOKEN so that ghr fetches one with GH_PAT");
+        }
     }
 }
 
@@ -311,7 +389,7 @@ type GroupMoves = (u64, String, Vec<(String, u64)>);
 /// Labels and runner groups, through GitHub's API.
 fn github_writes(ctx: &Context, plan: &Plan, out: &mut Outcome) {
     let count = plan
-        .of(6)
+        .of(Phase::GitHub)
         .filter(|s| s.runner.as_deref().is_some_and(|r| !out.skip(r)))
         .count();
     let Some(remote) = ctx.remote.filter(|_| count > 0) else {
@@ -320,7 +398,7 @@ fn github_writes(ctx: &Context, plan: &Plan, out: &mut Outcome) {
     let progress = Progress::new(count, "labelling");
     let mut labels = Vec::new();
     let mut groups: Vec<GroupMoves> = Vec::new();
-    for step in plan.of(6) {
+    for step in plan.of(Phase::GitHub) {
         let Some(name) = step.runner.clone().filter(|r| !out.skip(r)) else {
             continue;
         };
@@ -363,7 +441,7 @@ fn github_writes(ctx: &Context, plan: &Plan, out: &mut Outcome) {
 
 fn unregister(ctx: &Context, plan: &Plan, out: &mut Outcome) {
     let runners: Vec<(String, u64)> = plan
-        .of(8)
+        .of(Phase::Unregister)
         .filter_map(|s| match (&s.runner, &s.action) {
             (Some(r), Action::Unregister { id }) if !out.skip(r) => Some((r.clone(), *id)),
             _ => None,
@@ -396,7 +474,7 @@ fn unregister(ctx: &Context, plan: &Plan, out: &mut Outcome) {
 
 fn remove_volumes(ctx: &Context, plan: &Plan, out: &mut Outcome) {
     let volumes: Vec<String> = plan
-        .of(10)
+        .of(Phase::RemoveVolumes)
         .filter(|s| s.runner.as_deref().is_none_or(|r| !out.skip(r)))
         .flat_map(|s| match &s.action {
             Action::RemoveVolumes { volumes } => volumes.clone(),
@@ -410,7 +488,7 @@ fn remove_volumes(ctx: &Context, plan: &Plan, out: &mut Outcome) {
         Ok(()) => ui::info(&format!("removed {} volumes", volumes.len())),
         Err(e) => {
             ui::error(&format!("removing volumes: {e}"));
-            for step in plan.of(10) {
+            for step in plan.of(Phase::RemoveVolumes) {
                 if let Some(r) = &step.runner {
                     out.failed.insert(r.clone());
                 }

@@ -16,7 +16,7 @@ pub struct DesiredRunner {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RunnerKind {
     Generic { index: u32 },
-    Board(Board),
+    Board(Box<Board>),
 }
 
 impl DesiredRunner {
@@ -45,7 +45,7 @@ pub fn desired(settings: &Settings, generic: u32) -> Vec<DesiredRunner> {
     let board_runners = settings.boards.iter().map(|board| DesiredRunner {
         name: format!("{}runner-{}", settings.prefix, board.name),
         labels: crate::boards::dedup(board.labels.clone()),
-        kind: RunnerKind::Board(board.clone()),
+        kind: RunnerKind::Board(Box::new(board.clone())),
     });
     generic_runners.chain(board_runners).collect()
 }
@@ -129,8 +129,11 @@ pub struct LocalRunner {
     /// The image reference it was created from, and the image id it runs.
     pub image: String,
     pub image_id: String,
-    /// `ghr.spec`: the hash of the service it was created from (`None`: an older ghr's).
+    /// `ghr.spec`: the hash of the service it was created from (`None`: an older ghr's, or
+    /// not ghr's: runner.sh made it).
     pub spec: Option<String>,
+    /// The compose project it belongs to (`None`: not made by compose).
+    pub project: Option<String>,
     /// `ghr.kind`: `generic` or `board`.
     pub kind: String,
     /// The volume at /home/runner (the runner's install and its registration).
@@ -175,6 +178,46 @@ impl<T> Side<T> {
 /// hosts and orgs sharing the scope are never ours.
 pub fn is_ours(prefix: &str, github_name: &str) -> bool {
     github_name.starts_with(&format!("{prefix}runner-"))
+}
+
+/// How every runner name of the fleet begins: `<prefix>runner-`.
+pub fn runner_name_start(prefix: &str) -> String {
+    format!("{prefix}runner-")
+}
+
+/// Whether a container named `name` is one of the fleet's runners, labels or not (runner.sh
+/// labelled nothing): `<prefix>runner-<something>`, one-off names aside.
+pub fn is_fleet_name(prefix: &str, name: &str) -> bool {
+    name.strip_prefix(&runner_name_start(prefix))
+        .is_some_and(|rest| !rest.is_empty())
+}
+
+/// The volume kinds of a runner, by the suffix of their names (`<runner>-data` at
+/// /home/runner, `<runner>-udev-rules` at /etc/udev/rules.d).
+pub const VOLUME_SUFFIXES: [&str; 2] = ["-data", "-udev-rules"];
+
+/// The runner a volume belongs to: its `ghr.runner` label when it has one, else its name,
+/// `<runner>-data` as runner.sh and ghr name volumes, or `<project>_<runner>-data` as compose
+/// named them before volumes had fixed names. `None`: not one of the fleet's.
+pub fn volume_runner(prefix: &str, volume: &str, label: &str) -> Option<String> {
+    if !label.is_empty() {
+        return Some(label.to_string());
+    }
+    let start = runner_name_start(prefix);
+    let base = VOLUME_SUFFIXES
+        .iter()
+        .find_map(|suffix| volume.strip_suffix(suffix))?;
+    let runner = match base.find(&start) {
+        Some(0) => base,
+        Some(at) if base[..at].ends_with('_') => &base[at..],
+        _ => return None,
+    };
+    is_fleet_name(prefix, runner).then(|| runner.to_string())
+}
+
+/// The name ghr gives a runner's volume of this kind (`suffix` from [`VOLUME_SUFFIXES`]).
+pub fn volume_name(runner: &str, suffix: &str) -> String {
+    format!("{runner}{suffix}")
 }
 
 /// What `ghr list` says of a runner's registration.
@@ -283,6 +326,7 @@ pub mod tests {
             image: "img".into(),
             image_id: "sha256:1".into(),
             spec: None,
+            project: Some("ghr-h".into()),
             kind: "generic".into(),
             home_volume: Some(format!("{name}-data")),
             configured: None,
@@ -366,6 +410,33 @@ pub mod tests {
             "{err}"
         );
         assert!(err.contains("shorten RUNNER_NAME_PREFIX"), "{err}");
+    }
+
+    #[test]
+    fn volumes_belong_by_label_else_by_name() {
+        for (volume, label, runner) in [
+            ("x", "h-o-runner-1", Some("h-o-runner-1")),
+            ("h-o-runner-1-data", "", Some("h-o-runner-1")),
+            (
+                "h-o-runner-board-2-udev-rules",
+                "",
+                Some("h-o-runner-board-2"),
+            ),
+            ("lab_h-o-runner-3-data", "", Some("h-o-runner-3")),
+            ("my_dir_h-o-runner-pi-data", "", Some("h-o-runner-pi")),
+            ("h-o-runner-1-cache", "", None),
+            ("xh-o-runner-1-data", "", None),
+            ("h-o-runner--data", "", None),
+            ("other-runner-1-data", "", None),
+        ] {
+            assert_eq!(
+                volume_runner("h-o-", volume, label).as_deref(),
+                runner,
+                "{volume}"
+            );
+        }
+        assert!(is_fleet_name("h-o-", "h-o-runner-7"));
+        assert!(!is_fleet_name("h-o-", "xh-o-runner-7"));
     }
 
     #[test]

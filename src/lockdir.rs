@@ -7,7 +7,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
 /// The mode ghr gives the lock directory.
-pub const MODE: u32 = 0o1777;
+pub const MODE: u32 = runner_wrapper::contract::LOCK_HOST_DIR_MODE;
 
 /// What `prepare` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

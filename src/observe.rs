@@ -17,18 +17,41 @@ pub struct Local {
     pub volumes: Vec<(String, String)>,
 }
 
-/// Both sides, as a plan needs them (GitHub must have answered).
+/// Both sides, as a plan needs them (GitHub must have answered, when it was asked).
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     pub local: Local,
-    pub github: Vec<RemoteRunner>,
+    /// `None`: GitHub was not asked (no GH_PAT; runners register with REG_TOKEN).
+    pub github: Option<Vec<RemoteRunner>>,
 }
 
-/// The fleet's containers and volumes (by the prefix label), in natural name order.
+/// The fleet's containers and volumes, in natural name order: those carrying ghr's prefix
+/// label, and those named as the fleet names its runners, which runner.sh (no labels) and
+/// older ghr versions (volumes under a directory-derived compose project) made.
 pub fn local(settings: &Settings, docker: &Docker) -> Result<Local> {
-    let mut runners = docker.runners(label::PREFIX, &settings.prefix)?;
+    let by_label = format!("label={}={}", label::PREFIX, settings.prefix);
+    let by_name = format!("name={}", crate::fleet::runner_name_start(&settings.prefix));
+    let mut runners = docker.runners(&by_label)?;
+    for found in docker.runners(&by_name)? {
+        if crate::fleet::is_fleet_name(&settings.prefix, &found.name)
+            && !runners.iter().any(|r| r.name == found.name)
+        {
+            runners.push(found);
+        }
+    }
     runners.sort_by(|a, b| natural_cmp(&a.name, &b.name));
-    let volumes = docker.volumes(label::PREFIX, &settings.prefix)?;
+    let mut volumes = Vec::new();
+    for (volume, label) in docker
+        .volumes(&by_label)?
+        .into_iter()
+        .chain(docker.volumes(&by_name)?)
+    {
+        let runner = crate::fleet::volume_runner(&settings.prefix, &volume, &label);
+        if let Some(runner) = runner.filter(|_| !volumes.iter().any(|(v, _)| *v == volume)) {
+            volumes.push((volume, runner));
+        }
+    }
+    volumes.sort_by(|a, b| natural_cmp(&a.0, &b.0));
     Ok(Local { runners, volumes })
 }
 
@@ -57,11 +80,15 @@ pub fn read_registrations(
 }
 
 /// Docker's and GitHub's view, with the registrations read where GitHub's list does not
-/// already tell (see `plan::registration_checks`).
-pub fn snapshot(settings: &Settings, docker: &Docker, remote: &Remote) -> Result<Snapshot> {
+/// already tell (see `plan::registration_checks`): every one when GitHub is not asked.
+pub fn snapshot(settings: &Settings, docker: &Docker, remote: Option<&Remote>) -> Result<Snapshot> {
     let mut local = local(settings, docker)?;
-    let github = remote.list()?;
-    let checks = crate::plan::registration_checks(&settings.prefix, &local.runners, &github);
+    let github = remote.map(Remote::list).transpose()?;
+    let checks = crate::plan::registration_checks(
+        &settings.prefix,
+        &local.runners,
+        github.as_deref().unwrap_or_default(),
+    );
     read_registrations(docker, &mut local.runners, &checks)?;
     Ok(Snapshot { local, github })
 }

@@ -40,6 +40,9 @@ pub struct GroupTarget {
 /// Everything a plan is made from.
 pub struct Inputs<'a> {
     pub prefix: &'a str,
+    /// The fleet's compose project (`compose::project_name`): a container of another project
+    /// (runner.sh's, an older ghr's) is replaced by ghr's own.
+    pub project: &'a str,
     pub desired: &'a [DesiredRunner],
     /// The `ghr.spec` hash of each desired runner's service, by name.
     pub specs: &'a BTreeMap<String, String>,
@@ -49,8 +52,10 @@ pub struct Inputs<'a> {
     pub local: &'a [LocalRunner],
     /// The fleet's volumes that exist, with the runner each belongs to.
     pub volumes: &'a [(String, String)],
-    /// GitHub's runners of the scope (all prefixes: the plan keeps its own).
-    pub github: &'a [RemoteRunner],
+    /// GitHub's runners of the scope (all prefixes: the plan keeps its own); `None` when
+    /// GitHub is not asked (no GH_PAT: runners register with REG_TOKEN). Then registrations
+    /// are judged by the volumes alone, and nothing is unregistered, labelled or moved.
+    pub github: Option<&'a [RemoteRunner]>,
     pub group: Option<&'a GroupTarget>,
     pub intent: &'a Intent,
 }
@@ -68,6 +73,15 @@ pub enum Action {
     Create,
     /// Create it anew from the current service and image (compose, not started).
     Recreate,
+    /// Remove a container compose does not count as this fleet's (runner.sh made it, or an
+    /// older ghr under a directory-derived project) and create ghr's own; volumes stay.
+    Replace,
+    /// Copy a volume an older naming left (`<project>_<runner>-data`) into the volume of the
+    /// fixed name, then remove it: its registration and work directory carry over.
+    CarryOver {
+        from: String,
+        to: String,
+    },
     /// Copy the image's runner install into the runner's volume, keeping the registration
     /// and the work directory (the volume hides every later image's files otherwise).
     SyncInstall,
@@ -97,22 +111,39 @@ pub enum Action {
     },
 }
 
+/// Steps run phase by phase, in this order: every build before any write, every create
+/// before any registration, ... and a runner's steps keep this order too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Phase {
+    Build,
+    Compose,
+    Stop,
+    Create,
+    CarryOver,
+    SyncInstall,
+    Register,
+    GitHub,
+    Start,
+    Unregister,
+    RemoveContainer,
+    RemoveVolumes,
+}
+
 impl Action {
-    /// Steps run phase by phase: every build before any write, every create before any
-    /// registration, ... and a runner's steps keep this order too.
-    pub fn phase(&self) -> u8 {
+    pub fn phase(&self) -> Phase {
         match self {
-            Action::BuildImage { .. } => 0,
-            Action::WriteCompose => 1,
-            Action::Stop => 2,
-            Action::Create | Action::Recreate => 3,
-            Action::SyncInstall => 4,
-            Action::Register { .. } | Action::Reregister => 5,
-            Action::SetLabels { .. } | Action::SetGroup { .. } => 6,
-            Action::Start => 7,
-            Action::Unregister { .. } => 8,
-            Action::RemoveContainer => 9,
-            Action::RemoveVolumes { .. } => 10,
+            Action::BuildImage { .. } => Phase::Build,
+            Action::WriteCompose => Phase::Compose,
+            Action::Stop => Phase::Stop,
+            Action::Create | Action::Recreate | Action::Replace => Phase::Create,
+            Action::CarryOver { .. } => Phase::CarryOver,
+            Action::SyncInstall => Phase::SyncInstall,
+            Action::Register { .. } | Action::Reregister => Phase::Register,
+            Action::SetLabels { .. } | Action::SetGroup { .. } => Phase::GitHub,
+            Action::Start => Phase::Start,
+            Action::Unregister { .. } => Phase::Unregister,
+            Action::RemoveContainer => Phase::RemoveContainer,
+            Action::RemoveVolumes { .. } => Phase::RemoveVolumes,
         }
     }
 
@@ -124,6 +155,8 @@ impl Action {
             Action::Stop => "stop",
             Action::Create => "create",
             Action::Recreate => "recreate",
+            Action::Replace => "replace",
+            Action::CarryOver { .. } => "carry-over",
             Action::SyncInstall => "sync-install",
             Action::Register { .. } => "register",
             Action::Reregister => "reregister",
@@ -194,8 +227,8 @@ impl Plan {
             .any(|s| matches!(s.action, Action::Register { .. } | Action::Reregister))
     }
 
-    /// Steps of this kind, in plan order.
-    pub fn of(&self, phase: u8) -> impl Iterator<Item = &Step> {
+    /// Steps of this phase, in plan order.
+    pub fn of(&self, phase: Phase) -> impl Iterator<Item = &Step> {
         self.steps.iter().filter(move |s| s.action.phase() == phase)
     }
 
@@ -287,6 +320,7 @@ pub fn plan(input: &Inputs) -> Plan {
     let mut plan = Plan::default();
     let ours: Vec<&RemoteRunner> = input
         .github
+        .unwrap_or_default()
         .iter()
         .filter(|g| crate::fleet::is_ours(input.prefix, &g.name))
         .collect();
@@ -383,10 +417,13 @@ fn converge(
     };
     let busy = remote.is_some_and(|g| g.busy);
 
-    // The container itself: does it run the current service and image?
-    let mut recreate: Vec<&str> = Vec::new();
-    if local.spec.as_deref() != input.specs.get(name).map(String::as_str) {
-        recreate.push("its settings changed");
+    // The container itself: is it ghr's, and does it run the current service and image?
+    let foreign = foreign_maker(input, local);
+    let mut recreate: Vec<String> = Vec::new();
+    if let Some(maker) = &foreign {
+        recreate.push(maker.clone());
+    } else if local.spec.as_deref() != input.specs.get(name).map(String::as_str) {
+        recreate.push("its settings changed".into());
     }
     let image_changed = input.image.build.is_some()
         || input
@@ -396,11 +433,14 @@ fn converge(
             .is_some_and(|id| *id != local.image_id)
         || local.image != input.image.reference;
     if image_changed {
-        recreate.push(if input.image.build.is_some() {
-            "its image is rebuilt"
-        } else {
-            "its image changed"
-        });
+        recreate.push(
+            if input.image.build.is_some() {
+                "its image is rebuilt"
+            } else {
+                "its image changed"
+            }
+            .into(),
+        );
     }
     let recreating = !recreate.is_empty() && !busy;
     if !recreate.is_empty() && busy {
@@ -413,7 +453,12 @@ fn converge(
         );
     }
     if recreating {
-        plan.push(Some(name), Action::Recreate, recreate.join(", "));
+        let action = match foreign {
+            Some(_) => Action::Replace,
+            None => Action::Recreate,
+        };
+        plan.push(Some(name), action, recreate.join(", "));
+        carry_over(input, name, plan);
         if image_changed {
             plan.push(
                 Some(name),
@@ -426,27 +471,8 @@ fn converge(
     // Its registration: there, gone from GitHub, or to be redone on purpose.
     let redo = if forced {
         Some((Action::Reregister, "asked for (--force)"))
-    } else if remote.is_none() {
-        match local.configured {
-            Some(true) => Some((
-                Action::Reregister,
-                "GitHub deleted its registration (runners offline for 14 days are); it is registered again",
-            )),
-            Some(false) => Some((
-                Action::Register {
-                    unless_registered: false,
-                },
-                "not registered",
-            )),
-            None => Some((
-                Action::Register {
-                    unless_registered: true,
-                },
-                "GitHub does not know it",
-            )),
-        }
     } else {
-        None
+        registration_redo(input, remote, local)
     };
     let mut stopping = false;
     match redo {
@@ -462,8 +488,11 @@ fn converge(
             }
             plan.push(Some(name), action, why);
         }
+        // Registered; its labels and group are compared when GitHub was asked.
         None => {
-            let remote = remote.expect("registered");
+            let Some(remote) = remote else {
+                return finish(local, name, recreating, stopping, plan);
+            };
             if let Some(labels) = label_change(&runner.labels, remote) {
                 let why = format!(
                     "labels {} -> {}",
@@ -493,7 +522,11 @@ fn converge(
         }
     }
 
-    // Running at the end, whatever happened on the way.
+    finish(local, name, recreating, stopping, plan);
+}
+
+/// Running at the end, whatever happened on the way.
+fn finish(local: &LocalRunner, name: &str, recreating: bool, stopping: bool, plan: &mut Plan) {
     if recreating || stopping {
         plan.push(Some(name), Action::Start, "after the changes above");
     } else if !local.state.is_up() {
@@ -501,6 +534,54 @@ fn converge(
             Some(name),
             Action::Start,
             format!("it is {}", local.state.as_str()),
+        );
+    }
+}
+
+/// Who made a container that is not this fleet's compose project's, for the reason of its
+/// replacement; `None` when it is ghr's own.
+fn foreign_maker(input: &Inputs, local: &LocalRunner) -> Option<String> {
+    match local.project.as_deref() {
+        Some(p) if p == input.project => None,
+        Some(p) if local.spec.is_some() => Some(format!(
+            "an older ghr made it under compose project {p} (now {})",
+            input.project
+        )),
+        Some(p) => Some(format!(
+            "runner.sh made it (compose project {p}); ghr takes it over, keeping its volumes"
+        )),
+        None => Some("made outside compose; ghr takes it over, keeping its volumes".into()),
+    }
+}
+
+/// Volumes of `name` under an older naming (`<project>_<runner>-data`) are copied into the
+/// volumes of the fixed names, unless those exist already (then they are only reported).
+fn carry_over(input: &Inputs, name: &str, plan: &mut Plan) {
+    for (volume, _) in input.volumes.iter().filter(|(_, r)| r == name) {
+        let Some(suffix) = crate::fleet::VOLUME_SUFFIXES
+            .iter()
+            .find(|suffix| volume.ends_with(*suffix))
+        else {
+            continue;
+        };
+        let fixed = crate::fleet::volume_name(name, suffix);
+        if *volume == fixed {
+            continue;
+        }
+        if input.volumes.iter().any(|(v, _)| *v == fixed) {
+            plan.note(
+                name,
+                format!("volume {volume} (an older naming) is not used, since {fixed} exists; `ghr rm` removes both with the runner"),
+            );
+            continue;
+        }
+        plan.push(
+            Some(name),
+            Action::CarryOver {
+                from: volume.clone(),
+                to: fixed.clone(),
+            },
+            format!("{volume} is named as compose named it before ghr fixed volume names; it becomes {fixed}"),
         );
     }
 }
@@ -518,6 +599,7 @@ fn create_and_register(input: &Inputs, remote: Option<&RemoteRunner>, name: &str
         },
     );
     if adopted {
+        carry_over(input, name, plan);
         plan.push(
             Some(name),
             Action::SyncInstall,
@@ -548,6 +630,28 @@ fn create_and_register(input: &Inputs, remote: Option<&RemoteRunner>, name: &str
     plan.push(Some(name), Action::Start, "new container");
 }
 
+/// What a runner's registration needs, judged by GitHub's list (`remote`: its entry) and,
+/// where GitHub does not list it or was not asked, by its volume (`configured`).
+fn registration_redo(
+    input: &Inputs,
+    remote: Option<&RemoteRunner>,
+    local: &LocalRunner,
+) -> Option<(Action, &'static str)> {
+    let register = |unless_registered| Action::Register { unless_registered };
+    match (remote, input.github.is_some(), local.configured) {
+        (Some(_), _, _) => None,
+        (None, true, Some(true)) => Some((
+            Action::Reregister,
+            "GitHub deleted its registration (runners offline for 14 days are); it is registered again",
+        )),
+        // Without GitHub's view (REG_TOKEN, no GH_PAT), a registration in the volume stands.
+        (None, false, Some(true)) => None,
+        (None, _, Some(false)) => Some((register(false), "not registered")),
+        (None, true, None) => Some((register(true), "GitHub does not know it")),
+        (None, false, None) => Some((register(true), "unless its volume holds a registration")),
+    }
+}
+
 /// `ghr start` / `ghr register` for one runner.
 fn start_or_register(
     input: &Inputs,
@@ -561,22 +665,7 @@ fn start_or_register(
         create_and_register(input, remote, name, plan);
         return;
     };
-    let redo = match (remote, local.configured) {
-        (Some(_), _) => None,
-        (None, Some(true)) => Some((Action::Reregister, "GitHub deleted its registration")),
-        (None, Some(false)) => Some((
-            Action::Register {
-                unless_registered: false,
-            },
-            "not registered",
-        )),
-        (None, None) => Some((
-            Action::Register {
-                unless_registered: true,
-            },
-            "GitHub does not know it",
-        )),
-    };
+    let redo = registration_redo(input, remote, local);
     match redo {
         Some((action, why)) => {
             if local.state.is_up() {
@@ -613,6 +702,13 @@ fn prune_surplus(input: &Inputs, ours: &[&RemoteRunner], plan: &mut Plan) {
     names.sort_by(|a, b| natural_cmp(a, b));
     names.dedup();
     for name in names {
+        if input.github.is_none() {
+            plan.keep(
+                &name,
+                "not in the fleet any more, but unregistering it needs GH_PAT (REG_TOKEN only registers); set GH_PAT and run the command again",
+            );
+            continue;
+        }
         remove(input, ours, &name, "not in the fleet any more", plan);
     }
 }
@@ -723,15 +819,20 @@ mod tests {
 
     impl World {
         fn plan(&self, intent: Intent) -> Plan {
+            self.plan_with(intent, Some(&self.github))
+        }
+
+        fn plan_with(&self, intent: Intent, github: Option<&[RemoteRunner]>) -> Plan {
             plan(&Inputs {
                 prefix: P,
+                project: &crate::compose::project_name(P),
                 desired: &self.desired,
                 specs: &self.specs,
                 image: &self.image,
                 compose: self.compose.clone(),
                 local: &self.local,
                 volumes: &self.volumes,
-                github: &self.github,
+                github,
                 group: self.group.as_ref(),
                 intent: &intent,
             })
@@ -829,6 +930,127 @@ mod tests {
                 unless_registered: true
             }
         );
+    }
+
+    #[test]
+    fn containers_of_runner_sh_or_an_older_ghr_are_replaced_keeping_their_volumes() {
+        let mut w = converged(3);
+        // runner.sh: compose project of its directory, no ghr labels at all.
+        w.local_mut("1").project = Some("github-runners".into());
+        w.local_mut("1").spec = None;
+        // An older ghr: its labels, a directory-derived project, an old volume name.
+        w.local_mut("2").project = Some("lab".into());
+        w.volumes[1].0 = format!("lab_{P}runner-2-data");
+        // Busy: not now.
+        w.local_mut("3").project = Some("lab".into());
+        w.github_mut("3").busy = true;
+        let plan = w.init();
+        assert_eq!(
+            steps(&plan),
+            s(&[
+                ("1", "replace"),
+                ("2", "replace"),
+                ("2", "carry-over"),
+                ("1", "start"),
+                ("2", "start")
+            ])
+        );
+        assert!(plan.steps[0]
+            .why
+            .starts_with("runner.sh made it (compose project github-runners)"));
+        assert!(plan.steps[1]
+            .why
+            .starts_with("an older ghr made it under compose project lab (now ghr-h)"));
+        assert_eq!(
+            plan.steps[2].action,
+            Action::CarryOver {
+                from: format!("lab_{P}runner-2-data"),
+                to: format!("{P}runner-2-data")
+            }
+        );
+        assert_eq!(plan.kept.len(), 1);
+        assert!(!plan.needs_token(), "registrations stay where they are");
+    }
+
+    #[test]
+    fn old_volumes_without_container_are_carried_over_or_reported() {
+        let mut w = converged(2);
+        w.local.clear();
+        w.volumes = vec![
+            (format!("lab_{P}runner-1-data"), format!("{P}runner-1")),
+            (
+                format!("lab_{P}runner-1-udev-rules"),
+                format!("{P}runner-1"),
+            ),
+            (format!("lab_{P}runner-2-data"), format!("{P}runner-2")),
+            (format!("{P}runner-2-data"), format!("{P}runner-2")),
+        ];
+        let plan = w.init();
+        assert_eq!(
+            steps(&plan),
+            s(&[
+                ("1", "create"),
+                ("2", "create"),
+                ("1", "carry-over"),
+                ("1", "carry-over"),
+                ("1", "sync-install"),
+                ("2", "sync-install"),
+                ("1", "register"),
+                ("2", "register"),
+                ("1", "start"),
+                ("2", "start"),
+            ])
+        );
+        assert_eq!(
+            plan.steps[3].action,
+            Action::CarryOver {
+                from: format!("lab_{P}runner-1-udev-rules"),
+                to: format!("{P}runner-1-udev-rules")
+            }
+        );
+        assert_eq!(plan.notes.len(), 1);
+        assert!(plan.notes[0]
+            .why
+            .contains("is not used, since h-runner-2-data exists"));
+    }
+
+    #[test]
+    fn without_github_registrations_are_judged_by_the_volumes_and_nothing_is_unregistered() {
+        let mut w = converged(3);
+        w.local_mut("1").configured = Some(true);
+        w.local_mut("2").configured = Some(false);
+        w.local_mut("3").configured = None;
+        w.desired.truncate(2);
+        w.desired.push(runner("4", &["a"]));
+        let init = Intent::Converge {
+            force: vec![],
+            prune: true,
+        };
+        let plan = w.plan_with(init, None);
+        assert_eq!(
+            steps(&plan),
+            s(&[
+                ("2", "stop"),
+                ("4", "create"),
+                ("2", "register"),
+                ("4", "register"),
+                ("2", "start"),
+                ("4", "start"),
+            ])
+        );
+        assert_eq!(plan.kept.len(), 1);
+        assert!(plan.kept[0].why.contains("unregistering it needs GH_PAT"));
+        assert!(
+            !plan.steps.iter().any(|s| s.action.is_removal()),
+            "nothing is removed that GitHub may still hold"
+        );
+        // Labels are not compared: GitHub's view is not there.
+        let mut w = converged(1);
+        w.desired[0].labels = vec!["other".into()];
+        w.local_mut("1").configured = Some(true);
+        assert!(w
+            .plan_with(Intent::Start { targets: vec![] }, None)
+            .is_empty());
     }
 
     #[test]

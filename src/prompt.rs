@@ -15,6 +15,8 @@ pub enum Need {
     Org,
     /// Talking to GitHub needs the org and the PAT.
     OrgAndPat,
+    /// Registering runners needs the org and the PAT, or a REG_TOKEN instead of the PAT.
+    OrgAndRegistration,
 }
 
 /// Makes sure the keys `need` names are set: asks on a terminal (and writes the answers into
@@ -25,7 +27,12 @@ pub fn ensure_required(sources: &mut Sources, need: Need) -> Result<()> {
     }
     let missing_org = sources.get("ORG").is_none();
     let no_pat = sources.get("GH_PAT").is_none();
-    let needed_pat = need == Need::OrgAndPat && no_pat;
+    let needed_pat = no_pat
+        && match need {
+            Need::OrgAndPat => true,
+            Need::OrgAndRegistration => sources.get("REG_TOKEN").is_none(),
+            Need::Nothing | Need::Org => false,
+        };
     if !missing_org && !needed_pat {
         return Ok(());
     }
@@ -36,8 +43,13 @@ pub fn ensure_required(sources: &mut Sources, need: Need) -> Result<()> {
         .filter_map(|(m, k)| m.then_some(k))
         .collect();
     if !std::io::stdin().is_terminal() {
+        let token_note = if needed_pat && sources.get("REG_TOKEN").is_some() {
+            " (REG_TOKEN registers runners, but reading and removing them on GitHub takes the PAT)"
+        } else {
+            ""
+        };
         return Err(ConfigError::new(format!(
-            "{} not set; add {} to {} or export {}",
+            "{} not set{token_note}; add {} to {} or export {}",
             missing.join(" and ") + if missing.len() > 1 { " are" } else { " is" },
             missing
                 .iter()

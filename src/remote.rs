@@ -46,6 +46,14 @@ impl Remote {
         })
     }
 
+    /// A client when GH_PAT is set; `None` when runners register with REG_TOKEN alone.
+    pub fn connect_if_possible(settings: &Settings) -> Result<Option<Remote>> {
+        match settings.pat {
+            Some(_) => Remote::connect(settings).map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// Every runner of the scope (all pages); the caller keeps those of its prefix.
     pub fn list(&self) -> Result<Vec<RemoteRunner>> {
         Ok(self
@@ -132,6 +140,26 @@ impl Remote {
     /// it failed, perhaps because GitHub no longer accepts it).
     pub fn forget_token(&self) {
         let _ = self.cache.invalidate();
+    }
+}
+
+/// The registration token for this command: `REG_TOKEN` as given, else one from GitHub
+/// (cached with its TTL), which needs GH_PAT.
+pub fn registration_token(settings: &Settings, remote: Option<&Remote>) -> Result<String> {
+    if let Some(token) = &settings.reg_token {
+        return Ok(token.clone());
+    }
+    match remote {
+        Some(remote) => remote.registration_token(),
+        None => Err(settings
+            .require_pat()
+            .err()
+            .map(Error::from)
+            .unwrap_or_else(|| {
+                Error::Config(
+                    "GH_PAT is not set; set GH_PAT (or REG_TOKEN) to register runners".into(),
+                )
+            })),
     }
 }
 

@@ -5,8 +5,10 @@
 
 use crate::boards::{self, Board};
 use crate::env_file;
+use runner_wrapper::contract;
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Bad configuration: a one-line message naming the key, the value and the fix.
 #[derive(Debug)]
@@ -29,9 +31,9 @@ impl std::error::Error for ConfigError {}
 pub const DEFAULT_ENV_FILE: &str = ".env";
 pub const DEFAULT_RUNNER_IMAGE: &str = "ghcr.io/actions/actions-runner:latest";
 pub const DEFAULT_CUSTOM_IMAGE: &str = "qc-actions-runner:v0.0.1";
-pub const DEFAULT_LOCK_DIR: &str = "/tmp/github-runner-locks";
+pub use runner_wrapper::contract::DEFAULT_LOCK_DIR;
 /// Long enough for an idle runner to go offline and a busy one to cancel its job cleanly.
-pub const DEFAULT_STOP_GRACE_PERIOD: std::time::Duration = std::time::Duration::from_secs(60);
+pub const DEFAULT_STOP_GRACE_PERIOD: Duration = Duration::from_secs(60);
 
 /// Where each value comes from, highest priority first.
 pub struct Sources {
@@ -141,19 +143,22 @@ impl Sources {
         }
     }
 
-    /// A duration: `90`, `90s`, `1.5m`, `2h` (a bare number is seconds).
-    fn duration(
-        &self,
-        key: &str,
-        default: Option<std::time::Duration>,
-    ) -> Result<Option<std::time::Duration>, ConfigError> {
+    /// A limit in the wrapper's duration syntax (`30`, `30s`, `5m`, `1h`): unset, empty or
+    /// zero is no limit.
+    fn optional_duration(&self, key: &str) -> Result<Option<Duration>, ConfigError> {
+        contract::optional_duration(key, self.get(key).as_deref()).map_err(ConfigError::new)
+    }
+
+    /// An interval in the wrapper's duration syntax; unset or empty is `default`.
+    fn duration_or(&self, key: &str, default: Duration) -> Result<Duration, ConfigError> {
+        contract::duration_or(key, self.get(key).as_deref(), default).map_err(ConfigError::new)
+    }
+
+    /// Like `duration_or`, but `None` when unset (the wrapper then applies its default).
+    fn interval(&self, key: &str) -> Result<Option<Duration>, ConfigError> {
         match self.get(key) {
-            None => Ok(default),
-            Some(v) => parse_duration(&v).map(Some).ok_or_else(|| {
-                ConfigError::new(format!(
-                    "{key}={v} is not a duration; set {key} to seconds like 90 or 90s, or to 5m or 1h"
-                ))
-            }),
+            None => Ok(None),
+            Some(_) => self.duration_or(key, Duration::ZERO).map(Some),
         }
     }
 
@@ -173,24 +178,6 @@ impl Sources {
     }
 }
 
-/// `90`, `90s`, `1.5m`, `2h`, `500ms`; `None` for anything else (negative, empty, garbage).
-pub fn parse_duration(value: &str) -> Option<std::time::Duration> {
-    let v = value.trim();
-    let (number, unit) = match v.find(|c: char| c.is_ascii_alphabetic()) {
-        Some(i) => (&v[..i], &v[i..]),
-        None => (v, "s"),
-    };
-    let scale = match unit {
-        "ms" => 0.001,
-        "s" => 1.0,
-        "m" => 60.0,
-        "h" => 3600.0,
-        _ => return None,
-    };
-    let n: f64 = number.trim().parse().ok()?;
-    (n.is_finite() && n >= 0.0).then(|| std::time::Duration::from_secs_f64(n * scale))
-}
-
 pub fn parse_bool(value: &str) -> Option<bool> {
     match value.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" => Some(true),
@@ -206,6 +193,9 @@ pub struct Settings {
     pub env_path: PathBuf,
     pub org: String,
     pub pat: Option<String>,
+    /// REG_TOKEN: a registration token used as is (runner.sh's key); then registering needs
+    /// no PAT, but reading GitHub's runners (list, rm) still does.
+    pub reg_token: Option<String>,
     pub repo: Option<String>,
     pub prefix: String,
     pub runner_group: String,
@@ -215,16 +205,20 @@ pub struct Settings {
     pub workdir: Option<String>,
     pub disable_auto_update: bool,
     pub runner_count: u32,
+    /// Board runners of both syntaxes (`BOARD_RUNNERS` first, then `RUNNER_BOARD_COUNT`).
     pub boards: Vec<Board>,
-    pub resource_id: Option<String>,
     pub lock_dir: String,
     pub lock_host_path: String,
     /// RUNNER_LOCK_TIMEOUT; `None` waits as long as it takes.
-    pub lock_timeout: Option<std::time::Duration>,
+    pub lock_timeout: Option<Duration>,
+    /// RUNNER_HEALTHCHECK_INTERVAL / _TIMEOUT for boards with a health check; `None`: the
+    /// wrapper's defaults.
+    pub healthcheck_interval: Option<Duration>,
+    pub healthcheck_timeout: Option<Duration>,
     pub wrapper_bin: Option<PathBuf>,
     /// RUNNER_STOP_GRACE_PERIOD: how long a stopping runner may take to go offline (and
     /// finish a cancelled job) before Docker kills it.
-    pub stop_grace_period: std::time::Duration,
+    pub stop_grace_period: Duration,
     pub reg_token_cache_file: PathBuf,
     pub reg_token_cache_ttl: u64,
     pub compose_file: PathBuf,
@@ -283,16 +277,7 @@ impl Settings {
             name.push_str(ext);
             PathBuf::from(name)
         };
-        let entries = boards::parse_board_runners(&src.get("BOARD_RUNNERS").unwrap_or_default())?;
-        let keys = src.keys();
-        let warnings = boards::orphan_keys(keys.iter().map(String::as_str), &entries)
-            .into_iter()
-            .map(|k| {
-                format!("{k} names no board of BOARD_RUNNERS; it is ignored (check the spelling)")
-            })
-            .collect();
-        let resource_id = src.get("RUNNER_RESOURCE_ID");
-        let boards = boards::resolve(entries, resource_id.as_deref(), |k| src.get(k))?;
+        let boards::Boards { boards, warnings } = boards::resolve(|k| src.get(k), &src.keys())?;
         let labels = boards::dedup(boards::split_list(
             &src.get("RUNNER_LABELS").unwrap_or_else(|| "intel".into()),
             ',',
@@ -310,6 +295,7 @@ impl Settings {
         Ok(Settings {
             env_path: src.env_path.clone(),
             pat: src.get("GH_PAT"),
+            reg_token: src.get("REG_TOKEN").map(|t| t.trim().to_string()),
             prefix,
             runner_group,
             labels,
@@ -323,20 +309,18 @@ impl Settings {
             disable_auto_update: src.bool("DISABLE_AUTO_UPDATE", false)?,
             runner_count,
             boards,
-            resource_id,
             lock_dir: src
                 .get("RUNNER_LOCK_DIR")
                 .unwrap_or_else(|| DEFAULT_LOCK_DIR.into()),
             lock_host_path: src
                 .get("RUNNER_LOCK_HOST_PATH")
                 .unwrap_or_else(|| DEFAULT_LOCK_DIR.into()),
-            lock_timeout: src
-                .duration("RUNNER_LOCK_TIMEOUT", None)?
-                .filter(|d| !d.is_zero()),
+            lock_timeout: src.optional_duration(contract::env::LOCK_TIMEOUT)?,
+            healthcheck_interval: src.interval(contract::env::HEALTHCHECK_INTERVAL)?,
+            healthcheck_timeout: src.interval(contract::env::HEALTHCHECK_TIMEOUT)?,
             wrapper_bin: src.get("RUNNER_WRAPPER_BIN").map(PathBuf::from),
             stop_grace_period: src
-                .duration("RUNNER_STOP_GRACE_PERIOD", Some(DEFAULT_STOP_GRACE_PERIOD))?
-                .unwrap_or(DEFAULT_STOP_GRACE_PERIOD),
+                .duration_or("RUNNER_STOP_GRACE_PERIOD", DEFAULT_STOP_GRACE_PERIOD)?,
             reg_token_cache_file: src
                 .get("REG_TOKEN_CACHE_FILE")
                 .map(PathBuf::from)
@@ -410,8 +394,13 @@ impl Settings {
     /// The GitHub PAT, or a config error saying how to provide it.
     pub fn require_pat(&self) -> Result<&str, ConfigError> {
         self.pat.as_deref().ok_or_else(|| {
+            let token_note = if self.reg_token.is_some() {
+                " (REG_TOKEN registers runners, but reading and removing them on GitHub takes the PAT)"
+            } else {
+                ""
+            };
             ConfigError::new(format!(
-                "GH_PAT is not set; add GH_PAT=<classic PAT> to {} or export GH_PAT",
+                "GH_PAT is not set{token_note}; add GH_PAT=<classic PAT> to {} or export GH_PAT",
                 self.env_path.display()
             ))
         })
@@ -556,29 +545,41 @@ mod tests {
     }
 
     #[test]
-    fn durations_accept_seconds_and_units() {
-        use std::time::Duration;
-        for (v, d) in [
-            ("30", Some(Duration::from_secs(30))),
-            ("30s", Some(Duration::from_secs(30))),
-            (" 1.5m ", Some(Duration::from_secs(90))),
-            ("2h", Some(Duration::from_secs(7200))),
-            ("250ms", Some(Duration::from_millis(250))),
-            ("0", Some(Duration::ZERO)),
-            ("-1", None),
-            ("soon", None),
-            ("5d", None),
-            ("", None),
-        ] {
-            assert_eq!(parse_duration(v), d, "{v}");
-        }
-        let src = Sources::from_maps(
-            map(&[("ORG", "o"), ("RUNNER_LOCK_TIMEOUT", "30s")]),
-            HashMap::new(),
-        );
-        let s = Settings::resolve(&src).unwrap();
+    fn durations_use_the_wrappers_syntax() {
+        let resolve = |pairs: &[(&str, &str)]| {
+            let mut all = vec![("ORG", "o")];
+            all.extend_from_slice(pairs);
+            Settings::resolve(&Sources::from_maps(map(&all), HashMap::new()))
+        };
+        let s = resolve(&[
+            ("RUNNER_LOCK_TIMEOUT", "30s"),
+            ("RUNNER_STOP_GRACE_PERIOD", "1.5m"),
+        ])
+        .unwrap();
         assert_eq!(s.lock_timeout, Some(Duration::from_secs(30)));
-        assert_eq!(s.stop_grace_period, DEFAULT_STOP_GRACE_PERIOD);
+        assert_eq!(s.stop_grace_period, Duration::from_secs(90));
+        assert_eq!(s.healthcheck_interval, None);
+        let s = resolve(&[
+            ("RUNNER_LOCK_TIMEOUT", "0"),
+            ("RUNNER_HEALTHCHECK_INTERVAL", "5m"),
+        ])
+        .unwrap();
+        assert_eq!(s.lock_timeout, None, "0: no limit, as the wrapper reads it");
+        assert_eq!(s.healthcheck_interval, Some(Duration::from_secs(300)));
+        assert_eq!(
+            resolve(&[]).unwrap().stop_grace_period,
+            DEFAULT_STOP_GRACE_PERIOD
+        );
+        for (key, value, needle) in [
+            ("RUNNER_LOCK_TIMEOUT", "-3", "RUNNER_LOCK_TIMEOUT=-3 is not a duration; set RUNNER_LOCK_TIMEOUT to seconds (30, 1.5)"),
+            ("RUNNER_LOCK_TIMEOUT", "5d", "RUNNER_LOCK_TIMEOUT=5d is not a duration"),
+            ("RUNNER_STOP_GRACE_PERIOD", "soon", "RUNNER_STOP_GRACE_PERIOD=soon is not a duration"),
+            ("RUNNER_HEALTHCHECK_INTERVAL", "0", "RUNNER_HEALTHCHECK_INTERVAL=0 must be more than zero"),
+            ("RUNNER_HEALTHCHECK_TIMEOUT", "1e3", "RUNNER_HEALTHCHECK_TIMEOUT=1e3 is not a duration"),
+        ] {
+            let err = resolve(&[(key, value)]).err().expect(key).to_string();
+            assert!(err.starts_with(needle), "{err}");
+        }
     }
 
     #[test]

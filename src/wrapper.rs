@@ -60,7 +60,7 @@ pub fn resolve(setting: Option<&Path>, ghr_exe: &Path) -> Result<PathBuf, Config
 /// The wrapper to mount for this fleet: `None` when no board runner has a resource id (then
 /// nothing runs the wrapper), else the checked host path.
 pub fn for_fleet(settings: &crate::settings::Settings) -> Result<Option<PathBuf>, ConfigError> {
-    if !settings.boards.iter().any(|b| b.resource_id.is_some()) {
+    if !settings.boards.iter().any(|b| b.is_shared()) {
         return Ok(None);
     }
     let own = match &settings.wrapper_bin {

@@ -11,7 +11,14 @@ fn in_scratch(tag: &str) -> Ghr {
     Ghr::new(env!("CARGO_BIN_EXE_ghr"), tag)
 }
 
-const FIXTURES: [&str; 4] = ["seed", "repo-scope", "per-board", "injection"];
+const FIXTURES: [&str; 6] = [
+    "seed",
+    "repo-scope",
+    "per-board",
+    "injection",
+    "indexed",
+    "mixed",
+];
 
 fn fixture(name: &str) -> String {
     std::fs::read_to_string(format!(
@@ -195,6 +202,87 @@ fn bad_input_is_rejected_and_changes_nothing() {
             needles: &["BOARD_ENV_PI", "'novalue'", "NAME=VALUE"],
         },
         BadCase {
+            env: "RUNNER_BOARD_COUNT=two",
+            args: &["compose", "-n", "1"],
+            code: 3,
+            needles: &["RUNNER_BOARD_COUNT=two is not a whole number", "0 for none"],
+        },
+        BadCase {
+            env: "RUNNER_BOARD=-2",
+            args: &["init", "-n", "1"],
+            code: 3,
+            needles: &["RUNNER_BOARD=-2 is not a whole number"],
+        },
+        BadCase {
+            env: "RUNNER_BOARD_COUNT=2\nBOARD_RUNNER_LABELS_3=board,x86",
+            args: &["compose", "-n", "1"],
+            code: 3,
+            needles: &[
+                "BOARD_RUNNER_LABELS_3 configures indexed board runner 3, but RUNNER_BOARD_COUNT=2",
+                "set RUNNER_BOARD_COUNT to 3 or more, or remove BOARD_RUNNER_LABELS_3",
+            ],
+        },
+        BadCase {
+            env: "BOARD_RUNNER_DEVICES_1=/dev/ttyUSB0",
+            args: &["init", "-n", "1"],
+            code: 3,
+            needles: &["BOARD_RUNNER_DEVICES_1 configures indexed board runner 1, but RUNNER_BOARD_COUNT is not set"],
+        },
+        BadCase {
+            env: "RUNNER_BOARD_COUNT=1\nRUNNER_RESOURCE_ID_BOARD_2=bench",
+            args: &["compose", "-n", "1"],
+            code: 3,
+            needles: &["RUNNER_RESOURCE_ID_BOARD_2 configures indexed board runner 2"],
+        },
+        BadCase {
+            env: "RUNNER_BOARD_COUNT=2\nBOARD_RUNNER_DEVICES_2=ttyUSB0",
+            args: &["compose", "-n", "1"],
+            code: 3,
+            needles: &["BOARD_RUNNER_DEVICES_2: device 'ttyUSB0' is not an absolute path", "host[:container[:rwm]]"],
+        },
+        BadCase {
+            env: "RUNNER_BOARD_COUNT=2\nBOARD_RUNNER_ENV=BAUD",
+            args: &["compose", "-n", "1"],
+            code: 3,
+            needles: &["BOARD_RUNNER_ENV: entry 'BAUD' is not NAME=VALUE"],
+        },
+        BadCase {
+            env: "RUNNER_BOARD_COUNT=2\nBOARD_RUNNERS=board-2:x",
+            args: &["compose", "-n", "1"],
+            code: 3,
+            needles: &["BOARD_RUNNERS board 'board-2' clashes with indexed board runner 2", "rename the board"],
+        },
+        BadCase {
+            env: "BOARD_RUNNERS=pi:a\nBOARD_DEVICES_PI=/dev/ttyUSB0:/dev/ttyS0:rwx",
+            args: &["compose", "-n", "1"],
+            code: 3,
+            needles: &["BOARD_DEVICES_PI: device '/dev/ttyUSB0:/dev/ttyS0:rwx' has permissions 'rwx'"],
+        },
+        BadCase {
+            env: "BOARD_RUNNERS=pi:a\nRUNNER_RESOURCE_ID=rk-a,,rk-b",
+            args: &["compose", "-n", "1"],
+            code: 3,
+            needles: &["RUNNER_RESOURCE_ID: \"rk-a,,rk-b\" has an empty resource id"],
+        },
+        BadCase {
+            env: "BOARD_RUNNERS=pi:a\nBOARD_HEALTHCHECK_PI=true",
+            args: &["compose", "-n", "1"],
+            code: 3,
+            needles: &["BOARD_HEALTHCHECK_PI is set, but board pi has no resource id"],
+        },
+        BadCase {
+            env: "BOARD_RUNNERS=pi:a\nRUNNER_RESOURCE_ID=rk-a\nRESOURCE_ENV_RK_A=SERIAL",
+            args: &["compose", "-n", "1"],
+            code: 3,
+            needles: &["RESOURCE_ENV_RK_A: entry \"SERIAL\" has no '='"],
+        },
+        BadCase {
+            env: "RUNNER_HEALTHCHECK_INTERVAL=0",
+            args: &["compose", "-n", "1"],
+            code: 3,
+            needles: &["RUNNER_HEALTHCHECK_INTERVAL=0 must be more than zero"],
+        },
+        BadCase {
             env: "LOOP_DEVICE_COUNT=-1",
             args: &["compose", "-n", "1"],
             code: 3,
@@ -222,8 +310,9 @@ fn bad_input_is_rejected_and_changes_nothing() {
             env: "RUNNER_STOP_GRACE_PERIOD=soon",
             args: &["compose", "-n", "1"],
             code: 3,
-            needles: &["RUNNER_STOP_GRACE_PERIOD=soon is not a duration", "90s"],
+            needles: &["RUNNER_STOP_GRACE_PERIOD=soon is not a duration", "30s, 5m, 1h"],
         },
+
         BadCase {
             env: "RUNNER_LOCK_TIMEOUT=-3",
             args: &["compose", "-n", "1"],
@@ -524,16 +613,28 @@ fn compose_file_is_replaced_atomically() {
 }
 
 #[test]
-fn help_lists_every_command() {
+fn help_lists_every_command_and_the_shell_tools_spellings_work() {
     let out = in_scratch("help").run(&["--help"]);
     let text = out.stdout;
     for command in [
-        "init", "compose", "register", "start", "stop", "restart", "logs", "list", "rm", "purge",
-        "image", "locks",
+        "init", "plan", "compose", "register", "start", "stop", "restart", "logs", "list", "rm",
+        "purge", "image", "locks", "hold", "release",
     ] {
         assert!(text.contains(command), "{command} missing from --help");
     }
-    for alias in [["ls"], ["ps"], ["status"], ["remove"], ["delete"]] {
-        in_scratch("alias").run(&[alias[0], "--help"]).ok();
+    // runner.sh's spellings: `help`, `log`, the list and rm aliases.
+    assert_eq!(in_scratch("help").run(&["help"]).ok().stdout, text);
+    in_scratch("help")
+        .run(&["help", "init"])
+        .ok()
+        .stdout_line("Usage: ghr init [OPTIONS]");
+    for alias in ["ls", "ps", "status", "remove", "delete", "log"] {
+        in_scratch("alias").run(&[alias, "--help"]).ok();
     }
+    // `--count` for `-n`, as runner.sh's `init --count N`.
+    let ghr = in_scratch("count").env_file("ORG=acme\nMAP_USB_DEVICE=false\n");
+    ghr.run(&["compose", "--count", "3"]).ok();
+    let file = ghr.file("docker-compose.acme.yml").unwrap();
+    assert!(file.contains("# ghr: -n 3"), "{file}");
+    assert_eq!(file.matches("container_name:").count(), 3);
 }

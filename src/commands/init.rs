@@ -26,7 +26,7 @@ struct Planned {
 fn make_plan(
     settings: &Settings,
     docker: &Docker,
-    remote: &Remote,
+    remote: Option<&Remote>,
     count: Option<u32>,
     force: &[String],
 ) -> Result<Planned> {
@@ -35,20 +35,24 @@ fn make_plan(
     let desired = Desired::of(settings, count, &image.reference)?;
     let compose_change = desired.change(settings)?;
     // A runner group that does not exist is refused before anything changes.
-    let group = remote.group(&settings.runner_group)?;
+    let group = match remote {
+        Some(remote) => remote.group(&settings.runner_group)?,
+        None => None,
+    };
     let snapshot = observe::snapshot(settings, docker, remote)?;
     let targets = Targets::new(settings, &desired.runners, &snapshot.local.runners);
     let force = targets.resolve(force)?;
     let specs = desired.compose.specs();
     let plan = plan::plan(&plan::Inputs {
         prefix: &settings.prefix,
+        project: &crate::compose::project_name(&settings.prefix),
         desired: &desired.runners,
         specs: &specs,
         image: &image,
         compose: compose_change,
         local: &snapshot.local.runners,
         volumes: &snapshot.local.volumes,
-        github: &snapshot.github,
+        github: snapshot.github.as_deref(),
         group: group.as_ref(),
         intent: &Intent::Converge { force, prune: true },
     });
@@ -60,10 +64,19 @@ fn make_plan(
     })
 }
 
+/// GitHub's view of the fleet, when GH_PAT is set; else (REG_TOKEN only) said once.
+fn connect(settings: &Settings) -> Result<Option<Remote>> {
+    let remote = Remote::connect_if_possible(settings)?;
+    if remote.is_none() {
+        ui::warn("GH_PAT is not set: runners register with REG_TOKEN, and GitHub's view is not read (labels, runner groups, registrations GitHub deleted and surplus runners are left as they are)");
+    }
+    Ok(remote)
+}
+
 pub fn plan(settings: &Settings, args: PlanArgs) -> Result<()> {
     let docker = Docker::new();
-    let remote = Remote::connect(settings)?;
-    let planned = make_plan(settings, &docker, &remote, args.count.count, &[])?;
+    let remote = connect(settings)?;
+    let planned = make_plan(settings, &docker, remote.as_ref(), args.count.count, &[])?;
     if args.json {
         ui::result(&ui::plan_json(&planned.plan));
     } else {
@@ -74,13 +87,22 @@ pub fn plan(settings: &Settings, args: PlanArgs) -> Result<()> {
 
 pub fn run(settings: &Settings, args: InitArgs) -> Result<()> {
     let docker = Docker::new();
-    let remote = Remote::connect(settings)?;
-    let planned = make_plan(settings, &docker, &remote, args.count.count, &args.force)?;
+    let remote = connect(settings)?;
+    let planned = make_plan(
+        settings,
+        &docker,
+        remote.as_ref(),
+        args.count.count,
+        &args.force,
+    )?;
     let plan = &planned.plan;
     confirm_removals(plan, args.yes, &settings.scope_label())?;
     // Everything that can be refused is refused before the first change: the token too.
     let token = if plan.needs_token() {
-        Some(remote.registration_token()?)
+        Some(crate::remote::registration_token(
+            settings,
+            remote.as_ref(),
+        )?)
     } else {
         None
     };
@@ -97,7 +119,7 @@ pub fn run(settings: &Settings, args: InitArgs) -> Result<()> {
         &Context {
             settings,
             docker: &docker,
-            remote: Some(&remote),
+            remote: remote.as_ref(),
             compose: Some(&planned.desired.compose),
             desired: &planned.desired.runners,
             image: &planned.image.reference,

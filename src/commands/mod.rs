@@ -45,20 +45,20 @@ pub fn run(cli: Cli) -> Result<()> {
             image::run(&s)
         }
         Command::Init(args) => {
-            let (s, _change) = changing(Need::OrgAndPat, "init", true)?;
+            let (s, _change) = changing(Need::OrgAndRegistration, "init", true)?;
             init::run(&s, args)
         }
         Command::Plan(args) => {
-            let s = load(g, Need::OrgAndPat)?;
+            let s = load(g, Need::OrgAndRegistration)?;
             preflight(&s, args.count.count)?;
             init::plan(&s, args)
         }
         Command::Register(args) => {
-            let (s, _change) = changing(Need::OrgAndPat, "register", true)?;
+            let (s, _change) = changing(Need::OrgAndRegistration, "register", true)?;
             start::run(&s, &args.names, start::Mode::Register)
         }
         Command::Start(args) => {
-            let (s, _change) = changing(Need::OrgAndPat, "start", true)?;
+            let (s, _change) = changing(Need::OrgAndRegistration, "start", true)?;
             start::run(&s, &args.names, start::Mode::Start)
         }
         Command::Stop(args) => {

@@ -60,10 +60,11 @@ fn count(plan: &Plan, matches: impl Fn(&Action) -> usize) -> usize {
 fn remove(settings: &Settings, names: &[String], yes: bool, also: &str) -> Result<()> {
     let docker = Docker::new();
     let remote = Remote::connect(settings)?;
-    let snapshot = crate::observe::snapshot(settings, &docker, &remote)?;
+    let snapshot = crate::observe::snapshot(settings, &docker, Some(&remote))?;
     let ours: Vec<String> = snapshot
         .github
         .iter()
+        .flatten()
         .filter(|g| crate::fleet::is_ours(&settings.prefix, &g.name))
         .map(|g| g.name.clone())
         .collect();
@@ -73,6 +74,7 @@ fn remove(settings: &Settings, names: &[String], yes: bool, also: &str) -> Resul
     let image = crate::image::configured_image(settings, Path::new("."));
     let plan = plan::plan(&plan::Inputs {
         prefix: &settings.prefix,
+        project: &crate::compose::project_name(&settings.prefix),
         desired: &[],
         specs: &Default::default(),
         image: &plan::ImageState {
@@ -83,7 +85,7 @@ fn remove(settings: &Settings, names: &[String], yes: bool, also: &str) -> Resul
         compose: None,
         local: &snapshot.local.runners,
         volumes: &snapshot.local.volumes,
-        github: &snapshot.github,
+        github: snapshot.github.as_deref(),
         group: None,
         intent: &Intent::Remove { targets },
     });

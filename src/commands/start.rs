@@ -23,10 +23,10 @@ pub enum Mode {
 
 pub fn run(settings: &Settings, names: &[String], mode: Mode) -> Result<()> {
     let docker = Docker::new();
-    let remote = Remote::connect(settings)?;
+    let remote = Remote::connect_if_possible(settings)?;
     let image = crate::image::configured_image(settings, Path::new("."));
     let desired = Desired::of(settings, None, &image)?;
-    let snapshot = observe::snapshot(settings, &docker, &remote)?;
+    let snapshot = observe::snapshot(settings, &docker, remote.as_ref())?;
     let targets =
         Targets::new(settings, &desired.runners, &snapshot.local.runners).resolve(names)?;
     let intent = match mode {
@@ -41,18 +41,22 @@ pub fn run(settings: &Settings, names: &[String], mode: Mode) -> Result<()> {
     let specs = desired.compose.specs();
     let plan = plan::plan(&plan::Inputs {
         prefix: &settings.prefix,
+        project: &crate::compose::project_name(&settings.prefix),
         desired: &desired.runners,
         specs: &specs,
         image: &image_state,
         compose: desired.change(settings)?,
         local: &snapshot.local.runners,
         volumes: &snapshot.local.volumes,
-        github: &snapshot.github,
+        github: snapshot.github.as_deref(),
         group: None,
         intent: &intent,
     });
     let token = if plan.needs_token() {
-        Some(remote.registration_token()?)
+        Some(crate::remote::registration_token(
+            settings,
+            remote.as_ref(),
+        )?)
     } else {
         None
     };
@@ -61,7 +65,7 @@ pub fn run(settings: &Settings, names: &[String], mode: Mode) -> Result<()> {
         &Context {
             settings,
             docker: &docker,
-            remote: Some(&remote),
+            remote: remote.as_ref(),
             compose: Some(&desired.compose),
             desired: &desired.runners,
             image: &image,

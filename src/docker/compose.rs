@@ -39,10 +39,11 @@ impl Docker {
         Ok(*self.flavor.get_or_init(|| flavor))
     }
 
-    /// A compose command for `file`. The user's `.env` is not handed to compose (ghr already
-    /// resolved every value, and the file holds the PAT), nor are the `COMPOSE_*` variables
-    /// a Docker Compose user may have exported for their own projects.
-    pub fn compose(&self, file: &Path) -> Result<Command> {
+    /// A compose command for `file` in `project` (see `compose::project_name`). The user's
+    /// `.env` is not handed to compose (ghr already resolved every value, and the file holds
+    /// the PAT), nor are the `COMPOSE_*` variables a Docker Compose user may have exported
+    /// for their own projects.
+    pub fn compose(&self, project: &str, file: &Path) -> Result<Command> {
         let mut cmd = match self.compose_flavor()? {
             ComposeFlavor::V2 => {
                 let mut c = Command::new("docker");
@@ -58,6 +59,8 @@ impl Docker {
         }
         cmd.arg("--env-file")
             .arg(empty_env_file()?)
+            .arg("-p")
+            .arg(project)
             .arg("-f")
             .arg(file);
         cmd.env("COMPOSE_IGNORE_ORPHANS", "1");
@@ -65,8 +68,8 @@ impl Docker {
     }
 
     /// Runs a compose command, failing with the lines of its output that say why.
-    pub fn compose_run(&self, file: &Path, args: &[&str]) -> Result<()> {
-        let mut cmd = self.compose(file)?;
+    pub fn compose_run(&self, project: &str, file: &Path, args: &[&str]) -> Result<()> {
+        let mut cmd = self.compose(project, file)?;
         cmd.args(args);
         let out = run(&mut cmd)?;
         if !out.status.success() {
@@ -81,7 +84,13 @@ impl Docker {
 
     /// `compose up --no-start` of `services`: created (or, with `recreate`, created anew),
     /// not started: a runner starts only once it is registered.
-    pub fn compose_create(&self, file: &Path, services: &[String], recreate: bool) -> Result<()> {
+    pub fn compose_create(
+        &self,
+        project: &str,
+        file: &Path,
+        services: &[String],
+        recreate: bool,
+    ) -> Result<()> {
         if services.is_empty() {
             return Ok(());
         }
@@ -90,7 +99,7 @@ impl Docker {
             args.push("--force-recreate");
         }
         args.extend(services.iter().map(String::as_str));
-        self.compose_run(file, &args)
+        self.compose_run(project, file, &args)
     }
 }
 

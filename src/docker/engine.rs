@@ -101,11 +101,11 @@ impl Docker {
         Ok(())
     }
 
-    /// The runner containers carrying `label=value` (one-offs left out), running or not.
-    pub fn runners(&self, label: &str, value: &str) -> Result<Vec<LocalRunner>> {
-        let filter = format!("label={label}={value}");
+    /// The runner containers `docker ps -a --filter <filter>` finds (one-offs left out),
+    /// running or not.
+    pub fn runners(&self, filter: &str) -> Result<Vec<LocalRunner>> {
         let out = checked_stdout(
-            docker(&["ps", "-a", "-q", "--no-trunc", "--filter", &filter]),
+            docker(&["ps", "-a", "-q", "--no-trunc", "--filter", filter]),
             "docker ps",
         )?;
         let ids: Vec<&str> = out
@@ -136,6 +136,7 @@ impl Docker {
                     image: c.config.image,
                     image_id: c.image,
                     spec: label(crate::compose::label::SPEC),
+                    project: label(super::COMPOSE_PROJECT_LABEL),
                     kind: label(crate::compose::label::KIND).unwrap_or_default(),
                     home_volume: c
                         .mounts
@@ -148,11 +149,11 @@ impl Docker {
             .collect())
     }
 
-    /// Volumes carrying `label=value`, each with its `ghr.runner` label (empty when absent).
-    pub fn volumes(&self, label: &str, value: &str) -> Result<Vec<(String, String)>> {
-        let filter = format!("label={label}={value}");
+    /// The volumes `docker volume ls --filter <filter>` finds, each with its `ghr.runner`
+    /// label (empty when absent).
+    pub fn volumes(&self, filter: &str) -> Result<Vec<(String, String)>> {
         let out = checked_stdout(
-            docker(&["volume", "ls", "-q", "--filter", &filter]),
+            docker(&["volume", "ls", "-q", "--filter", filter]),
             "docker volume ls",
         )?;
         let names: Vec<&str> = out

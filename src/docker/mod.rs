@@ -11,6 +11,9 @@ pub use engine::Docker;
 pub use registration::{oneoff_name, ConfigRun, ONEOFF_LABEL, SYNC_KEEPS};
 
 use crate::error::{Error, Result};
+
+/// The label compose puts on what it creates: which project a container belongs to.
+pub const COMPOSE_PROJECT_LABEL: &str = "com.docker.compose.project";
 use std::process::{Command, Output, Stdio};
 
 pub(crate) fn run(cmd: &mut Command) -> Result<Output> {

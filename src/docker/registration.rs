@@ -182,6 +182,28 @@ impl Docker {
         checked(cmd, &format!("copying the runner install into {volume}")).map(|_| ())
     }
 
+    /// Makes volume `to` a copy of volume `from` (everything in it replaced), then removes
+    /// `from`. As root in the one-off: the udev rules volume is root's, the runner's home
+    /// the runner's, and `cp -a` keeps both owners.
+    pub fn carry_over(
+        &self,
+        prefix: &str,
+        runner: &str,
+        image: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<()> {
+        let mut cmd = self.oneoff(prefix, runner, "carry-over");
+        cmd.args(["--user", "0:0"])
+            .args(["-v", &format!("{from}:/ghr-from:ro")])
+            .args(["-v", &format!("{to}:/ghr-to")])
+            .args(["--entrypoint", "/bin/sh", image, "-c", CARRY_OVER_SCRIPT]);
+        checked(cmd, &format!("copying volume {from} into {to}"))?;
+        let mut rm = docker(&["volume", "rm", from]);
+        rm.stdin(Stdio::null());
+        checked(rm, &format!("removing volume {from} (copied into {to})")).map(|_| ())
+    }
+
     /// Removes the one-off containers an interrupted command of this prefix left behind.
     /// Returns their names.
     pub fn remove_leftovers(&self, prefix: &str) -> Result<Vec<String>> {
@@ -212,6 +234,12 @@ impl Docker {
         Ok(names)
     }
 }
+
+/// Empties /ghr-to, then copies /ghr-from into it with owners, modes and times: the result
+/// is the old volume exactly, not a mix with the image's files compose seeded it with.
+const CARRY_OVER_SCRIPT: &str = "set -e; cd /ghr-to; for f in * .[!.]* ..?*; do \
+     [ -e \"$f\" ] || [ -L \"$f\" ] || continue; rm -rf \"$f\"; done; \
+     cp -a /ghr-from/. /ghr-to/";
 
 /// The shell script of [`Docker::sync_install`]: every entry of the image's /home/runner but
 /// the kept ones replaces its namesake in the volume (mounted at /ghr-volume); entries only

@@ -428,17 +428,30 @@ impl Fleet {
             .to_string()
     }
 
+    /// This prefix's volumes: ghr's (labelled) and those named after its runners without a
+    /// label (runner.sh's, and `<project>_<runner>-...` of older namings), sorted.
     pub fn volumes(&self) -> Vec<String> {
-        let out = docker(&[
-            "volume",
-            "ls",
-            "-q",
-            "--filter",
-            &format!("label=ghr.prefix={}", self.prefix),
-        ]);
-        let mut v: Vec<String> = out.lines().map(String::from).collect();
+        let mut v: Vec<String> = self
+            .volume_filters()
+            .iter()
+            .flat_map(|filter| {
+                docker(&["volume", "ls", "-q", "--filter", filter])
+                    .lines()
+                    .map(String::from)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
         v.sort();
+        v.dedup();
         v
+    }
+
+    /// `docker ... --filter` values that find this prefix's things, labelled or not.
+    fn volume_filters(&self) -> [String; 2] {
+        [
+            format!("label=ghr.prefix={}", self.prefix),
+            format!("name={}runner-", self.prefix),
+        ]
     }
 
     /// The container's log (stdout and stderr), the last `tail` lines.
@@ -471,17 +484,22 @@ impl Fleet {
 
 impl Drop for Fleet {
     fn drop(&mut self) {
-        let filter = format!("label=ghr.prefix={}", self.prefix);
-        let ids = docker(&["ps", "-aq", "--filter", &filter]);
-        let ids: Vec<&str> = ids.split_whitespace().collect();
+        // By label and by name: a test may have made runner.sh's unlabelled things too.
+        let mut ids: Vec<String> = Vec::new();
+        for filter in self.volume_filters() {
+            ids.extend(
+                docker(&["ps", "-aq", "--filter", &filter])
+                    .split_whitespace()
+                    .map(String::from),
+            );
+        }
         if !ids.is_empty() {
             let _ = Command::new("docker")
                 .args(["rm", "-f", "-v"])
                 .args(&ids)
                 .output();
         }
-        let vols = docker(&["volume", "ls", "-q", "--filter", &filter]);
-        let vols: Vec<&str> = vols.split_whitespace().collect();
+        let vols = self.volumes();
         if !vols.is_empty() {
             let _ = Command::new("docker")
                 .args(["volume", "rm", "-f"])

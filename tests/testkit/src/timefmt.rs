@@ -1,22 +1,15 @@
 //! Timestamp formats without a date crate: GitHub's RFC 3339 `expires_at` and the runner's
-//! `2026-11-22 20:00:00Z` log prefix. Std-only so the static fake runner can use it.
+//! `2026-11-22 20:00:00Z` log prefix. Std-only (runner-wrapper's
+//! library is too) so the static fake runner can use it.
 
+use runner_wrapper::contract::{civil_from_days, format_utc};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// (year, month, day, hour, minute, second) of a Unix time, proleptic Gregorian, UTC.
+/// (year, month, day, hour, minute, second) of a Unix time, UTC: the product's one date
+/// routine (runner-wrapper's contract), not a copy.
 pub fn civil(epoch_secs: i64) -> (i64, u32, u32, u32, u32, u32) {
-    let days = epoch_secs.div_euclid(86_400);
+    let (year, month, day) = civil_from_days(epoch_secs.div_euclid(86_400));
     let secs = epoch_secs.rem_euclid(86_400);
-    // Days-to-civil (H. Hinnant's algorithm, written from its description).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
     (
         year,
         month,
@@ -50,8 +43,7 @@ pub fn rfc3339(t: SystemTime, offset_minutes: i32) -> String {
 
 /// The runner Listener's log prefix format `{UTC:yyyy-MM-dd HH:mm:ssZ}`.
 pub fn runner_ts(t: SystemTime) -> String {
-    let (y, mo, d, h, mi, s) = civil(epoch(t).0);
-    format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}Z")
+    format_utc(epoch(t).0)
 }
 
 /// Seconds since the Unix epoch.
