@@ -190,11 +190,13 @@ fn create(ctx: &Context, plan: &Plan, out: &mut Outcome) -> Result<()> {
         ctx.docker
             .containers_do("stop", &replaced, Some(ctx.settings.stop_grace_period))?;
         ctx.docker.remove_containers(&replaced)?;
-        for name in &replaced {
-            progress.line(&format!(
-                "removed {name}'s old container (its volumes stay)"
-            ));
-            progress.inc();
+        for step in plan.of(Phase::Create) {
+            if let (Action::Replace, Some(name)) = (&step.action, &step.runner) {
+                if replaced.contains(name) {
+                    progress.line(&format!("took over {name}: {}", step.why));
+                    progress.inc();
+                }
+            }
         }
     }
     for (recreate, doing, done) in [
@@ -323,39 +325,62 @@ fn register(ctx: &Context, plan: &Plan, local: &[LocalRunner], out: &mut Outcome
     let steps = with_container(plan, Phase::Register, local, out, &progress);
     let url = ctx.settings.registration_url();
     let proxy_env = ctx.settings.proxy_env();
-    let results = map_bounded(&steps, ONEOFF_CONCURRENCY, |(step, c)| -> Result<bool> {
-        if let Action::Register {
-            unless_registered: true,
-        } = step.action
-        {
-            if ctx.docker.is_configured(&c.name)? {
-                return Ok(false);
-            }
+    // Volumes carried over may hold their registration already: look before asking GitHub
+    // for a token, so adopting a registered fleet writes nothing to GitHub.
+    let registered = map_bounded(&steps, ONEOFF_CONCURRENCY, |(step, c)| -> Result<bool> {
+        match step.action {
+            Action::Register {
+                unless_registered: true,
+            } => ctx.docker.is_configured(&c.name),
+            _ => Ok(false),
         }
-        let token = ctx
-            .token
-            .ok_or_else(|| Error::Partial("no registration token".into()))?;
-        let labels = ctx
-            .desired
-            .iter()
-            .find(|d| d.name == c.name)
-            .map(|d| d.labels.clone())
-            .unwrap_or_else(|| ctx.settings.labels.clone());
-        let cfg = ConfigRun {
-            container: &c.name,
-            prefix: &ctx.settings.prefix,
-            image: &c.image,
-            url: &url,
-            name: &c.name,
-            labels: &labels,
-            group: &ctx.settings.runner_group,
-            workdir: ctx.settings.workdir.as_deref(),
-            disable_update: ctx.settings.disable_auto_update,
-            proxy_env: &proxy_env,
-            again: matches!(step.action, Action::Reregister),
-        };
-        ctx.docker.configure(&cfg, token).map(|()| true)
     });
+    let token: std::result::Result<Option<String>, String> = match ctx.token {
+        Some(t) => Ok(Some(t.to_string())),
+        None if registered.iter().any(|r| matches!(r, Ok(false))) => {
+            crate::remote::registration_token(ctx.settings, ctx.remote)
+                .map(Some)
+                .map_err(|e| e.to_string())
+        }
+        None => Ok(None),
+    };
+    let work: Vec<_> = steps.iter().zip(&registered).collect();
+    let results = map_bounded(
+        &work,
+        ONEOFF_CONCURRENCY,
+        |((step, c), registered)| -> Result<bool> {
+            match registered {
+                Ok(true) => return Ok(false),
+                Ok(false) => {}
+                Err(e) => return Err(Error::Docker(e.to_string())),
+            }
+            let token = match &token {
+                Ok(Some(t)) => t.as_str(),
+                Ok(None) => return Err(Error::Partial("no registration token".into())),
+                Err(e) => return Err(Error::Partial(format!("no registration token: {e}"))),
+            };
+            let labels = ctx
+                .desired
+                .iter()
+                .find(|d| d.name == c.name)
+                .map(|d| d.labels.clone())
+                .unwrap_or_else(|| ctx.settings.labels.clone());
+            let cfg = ConfigRun {
+                container: &c.name,
+                prefix: &ctx.settings.prefix,
+                image: &c.image,
+                url: &url,
+                name: &c.name,
+                labels: &labels,
+                group: &ctx.settings.runner_group,
+                workdir: ctx.settings.workdir.as_deref(),
+                disable_update: ctx.settings.disable_auto_update,
+                proxy_env: &proxy_env,
+                again: matches!(step.action, Action::Reregister),
+            };
+            ctx.docker.configure(&cfg, token).map(|()| true)
+        },
+    );
     let mut any_failed = false;
     for ((_, c), result) in steps.iter().zip(results) {
         match result {

@@ -221,10 +221,18 @@ impl Plan {
         names
     }
 
+    /// Whether the plan registers for sure (then the token is fetched before anything
+    /// changes). A registration `unless_registered` fetches one only when the volume turns
+    /// out to hold none.
     pub fn needs_token(&self) -> bool {
-        self.steps
-            .iter()
-            .any(|s| matches!(s.action, Action::Register { .. } | Action::Reregister))
+        self.steps.iter().any(|s| {
+            matches!(
+                s.action,
+                Action::Register {
+                    unless_registered: false
+                } | Action::Reregister
+            )
+        })
     }
 
     /// Steps of this phase, in plan order.

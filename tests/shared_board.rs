@@ -197,3 +197,121 @@ fn docker_kill_of_the_holder_lets_the_other_org_proceed() {
         "b waited {waited:?} after the kill"
     );
 }
+
+/// A pool of two identical boards shared by two orgs, each org with two indexed board runners
+/// (`RUNNER_BOARD_COUNT`): jobs of both orgs run two at a time, never two on one member, each
+/// job finds its member and the member's own environment in `$GITHUB_ENV`.
+#[test]
+fn a_pool_of_two_boards_serves_two_orgs_one_job_per_member() {
+    if !docker_ready("a_pool_of_two_boards_serves_two_orgs_one_job_per_member") {
+        return;
+    }
+    let lab = Lab::new(env!("CARGO_BIN_EXE_ghr"));
+    let gh = &lab.gh;
+    let label = "rk3568-pool";
+    let fleet = |org: &str| {
+        lab.fleet(&format!("pool{org}"))
+            .org(&format!("pool-org-{org}"))
+            .env("RUNNER_BOARD_COUNT=2")
+            .env(&format!("BOARD_RUNNER_LABELS={label}"))
+            .env("RUNNER_RESOURCE_ID=rk-a,rk-b")
+            .env("RESOURCE_ENV_RK_A=SERIAL=/dev/ttyUSB0;RELAY=1")
+            .env("RESOURCE_ENV_RK_B=SERIAL=/dev/ttyUSB1;RELAY=2")
+            .build()
+    };
+    let (a, b) = (fleet("a"), fleet("b"));
+    let runners = |f: &Fleet| [f.name("board-1"), f.name("board-2")];
+    for f in [&a, &b] {
+        f.ghr(&["init", "-n", "0"]).ok();
+        assert_eq!(
+            f.inspect(
+                &f.name("board-2"),
+                "{{range .Config.Env}}{{println .}}{{end}}"
+            )
+            .lines()
+            .filter(|l| l.starts_with("RUNNER_BOARD_INDEX=") || l.starts_with("RESOURCE_ENV_"))
+            .collect::<Vec<_>>(),
+            [
+                "RUNNER_BOARD_INDEX=2",
+                "RESOURCE_ENV_RK_A=SERIAL=/dev/ttyUSB0;RELAY=1",
+                "RESOURCE_ENV_RK_B=SERIAL=/dev/ttyUSB1;RELAY=2"
+            ]
+        );
+    }
+    assert!(
+        gh.wait_until(Duration::from_secs(60), |gh| [&a, &b].iter().all(|f| {
+            runners(f).iter().all(|n| {
+                gh.runner(&Scope::Org(&f.org), n)
+                    .is_some_and(|r| r.status == "online")
+            })
+        })),
+        "four board runners online:\n{}",
+        a.logs(&a.name("board-1"), 40)
+    );
+
+    let script = "echo \"member=$GHR_RESOURCE serial=$SERIAL relay=$RELAY\"";
+    let mut jobs = Vec::new();
+    for i in 0..4u64 {
+        for f in [&a, &b] {
+            let spec = JobSpec {
+                name: format!("flash-{i}"),
+                duration: Duration::from_millis(800),
+                run_id: 200 + i,
+                script: Some(script.into()),
+                ..JobSpec::default()
+            };
+            jobs.push(gh.dispatch_job(&Scope::Org(&f.org), &[label], spec));
+        }
+    }
+    // (member, steps started, steps finished, runner)
+    let mut spans: Vec<(String, SystemTime, SystemTime, String)> = Vec::new();
+    for id in jobs {
+        let job = gh
+            .wait_job(id, Duration::from_secs(120))
+            .unwrap_or_else(|| panic!("job {id} did not finish: {:?}", gh.job(id)));
+        assert_eq!(job.result.as_deref(), Some("Succeeded"), "{}", job.log);
+        let line = job
+            .log
+            .lines()
+            .find(|l| l.contains("member="))
+            .unwrap_or_else(|| panic!("the job printed its member: {}", job.log));
+        let member = if line.contains("member=rk-a serial=/dev/ttyUSB0 relay=1") {
+            "rk-a"
+        } else if line.contains("member=rk-b serial=/dev/ttyUSB1 relay=2") {
+            "rk-b"
+        } else {
+            panic!("a member with its own environment: {line}")
+        };
+        spans.push((
+            member.to_string(),
+            job.steps_started_at.unwrap(),
+            job.steps_finished_at.unwrap(),
+            job.runner_name.unwrap_or_default(),
+        ));
+    }
+    spans.sort();
+    for pair in spans.windows(2).filter(|p| p[0].0 == p[1].0) {
+        assert!(
+            pair[1].1 >= pair[0].2,
+            "two jobs on {} at once: {} and {}",
+            pair[0].0,
+            pair[0].3,
+            pair[1].3
+        );
+    }
+    for member in ["rk-a", "rk-b"] {
+        assert!(spans.iter().any(|s| s.0 == member), "{member} was used");
+    }
+    for f in [&a, &b] {
+        assert!(
+            spans.iter().any(|s| s.3.starts_with(&f.prefix)),
+            "{} ran jobs",
+            f.org
+        );
+    }
+    // Two members: at some moment two jobs ran at once.
+    let parallel = spans
+        .iter()
+        .any(|x| spans.iter().any(|y| x.0 != y.0 && x.1 < y.2 && y.1 < x.2));
+    assert!(parallel, "the pool ran two jobs at once: {spans:?}");
+}
