@@ -315,3 +315,70 @@ fn a_pool_of_two_boards_serves_two_orgs_one_job_per_member() {
         .any(|x| spans.iter().any(|y| x.0 != y.0 && x.1 < y.2 && y.1 < x.2));
     assert!(parallel, "the pool ran two jobs at once: {spans:?}");
 }
+
+/// `BOARD_HEALTHCHECK_<BOARD>` end to end: a board whose check fails keeps its runner off
+/// GitHub (the job waits in GitHub's queue), `ghr locks` says why, and the board coming back
+/// (the check passing) brings the runner back by itself.
+#[test]
+fn a_failing_health_check_keeps_the_board_runner_offline_until_it_passes() {
+    if !docker_ready("a_failing_health_check_keeps_the_board_runner_offline_until_it_passes") {
+        return;
+    }
+    let lab = Lab::new(env!("CARGO_BIN_EXE_ghr"));
+    let gh = &lab.gh;
+    // What the check looks at: a host directory the board container sees read-only.
+    let flags = lab.scratch().join("flags");
+    std::fs::create_dir(&flags).unwrap();
+    std::fs::set_permissions(&flags, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let label = "hc-board";
+    let f = lab
+        .fleet("health")
+        .env(&format!("BOARD_RUNNERS=pi:{label}"))
+        .env("RUNNER_RESOURCE_ID=hc-pi")
+        .env("BOARD_HEALTHCHECK_PI=echo probing $GHR_RESOURCE; test -e /flags/ok")
+        .env("RUNNER_HEALTHCHECK_INTERVAL=1s")
+        .env(&format!("BOARD_VOLUMES_PI={}:/flags:ro", flags.display()))
+        .build();
+    let runner = f.name("pi");
+    let scope = Scope::Org(&f.org);
+    f.ghr(&["init", "-n", "0"]).ok();
+
+    let health = |f: &Fleet| -> serde_json::Value {
+        locks_json(f)
+            .as_array()
+            .and_then(|a| a.iter().find(|r| r["resource"] == "hc-pi").cloned())
+            .unwrap_or_default()
+    };
+    assert!(
+        f.wait(Duration::from_secs(30), || health(&f)["health"]
+            == "unhealthy"),
+        "the failing check marks the board unhealthy: {}\n{}",
+        health(&f),
+        f.logs(&runner, 40)
+    );
+    assert_eq!(health(&f)["health_check"]["output"], "probing hc-pi");
+    let job = gh.dispatch_job(&scope, &[label], JobSpec::new("flash"));
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        gh.runner(&scope, &runner)
+            .is_some_and(|r| r.status == "offline"),
+        "an unhealthy board's runner is not online"
+    );
+    assert!(
+        gh.job(job).unwrap().runner_name.is_none(),
+        "the job waits in GitHub's queue"
+    );
+
+    std::fs::write(flags.join("ok"), "").unwrap();
+    let done = gh
+        .wait_job(job, Duration::from_secs(60))
+        .unwrap_or_else(|| {
+            panic!(
+                "the board came back: {}\n{}",
+                health(&f),
+                f.logs(&runner, 40)
+            )
+        });
+    assert_eq!(done.result.as_deref(), Some("Succeeded"), "{}", done.log);
+    assert_eq!(health(&f)["health"], "healthy");
+}
