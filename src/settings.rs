@@ -100,6 +100,14 @@ impl Sources {
         }
     }
 
+    /// The keys with a value (an empty one counts as unset, as everywhere).
+    pub fn set_keys(&self) -> Vec<String> {
+        self.keys()
+            .into_iter()
+            .filter(|k| self.get(k).is_some())
+            .collect()
+    }
+
     pub fn set_cli(&mut self, key: &str, value: String) {
         self.cli.insert(key.to_string(), value);
     }
@@ -277,7 +285,7 @@ impl Settings {
             name.push_str(ext);
             PathBuf::from(name)
         };
-        let boards::Boards { boards, warnings } = boards::resolve(|k| src.get(k), &src.keys())?;
+        let boards::Boards { boards, warnings } = boards::resolve(|k| src.get(k), &src.set_keys())?;
         let labels = boards::dedup(boards::split_list(
             &src.get("RUNNER_LABELS").unwrap_or_else(|| "intel".into()),
             ',',

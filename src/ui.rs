@@ -134,9 +134,10 @@ pub fn fleet_json(members: &[Member], docker_known: bool, github_known: bool) ->
     serde_json::to_string_pretty(&fleet).expect("plain data serializes")
 }
 
-/// `ghr plan`: one line per action (runner, action, why), the kept runners, or "nothing to do".
+/// `ghr plan`: one line per action (runner, action, why), then the kept runners and the
+/// notes; or "nothing to do".
 pub fn plan_text(plan: &Plan) -> String {
-    if plan.is_empty() && plan.kept.is_empty() {
+    if plan.is_empty() && plan.kept.is_empty() && plan.notes.is_empty() {
         return "nothing to do".into();
     }
     let mut table = Table::new();
@@ -153,6 +154,9 @@ pub fn plan_text(plan: &Plan) -> String {
     }
     for kept in &plan.kept {
         table.add_row([kept.runner.clone(), "keep".into(), kept.why.clone()]);
+    }
+    for note in &plan.notes {
+        table.add_row([note.runner.clone(), "note".into(), note.why.clone()]);
     }
     if plan.is_empty() {
         format!("nothing to do\n{table}")

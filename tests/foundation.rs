@@ -422,6 +422,17 @@ fn a_compose_file_ghr_did_not_write_is_never_touched() {
     assert!(ghr.file("ours.yml").unwrap().contains("runner-2:"));
 }
 
+/// A newcomer's first step: `.env.example` as it is (plus ORG) is a valid, quiet `.env`.
+#[test]
+fn env_example_as_is_gives_a_fleet_without_warnings() {
+    let example =
+        std::fs::read_to_string(format!("{}/.env.example", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let ghr = in_scratch("example").env_file(&example.replace("\nORG=\n", "\nORG=acme\n"));
+    let out = ghr.run(&["compose"]).ok();
+    assert_eq!(out.stderr, "", "no warning");
+    assert!(ghr.file("docker-compose.acme.yml").is_some());
+}
+
 #[test]
 fn per_board_key_without_board_warns_and_goes_on() {
     let ghr = in_scratch("orphan")
