@@ -50,6 +50,24 @@ impl Outcome {
     fn skip(&self, runner: &str) -> bool {
         self.failed.contains(runner) || self.kept.contains(runner)
     }
+
+    /// One runner's step: its line when it went well; else its error, and the runner is
+    /// skipped in the later phases.
+    fn report(
+        &mut self,
+        progress: &Progress,
+        runner: &str,
+        result: std::result::Result<String, String>,
+    ) {
+        match result {
+            Ok(line) => progress.line(&line),
+            Err(line) => {
+                progress.error(&line);
+                self.failed.insert(runner.to_string());
+            }
+        }
+        progress.inc();
+    }
 }
 
 /// Carries out `plan`. Fails as a whole only when a fleet-wide step fails (the image, the
@@ -246,14 +264,10 @@ fn carry_over(ctx: &Context, plan: &Plan, out: &mut Outcome) {
             .carry_over(&ctx.settings.prefix, runner, ctx.image, from, to)
     });
     for ((runner, from, to), result) in steps.iter().zip(results) {
-        match result {
-            Ok(()) => progress.line(&format!("{from} carried over into {to}")),
-            Err(e) => {
-                progress.error(&format!("{runner}: {e}"));
-                out.failed.insert(runner.to_string());
-            }
-        }
-        progress.inc();
+        let result = result
+            .map(|()| format!("{from} carried over into {to}"))
+            .map_err(|e| format!("{runner}: {e}"));
+        out.report(&progress, runner, result);
     }
 }
 
@@ -302,17 +316,10 @@ fn sync_installs(ctx: &Context, plan: &Plan, local: &[LocalRunner], out: &mut Ou
         )
     });
     for ((_, c), result) in steps.iter().zip(results) {
-        match result {
-            Ok(()) => progress.line(&format!(
-                "copied the runner install of {} into {}",
-                ctx.image, c.name
-            )),
-            Err(e) => {
-                progress.error(&format!("{}: {e}", c.name));
-                out.failed.insert(c.name.clone());
-            }
-        }
-        progress.inc();
+        let result = result
+            .map(|()| format!("copied the runner install of {} into {}", ctx.image, c.name))
+            .map_err(|e| format!("{}: {e}", c.name));
+        out.report(&progress, &c.name, result);
     }
 }
 
@@ -441,25 +448,17 @@ fn github_writes(ctx: &Context, plan: &Plan, out: &mut Outcome) {
         }
     }
     for ((name, _, l), result) in labels.iter().zip(remote.set_labels(&labels)) {
-        match result {
-            Ok(()) => progress.line(&format!("labels of {name}: {}", l.join(","))),
-            Err(e) => {
-                progress.error(&format!("cannot set the labels of {name}: {e}"));
-                out.failed.insert(name.clone());
-            }
-        }
-        progress.inc();
+        let result = result
+            .map(|()| format!("labels of {name}: {}", l.join(",")))
+            .map_err(|e| format!("cannot set the labels of {name}: {e}"));
+        out.report(&progress, name, result);
     }
     for (group_id, group, runners) in &groups {
         for ((name, _), result) in runners.iter().zip(remote.set_group(*group_id, runners)) {
-            match result {
-                Ok(()) => progress.line(&format!("moved {name} to runner group {group}")),
-                Err(e) => {
-                    progress.error(&format!("cannot move {name} to runner group {group}: {e}"));
-                    out.failed.insert(name.clone());
-                }
-            }
-            progress.inc();
+            let result = result
+                .map(|()| format!("moved {name} to runner group {group}"))
+                .map_err(|e| format!("cannot move {name} to runner group {group}: {e}"));
+            out.report(&progress, name, result);
         }
     }
 }

@@ -456,31 +456,30 @@ mod tests {
         }
     }
 
-    fn file_text(s: &Settings) -> String {
-        let runners = crate::fleet::desired(s, 1);
-        render(&RenderInput {
-            settings: s,
-            runners: &runners,
-            image: "img",
-            host: &host(),
-            wrapper: Some(std::path::Path::new("/usr/bin/ghr")),
-            recorded_count: None,
-        })
-        .to_yaml()
-    }
-
-    fn services(s: &Settings, host: &HostFacts) -> Vec<(String, Service)> {
-        let runners = crate::fleet::desired(s, 1);
+    /// The compose file of `generic` runners plus the boards, ghr mounted as the wrapper.
+    fn rendered(
+        s: &Settings,
+        generic: u32,
+        host: &HostFacts,
+        recorded: Option<u32>,
+    ) -> ComposeFile {
+        let runners = crate::fleet::desired(s, generic);
         render(&RenderInput {
             settings: s,
             runners: &runners,
             image: "img",
             host,
             wrapper: Some(std::path::Path::new("/usr/bin/ghr")),
-            recorded_count: None,
+            recorded_count: recorded,
         })
-        .services
-        .0
+    }
+
+    fn file_text(s: &Settings) -> String {
+        rendered(s, 1, &host(), None).to_yaml()
+    }
+
+    fn services(s: &Settings, host: &HostFacts) -> Vec<(String, Service)> {
+        rendered(s, 1, host, None).services.0
     }
 
     #[test]
@@ -663,15 +662,7 @@ mod tests {
             before,
             "labels are GitHub's business, not the container's"
         );
-        let runners = crate::fleet::desired(&s, 2);
-        let file = render(&RenderInput {
-            settings: &s,
-            runners: &runners,
-            image: "img",
-            host: &host(),
-            wrapper: None,
-            recorded_count: Some(2),
-        });
+        let file = rendered(&s, 2, &host(), Some(2));
         let text = file.to_yaml();
         assert_eq!(recorded_count(&text), Some(2));
         assert_eq!(recorded_count(HEADER), None);
@@ -680,16 +671,7 @@ mod tests {
 
     #[test]
     fn volumes_have_fixed_names_and_the_project_follows_the_prefix() {
-        let s = settings(&[]);
-        let runners = crate::fleet::desired(&s, 1);
-        let file = render(&RenderInput {
-            settings: &s,
-            runners: &runners,
-            image: "img",
-            host: &host(),
-            wrapper: None,
-            recorded_count: None,
-        });
+        let file = rendered(&settings(&[]), 1, &host(), None);
         let names: Vec<(&str, &str)> = file
             .volumes
             .0
