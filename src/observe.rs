@@ -26,14 +26,17 @@ pub struct Snapshot {
 }
 
 /// The fleet's containers and volumes, in natural name order: those carrying ghr's prefix
-/// label, and those named as the fleet names its runners, which runner.sh (no labels) and
-/// older ghr versions (volumes under a directory-derived compose project) made.
+/// label, and those compose made under the fleet's runner names, which runner.sh (no labels)
+/// and older ghr versions (volumes under a directory-derived compose project) made.
 pub fn local(settings: &Settings, docker: &Docker) -> Result<Local> {
     let by_label = format!("label={}={}", label::PREFIX, settings.prefix);
     let by_name = format!("name={}", crate::fleet::runner_name_start(&settings.prefix));
     let mut runners = docker.runners(&by_label)?;
     for found in docker.runners(&by_name)? {
+        // Only compose's (runner.sh's): a container someone made by hand under a runner's
+        // name is not taken over; compose then refuses the name, and says so.
         if crate::fleet::is_fleet_name(&settings.prefix, &found.name)
+            && found.project.is_some()
             && !runners.iter().any(|r| r.name == found.name)
         {
             runners.push(found);

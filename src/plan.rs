@@ -558,7 +558,8 @@ fn foreign_maker(input: &Inputs, local: &LocalRunner) -> Option<String> {
         Some(p) => Some(format!(
             "runner.sh made it (compose project {p}); ghr takes it over, keeping its volumes"
         )),
-        None => Some("made outside compose; ghr takes it over, keeping its volumes".into()),
+        // (gathering leaves unlabelled containers compose did not make out)
+        None => Some("made outside compose, with ghr's labels; created anew".into()),
     }
 }
 
