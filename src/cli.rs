@@ -40,7 +40,7 @@ pub enum Command {
     Init(InitArgs),
     /// Print what `ghr init` would do, changing nothing
     Plan(PlanArgs),
-    /// Regenerate the compose file only (no GitHub call; Docker only to count runners without -n)
+    /// Regenerate the compose file only (no GitHub call, no container touched)
     Compose(CountArgs),
     /// Register the named runners, or every runner not configured yet
     Register(NamesArgs),
