@@ -233,6 +233,13 @@ impl FakeGitHub {
         self.with(|st| st.registration_latency = latency);
     }
 
+    /// Added after GitHub added (or replaced) a runner for config.sh and before it answers:
+    /// GitHub lists the runner while config.sh has not written `.runner` yet, the window in
+    /// which an interrupted registration leaves GitHub ahead of the runner's own files.
+    pub fn set_agent_latency(&self, latency: Duration) {
+        self.with(|st| st.agent_latency = latency);
+    }
+
     /// Primary rate limit state. With `remaining == 0`, REST answers are 403 until `reset`.
     pub fn set_rate_limit(&self, remaining: u64, reset_epoch_secs: u64) {
         self.with(|st| {

@@ -76,9 +76,17 @@ pub(crate) fn handle(sh: &Shared, req: &Req, rest: &[&str]) -> Reply {
         return r;
     }
     let m = req.method.as_str();
+    // How long the answer to a runner just added or replaced waits (see `set_agent_latency`).
+    let mut delay = std::time::Duration::ZERO;
     let reply = match rest {
         ["_apis", "distributedtask", "pools"] if m == "GET" => pools(&mut st, req),
-        ["_apis", "distributedtask", "pools", _, "agents", tail @ ..] => agents(&mut st, req, tail),
+        ["_apis", "distributedtask", "pools", _, "agents", tail @ ..] => {
+            let reply = agents(&mut st, req, tail);
+            if matches!(m, "POST" | "PUT") && reply.status == 200 {
+                delay = st.agent_latency;
+            }
+            reply
+        }
         ["_apis", "distributedtask", "pools", _, "sessions"] if m == "POST" => {
             session_create(&mut st, req)
         }
@@ -110,6 +118,9 @@ pub(crate) fn handle(sh: &Shared, req: &Req, rest: &[&str]) -> Reply {
     };
     drop(st);
     sh.cond.notify_all();
+    if !delay.is_zero() {
+        std::thread::sleep(delay);
+    }
     reply
 }
 

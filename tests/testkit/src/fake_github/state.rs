@@ -125,6 +125,7 @@ pub(crate) struct State {
     pub runner_errors: Option<(usize, u16)>,
     pub latency: Duration,
     pub registration_latency: Duration,
+    pub agent_latency: Duration,
     pub rate: RateLimit,
     pub token_ttl: Duration,
     pub offset_minutes: i32,
@@ -155,6 +156,7 @@ impl State {
             runner_errors: None,
             latency: Duration::ZERO,
             registration_latency: Duration::ZERO,
+            agent_latency: Duration::ZERO,
             rate: RateLimit {
                 limit: 5000,
                 remaining: 5000,
