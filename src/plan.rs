@@ -3,7 +3,7 @@
 //! I/O, so every rule has a table test below. Commands gather the state, ask for a plan, and
 //! hand it to the executor (`apply.rs`); `ghr plan` prints it.
 
-use crate::fleet::{natural_cmp, DesiredRunner, LocalRunner, RemoteRunner};
+use crate::fleet::{natural_cmp, ContainerState, DesiredRunner, LocalRunner, RemoteRunner};
 use std::collections::BTreeMap;
 
 /// What the command wants done.
@@ -275,8 +275,11 @@ impl Plan {
 }
 
 /// The containers whose volume must be read to plan (does it hold a registration?): those
-/// GitHub does not list. A runner GitHub lists is registered; reading every volume would
-/// cost a `docker cp` each on every command.
+/// GitHub does not list, and those not running. A running runner GitHub lists is registered;
+/// one that is not running may not be: a registration interrupted after GitHub took it but
+/// before `config.sh` wrote `.runner` leaves GitHub ahead of the volume, and starting such a
+/// container would only crash-loop. Reading every volume would cost a `docker cp` each on
+/// every command; a converged fleet needs none.
 pub fn registration_checks(
     prefix: &str,
     local: &[LocalRunner],
@@ -285,13 +288,17 @@ pub fn registration_checks(
     local
         .iter()
         .filter(|c| {
-            !github
-                .iter()
-                .any(|g| g.name == c.name && crate::fleet::is_ours(prefix, &g.name))
+            c.state != ContainerState::Running
+                || !github
+                    .iter()
+                    .any(|g| g.name == c.name && crate::fleet::is_ours(prefix, &g.name))
         })
         .map(|c| c.name.clone())
         .collect()
 }
+
+/// Why a runner GitHub lists is registered again: its volume holds no registration.
+const LISTED_BUT_NOT_CONFIGURED: &str = "GitHub lists it but its volume holds no registration (an interrupted registration?); registered again under its name";
 
 /// The labels to set on GitHub when they differ from what the runner has, else `None`.
 /// GitHub's labels are case-insensitive; read-only ones (self-hosted, OS, arch) are not ours.
@@ -648,6 +655,7 @@ fn registration_redo(
 ) -> Option<(Action, &'static str)> {
     let register = |unless_registered| Action::Register { unless_registered };
     match (remote, input.github.is_some(), local.configured) {
+        (Some(_), _, Some(false)) => Some((register(false), LISTED_BUT_NOT_CONFIGURED)),
         (Some(_), _, _) => None,
         (None, true, Some(true)) => Some((
             Action::Reregister,
@@ -1128,6 +1136,45 @@ mod tests {
         w.local_mut("2").configured = Some(false);
         w.local_mut("2").state = ContainerState::Created;
         assert_eq!(steps(&w.init()), s(&[("2", "register"), ("2", "start")]));
+    }
+
+    #[test]
+    fn a_runner_github_lists_without_a_registration_in_its_volume_is_registered_again() {
+        // ghr killed after GitHub took runner-2's registration, before config.sh wrote
+        // .runner; the next command removed the one-off, so the volume holds none.
+        let mut w = converged(3);
+        w.local_mut("2").state = ContainerState::Created;
+        w.local_mut("3").state = ContainerState::Restarting;
+        // Not running: read, though GitHub lists them; the running one is not read.
+        assert_eq!(
+            registration_checks(P, &w.local, &w.github),
+            [format!("{P}runner-2"), format!("{P}runner-3")]
+        );
+        w.local_mut("2").configured = Some(false);
+        w.local_mut("3").configured = Some(false);
+        let want = s(&[
+            ("3", "stop"),
+            ("2", "register"),
+            ("3", "register"),
+            ("2", "start"),
+            ("3", "start"),
+        ]);
+        let plan = w.init();
+        assert_eq!(steps(&plan), want);
+        assert_eq!(
+            plan.steps[1].action,
+            Action::Register {
+                unless_registered: false
+            }
+        );
+        assert_eq!(plan.steps[1].why, LISTED_BUT_NOT_CONFIGURED);
+        // `ghr start` does the same.
+        assert_eq!(steps(&w.plan(Intent::Start { targets: vec![] })), want);
+        // Stopped but registered: only started, as before.
+        w.local_mut("2").configured = Some(true);
+        w.local_mut("3").configured = Some(true);
+        w.local_mut("3").state = ContainerState::Exited;
+        assert_eq!(steps(&w.init()), s(&[("2", "start"), ("3", "start")]));
     }
 
     #[test]
