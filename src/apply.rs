@@ -120,17 +120,14 @@ pub fn apply(ctx: &Context, plan: &Plan) -> Result<Outcome> {
                 .containers_do("stop", names, Some(ctx.settings.stop_grace_period))
         },
     );
+    sync_installs(ctx, plan, &mut out);
     create(ctx, plan, &mut out)?;
-    let local = if [Phase::SyncInstall, Phase::Register]
-        .iter()
-        .any(|p| plan.of(*p).next().is_some())
-    {
+    let local = if plan.of(Phase::Register).next().is_some() {
         crate::observe::local(ctx.settings, ctx.docker)?.runners
     } else {
         Vec::new()
     };
     carry_over(ctx, plan, &mut out);
-    sync_installs(ctx, plan, &local, &mut out);
     register(ctx, plan, &local, &mut out);
     github_writes(ctx, plan, &mut out);
     batch(
@@ -295,31 +292,35 @@ fn with_container<'a>(
     found
 }
 
-fn sync_installs(ctx: &Context, plan: &Plan, local: &[LocalRunner], out: &mut Outcome) {
-    let count = plan.of(Phase::SyncInstall).count();
-    if count == 0 {
+/// The image's runner install into the volumes, before the containers are (re)created.
+fn sync_installs(ctx: &Context, plan: &Plan, out: &mut Outcome) {
+    let steps: Vec<(&str, &str)> = plan
+        .of(Phase::SyncInstall)
+        .filter_map(|s| match (&s.runner, &s.action) {
+            (Some(r), Action::SyncInstall { volume }) if !out.skip(r) => {
+                Some((r.as_str(), volume.as_str()))
+            }
+            _ => None,
+        })
+        .collect();
+    if steps.is_empty() {
         return;
     }
-    let progress = Progress::new(count, "copying runner installs");
-    let steps = with_container(plan, Phase::SyncInstall, local, out, &progress);
-    let results = map_bounded(&steps, ONEOFF_CONCURRENCY, |(_, c)| {
-        let volume = c
-            .home_volume
-            .as_deref()
-            .ok_or_else(|| Error::Docker(format!("{} has no volume at /home/runner", c.name)))?;
+    let progress = Progress::new(steps.len(), "copying runner installs");
+    let results = map_bounded(&steps, ONEOFF_CONCURRENCY, |(runner, volume)| {
         ctx.docker.sync_install(
             &ctx.settings.prefix,
-            &c.name,
+            runner,
             ctx.image,
             volume,
             ctx.settings.workdir.as_deref(),
         )
     });
-    for ((_, c), result) in steps.iter().zip(results) {
+    for ((runner, _), result) in steps.iter().zip(results) {
         let result = result
-            .map(|()| format!("copied the runner install of {} into {}", ctx.image, c.name))
-            .map_err(|e| format!("{}: {e}", c.name));
-        out.report(&progress, &c.name, result);
+            .map(|()| format!("copied the runner install of {} into {runner}", ctx.image))
+            .map_err(|e| format!("{runner}: {e}"));
+        out.report(&progress, runner, result);
     }
 }
 

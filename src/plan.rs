@@ -82,9 +82,14 @@ pub enum Action {
         from: String,
         to: String,
     },
-    /// Copy the image's runner install into the runner's volume, keeping the registration
-    /// and the work directory (the volume hides every later image's files otherwise).
-    SyncInstall,
+    /// Copy the image's runner install into the runner's volume `volume`, keeping the
+    /// registration and the work directory (the volume hides every later image's files
+    /// otherwise). It runs before the container is (re)created, with the runner stopped: a
+    /// container on the new image then always has the new install, so an interrupted copy
+    /// leaves the old container, and the next command copies again.
+    SyncInstall {
+        volume: String,
+    },
     /// `config.sh` in a one-off container. `unless_registered`: skip it when the volume
     /// already holds a registration (a volume carried over from runner.sh or an older ghr).
     Register {
@@ -118,9 +123,9 @@ pub enum Phase {
     Build,
     Compose,
     Stop,
+    SyncInstall,
     Create,
     CarryOver,
-    SyncInstall,
     Register,
     GitHub,
     Start,
@@ -137,7 +142,7 @@ impl Action {
             Action::Stop => Phase::Stop,
             Action::Create | Action::Recreate | Action::Replace => Phase::Create,
             Action::CarryOver { .. } => Phase::CarryOver,
-            Action::SyncInstall => Phase::SyncInstall,
+            Action::SyncInstall { .. } => Phase::SyncInstall,
             Action::Register { .. } | Action::Reregister => Phase::Register,
             Action::SetLabels { .. } | Action::SetGroup { .. } => Phase::GitHub,
             Action::Start => Phase::Start,
@@ -157,7 +162,7 @@ impl Action {
             Action::Recreate => "recreate",
             Action::Replace => "replace",
             Action::CarryOver { .. } => "carry-over",
-            Action::SyncInstall => "sync-install",
+            Action::SyncInstall { .. } => "sync-install",
             Action::Register { .. } => "register",
             Action::Reregister => "reregister",
             Action::SetLabels { .. } => "set-labels",
@@ -416,6 +421,23 @@ fn has_volume(input: &Inputs, runner: &str) -> bool {
     input.volumes.iter().any(|(_, r)| r == runner)
 }
 
+/// The volume that holds a runner's /home/runner: its container's, else its data volume
+/// (the fixed name before an older naming, which a carry-over then copies from).
+fn home_volume(input: &Inputs, local: Option<&LocalRunner>, runner: &str) -> Option<String> {
+    if let Some(volume) = local.and_then(|c| c.home_volume.clone()) {
+        return Some(volume);
+    }
+    let fixed = crate::fleet::volume_name(runner, "-data");
+    let data = input
+        .volumes
+        .iter()
+        .filter(|(v, r)| r == runner && v.ends_with("-data"))
+        .map(|(v, _)| v);
+    let mut data: Vec<&String> = data.collect();
+    data.sort_by_key(|v| **v != fixed);
+    data.first().map(|v| v.to_string())
+}
+
 /// One desired runner of `init`.
 fn converge(
     input: &Inputs,
@@ -467,20 +489,34 @@ fn converge(
             ),
         );
     }
+    let mut stopping = false;
     if recreating {
+        // The new install goes into the volume before the container changes image, with the
+        // runner stopped, so no container ever runs a new image over an old install.
+        if let Some(volume) = image_changed
+            .then(|| home_volume(input, Some(local), name))
+            .flatten()
+        {
+            if local.state.is_up() {
+                plan.push(
+                    Some(name),
+                    Action::Stop,
+                    "before its runner install is replaced",
+                );
+                stopping = true;
+            }
+            plan.push(
+                Some(name),
+                Action::SyncInstall { volume },
+                "its volume still holds the runner install of the old image",
+            );
+        }
         let action = match foreign {
             Some(_) => Action::Replace,
             None => Action::Recreate,
         };
         plan.push(Some(name), action, recreate.join(", "));
         carry_over(input, name, plan);
-        if image_changed {
-            plan.push(
-                Some(name),
-                Action::SyncInstall,
-                "its volume still holds the runner install of the old image",
-            );
-        }
     }
 
     // Its registration: there, gone from GitHub, or to be redone on purpose.
@@ -489,7 +525,6 @@ fn converge(
     } else {
         registration_redo(input, remote, local)
     };
-    let mut stopping = false;
     match redo {
         Some(_) if busy => plan.keep(name, "busy with a job, so not registered again now"),
         Some((action, why)) => {
@@ -616,11 +651,13 @@ fn create_and_register(input: &Inputs, remote: Option<&RemoteRunner>, name: &str
     );
     if adopted {
         carry_over(input, name, plan);
-        plan.push(
-            Some(name),
-            Action::SyncInstall,
-            "its volume may hold an older runner install",
-        );
+        if let Some(volume) = home_volume(input, None, name) {
+            plan.push(
+                Some(name),
+                Action::SyncInstall { volume },
+                "its volume may hold an older runner install",
+            );
+        }
         plan.push(
             Some(name),
             Action::Register {
@@ -935,11 +972,17 @@ mod tests {
         assert_eq!(
             steps(&plan),
             s(&[
-                ("1", "create"),
                 ("1", "sync-install"),
+                ("1", "create"),
                 ("1", "register"),
                 ("1", "start")
             ])
+        );
+        assert_eq!(
+            plan.steps[0].action,
+            Action::SyncInstall {
+                volume: format!("{P}runner-1-data")
+            }
         );
         assert_eq!(
             plan.steps[2].action,
@@ -1006,12 +1049,12 @@ mod tests {
         assert_eq!(
             steps(&plan),
             s(&[
+                ("1", "sync-install"),
+                ("2", "sync-install"),
                 ("1", "create"),
                 ("2", "create"),
                 ("1", "carry-over"),
                 ("1", "carry-over"),
-                ("1", "sync-install"),
-                ("2", "sync-install"),
                 ("1", "register"),
                 ("2", "register"),
                 ("1", "start"),
@@ -1019,11 +1062,24 @@ mod tests {
             ])
         );
         assert_eq!(
-            plan.steps[3].action,
+            plan.steps[5].action,
             Action::CarryOver {
                 from: format!("lab_{P}runner-1-udev-rules"),
                 to: format!("{P}runner-1-udev-rules")
             }
+        );
+        // The install goes into the volume that is carried over, or the one of the fixed
+        // name when that exists already.
+        assert_eq!(
+            (&plan.steps[0].action, &plan.steps[1].action),
+            (
+                &Action::SyncInstall {
+                    volume: format!("lab_{P}runner-1-data")
+                },
+                &Action::SyncInstall {
+                    volume: format!("{P}runner-2-data")
+                }
+            )
         );
         assert_eq!(plan.notes.len(), 1);
         assert!(plan.notes[0]
@@ -1205,18 +1261,28 @@ mod tests {
         w.github_mut("3").busy = true;
         w.local_mut("2").spec = Some("old".into());
         let plan = w.init();
+        // The new install goes into each volume with the runner stopped, before the
+        // container changes image.
         assert_eq!(
             steps(&plan),
             s(&[
-                ("1", "recreate"),
-                ("2", "recreate"),
+                ("1", "stop"),
+                ("2", "stop"),
                 ("1", "sync-install"),
                 ("2", "sync-install"),
+                ("1", "recreate"),
+                ("2", "recreate"),
                 ("1", "start"),
                 ("2", "start")
             ])
         );
-        assert_eq!(plan.steps[1].why, "its settings changed, its image changed");
+        assert_eq!(
+            plan.steps[2].action,
+            Action::SyncInstall {
+                volume: format!("{P}runner-1-data")
+            }
+        );
+        assert_eq!(plan.steps[5].why, "its settings changed, its image changed");
         assert_eq!(plan.kept.len(), 1);
         assert!(plan.kept[0]
             .why
@@ -1232,11 +1298,29 @@ mod tests {
             steps(&w.init()),
             s(&[
                 ("-", "build-image"),
-                ("1", "recreate"),
+                ("1", "stop"),
                 ("1", "sync-install"),
+                ("1", "recreate"),
                 ("1", "start")
             ])
         );
+    }
+
+    #[test]
+    fn an_interrupted_install_copy_is_done_again() {
+        // ghr stopped runner-1 and was interrupted while copying the new install: the
+        // container still runs the old image, so the next plan copies again.
+        let mut w = converged(1);
+        w.image.id = Some("sha256:2".into());
+        w.local_mut("1").state = ContainerState::Exited;
+        assert_eq!(
+            steps(&w.init()),
+            s(&[("1", "sync-install"), ("1", "recreate"), ("1", "start")])
+        );
+        // Once the container runs the new image, its volume has the new install.
+        w.local_mut("1").image_id = "sha256:2".into();
+        w.local_mut("1").configured = Some(true);
+        assert_eq!(steps(&w.init()), s(&[("1", "start")]));
     }
 
     #[test]
