@@ -149,11 +149,33 @@ fn steps(v: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// What Docker and the fleet directory hold: containers (with their incarnations), volumes,
+/// one-offs, and every file ghr writes (compose file, token cache, Dockerfile hash).
+fn local_state(fleet: &Fleet, names: &[String]) -> String {
+    let files: Vec<(String, Option<String>)> = fleet
+        .ghr
+        .files()
+        .into_iter()
+        .filter(|f| !f.ends_with(".lock"))
+        .map(|f| {
+            let text = fleet.ghr.file(&f);
+            (f, text)
+        })
+        .collect();
+    format!(
+        "{:?}\n{:?}\n{:?}\n{:?}\n{files:?}",
+        fleet.containers(),
+        incarnations(fleet, names),
+        fleet.volumes(),
+        fleet.oneoffs()
+    )
+}
+
 /// `ghr plan` and `ghr plan --json` with the current settings: they make no write call to
-/// GitHub and change no container; returns the JSON plan's steps.
+/// GitHub and change nothing in Docker or the fleet's files; returns the JSON plan's steps.
 #[track_caller]
 fn plan(gh: &FakeGitHub, fleet: &Fleet, args: &[&str], names: &[String]) -> Vec<(String, String)> {
-    let before = (fleet.containers(), incarnations(fleet, names));
+    let before = local_state(fleet, names);
     gh.clear_requests();
     let mut text_args = vec!["plan"];
     text_args.extend(args);
@@ -167,9 +189,9 @@ fn plan(gh: &FakeGitHub, fleet: &Fleet, args: &[&str], names: &[String]) -> Vec<
     );
     assert_eq!(registrations(gh), 0, "ghr plan registers nothing");
     assert_eq!(
-        (fleet.containers(), incarnations(fleet, names)),
+        local_state(fleet, names),
         before,
-        "ghr plan changes no container"
+        "ghr plan changes nothing in Docker or the fleet's files"
     );
     let steps = plan_steps(&json);
     if steps.is_empty() {
@@ -404,8 +426,21 @@ fn init_converges_on_every_setting() {
     assert_eq!(renewed, [true, false, false, true]);
     init_is_a_no_op(gh, &fleet, &all);
 
-    // -n down: nobody to ask off a terminal and no -y: nothing changes, exit 130, and the
-    // message names the runner that would go.
+    // -n down: `plan -n 2` says what goes (and records no new size); nobody to ask off a
+    // terminal and no -y: nothing changes, exit 130, and the message names the runner.
+    assert_eq!(
+        plan(gh, &fleet, &["-n", "2"], &all),
+        steps(&[
+            ("-", "write-compose"),
+            (&generic[2], "unregister"),
+            (&generic[2], "remove-container"),
+            (&generic[2], "remove-volumes")
+        ])
+    );
+    assert!(
+        plan(gh, &fleet, &[], &all).is_empty(),
+        "the size is still 3"
+    );
     gh.clear_requests();
     let refused = fleet.ghr(&["init", "-n", "2"]).code(130);
     assert!(

@@ -74,7 +74,10 @@ fn only_ui_prints() {
 fn the_lint_sees_each_macro_once() {
     assert_eq!(calls("    println!(\"x\");"), ["println!"]);
     assert_eq!(calls("eprintln!(\"{e}\")"), ["eprintln!"]);
-    assert_eq!(calls("eprint!(\"x\"); print!(\"y\")"), ["print!", "eprint!"]);
+    assert_eq!(
+        calls("eprint!(\"x\"); print!(\"y\")"),
+        ["print!", "eprint!"]
+    );
     assert_eq!(calls("let x = dbg!(y);"), ["dbg!"]);
     assert!(calls("// println! in a comment").is_empty());
     assert!(calls("ui::info(&text); // not eprintln!").is_empty());
