@@ -120,7 +120,11 @@ pub fn apply(ctx: &Context, plan: &Plan) -> Result<Outcome> {
                 .containers_do("stop", names, Some(ctx.settings.stop_grace_period))
         },
     );
+    // Between phases: an interrupted command goes no further (see `interrupt`).
+    let checkpoint = crate::interrupt::checkpoint;
+    checkpoint();
     sync_installs(ctx, plan, &mut out);
+    checkpoint();
     create(ctx, plan, &mut out)?;
     let local = if plan.of(Phase::Register).next().is_some() {
         crate::observe::local(ctx.settings, ctx.docker)?.runners
@@ -128,8 +132,11 @@ pub fn apply(ctx: &Context, plan: &Plan) -> Result<Outcome> {
         Vec::new()
     };
     carry_over(ctx, plan, &mut out);
+    checkpoint();
     register(ctx, plan, &local, &mut out);
+    checkpoint();
     github_writes(ctx, plan, &mut out);
+    checkpoint();
     batch(
         plan,
         &mut out,
@@ -138,7 +145,9 @@ pub fn apply(ctx: &Context, plan: &Plan) -> Result<Outcome> {
         "started",
         |names| ctx.docker.containers_do("start", names, None),
     );
+    checkpoint();
     unregister(ctx, plan, &mut out);
+    checkpoint();
     batch(
         plan,
         &mut out,

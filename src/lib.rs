@@ -53,7 +53,10 @@ pub fn main() -> std::process::ExitCode {
             });
         }
     };
-    match commands::run(cli) {
+    let result = commands::run(cli);
+    // Interrupted: the signal thread ends ghr, with 128 + the signal, once it cleaned up.
+    interrupt::checkpoint();
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             ui::error(&error.to_string());
