@@ -150,24 +150,26 @@ fn steps(v: &[(&str, &str)]) -> Vec<(String, String)> {
 }
 
 /// What Docker and the fleet directory hold: containers (with their incarnations), volumes,
-/// one-offs, and every file ghr writes (compose file, token cache, Dockerfile hash).
+/// and every file ghr writes (compose file, token cache, Dockerfile hash), by content hash
+/// (the files hold secrets). One-offs are left out: a killed ghr's go on by themselves.
 fn local_state(fleet: &Fleet, names: &[String]) -> String {
-    let files: Vec<(String, Option<String>)> = fleet
+    use std::hash::{Hash, Hasher};
+    let files: Vec<(String, u64)> = fleet
         .ghr
         .files()
         .into_iter()
         .filter(|f| !f.ends_with(".lock"))
         .map(|f| {
-            let text = fleet.ghr.file(&f);
-            (f, text)
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            fleet.ghr.file(&f).hash(&mut h);
+            (f, h.finish())
         })
         .collect();
     format!(
-        "{:?}\n{:?}\n{:?}\n{:?}\n{files:?}",
+        "{:?}\n{:?}\n{:?}\n{files:?}",
         fleet.containers(),
         incarnations(fleet, names),
-        fleet.volumes(),
-        fleet.oneoffs()
+        fleet.volumes()
     )
 }
 
