@@ -218,10 +218,10 @@ fn plan(gh: &FakeGitHub, fleet: &Fleet, args: &[&str], names: &[String]) -> Vec<
 }
 
 /// A second `init` with the same settings: no write call to GitHub, no registration, no
-/// container recreated or restarted.
+/// container recreated or restarted, no file or volume changed.
 #[track_caller]
 fn init_is_a_no_op(gh: &FakeGitHub, fleet: &Fleet, names: &[String]) {
-    let before = incarnations(fleet, names);
+    let before = local_state(fleet, names);
     gh.clear_requests();
     fleet.ghr(&["init"]).ok().stdout_line(&format!(
         "{} runners of {ORG} are as the settings say; nothing to do",
@@ -234,9 +234,9 @@ fn init_is_a_no_op(gh: &FakeGitHub, fleet: &Fleet, names: &[String]) {
     );
     assert_eq!(registrations(gh), 0, "a no-op init registers nothing");
     assert_eq!(
-        incarnations(fleet, names),
+        local_state(fleet, names),
         before,
-        "a no-op init touches no container"
+        "a no-op init changes nothing in Docker or the fleet's files"
     );
 }
 
@@ -278,10 +278,10 @@ fn init_converges_on_every_setting() {
     assert_eq!(plan(gh, &fleet, &[], &all), want);
     gh.clear_requests();
     fleet.ghr(&["init"]).ok();
-    let mut puts: Vec<String> = generic
+    // ids[..3] are the generic runners', ids[3] the board runner's.
+    let mut puts: Vec<String> = ids[..3]
         .iter()
-        .zip(&ids)
-        .map(|(_, id)| format!("PUT /orgs/{ORG}/actions/runners/{id}/labels"))
+        .map(|id| format!("PUT /orgs/{ORG}/actions/runners/{id}/labels"))
         .collect();
     puts.sort();
     let mut writes = rest_writes(gh);
