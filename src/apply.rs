@@ -125,13 +125,15 @@ pub fn apply(ctx: &Context, plan: &Plan) -> Result<Outcome> {
     checkpoint();
     sync_installs(ctx, plan, &mut out);
     checkpoint();
+    carry_over(ctx, plan, &mut out);
+    checkpoint();
     create(ctx, plan, &mut out)?;
+    remove_carried_over(ctx, plan, &out);
     let local = if plan.of(Phase::Register).next().is_some() {
         crate::observe::local(ctx.settings, ctx.docker)?.runners
     } else {
         Vec::new()
     };
-    carry_over(ctx, plan, &mut out);
     checkpoint();
     register(ctx, plan, &local, &mut out);
     checkpoint();
@@ -249,8 +251,8 @@ fn create(ctx: &Context, plan: &Plan, out: &mut Outcome) -> Result<()> {
     Ok(())
 }
 
-/// Volumes of an older naming: copied into the fixed-name volume (which compose just made,
-/// holding the image's files), then removed.
+/// Volumes of an older naming: copied into the fixed-name volume (made here when missing),
+/// with the runner stopped, before its container is created on it.
 fn carry_over(ctx: &Context, plan: &Plan, out: &mut Outcome) {
     let steps: Vec<(&str, &str, &str)> = plan
         .of(Phase::CarryOver)
@@ -274,6 +276,23 @@ fn carry_over(ctx: &Context, plan: &Plan, out: &mut Outcome) {
             .map(|()| format!("{from} carried over into {to}"))
             .map_err(|e| format!("{runner}: {e}"));
         out.report(&progress, runner, result);
+    }
+}
+
+/// The old volumes carried over, once their old containers are gone (Docker keeps a volume
+/// a container refers to). One that cannot go is reported; `ghr rm` removes it later.
+fn remove_carried_over(ctx: &Context, plan: &Plan, out: &Outcome) {
+    for step in plan.of(Phase::CarryOver) {
+        if let (Some(runner), Action::CarryOver { from, .. }) = (&step.runner, &step.action) {
+            if out.skip(runner) {
+                continue;
+            }
+            if let Err(e) = ctx.docker.remove_volumes(std::slice::from_ref(from)) {
+                ui::warn(&format!(
+                    "{runner}: volume {from} was carried over but stays ({e}); `ghr rm` removes it with the runner"
+                ));
+            }
+        }
     }
 }
 

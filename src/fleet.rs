@@ -134,6 +134,8 @@ pub struct LocalRunner {
     pub spec: Option<String>,
     /// The compose project it belongs to (`None`: not made by compose).
     pub project: Option<String>,
+    /// `ghr.prefix`: the fleet ghr made it for (`None`: not made by ghr).
+    pub prefix: Option<String>,
     /// `ghr.kind`: `generic` or `board`.
     pub kind: String,
     /// The volume at /home/runner (the runner's install and its registration).
@@ -201,7 +203,7 @@ pub const VOLUME_SUFFIXES: [&str; 2] = ["-data", "-udev-rules"];
 /// named them before volumes had fixed names. `None`: not one of the fleet's.
 pub fn volume_runner(prefix: &str, volume: &str, label: &str) -> Option<String> {
     if !label.is_empty() {
-        return Some(label.to_string());
+        return is_fleet_name(prefix, label).then(|| label.to_string());
     }
     let start = runner_name_start(prefix);
     let base = VOLUME_SUFFIXES
@@ -230,6 +232,9 @@ pub enum Registration {
     DeletedOnGitHub,
     /// Nothing registered, locally or on GitHub.
     NotRegistered,
+    /// GitHub lists it (with this status), but its volume holds no registration (an
+    /// interrupted registration): it cannot run; `ghr init` registers it again.
+    ListedNotInVolume(String),
     /// GitHub could not be asked.
     Unknown,
 }
@@ -276,6 +281,7 @@ pub fn join(prefix: &str, local: &[LocalRunner], remote: Option<&[RemoteRunner]>
             remote,
             m.container.as_ref().and_then(|c| c.configured),
         ) {
+            (Some(g), _, Some(false)) => Registration::ListedNotInVolume(g.status.clone()),
             (Some(g), _, _) => Registration::Listed(g.status.clone()),
             (None, None, _) => Registration::Unknown,
             (None, Some(_), Some(true)) => Registration::DeletedOnGitHub,
@@ -327,6 +333,7 @@ pub mod tests {
             image_id: "sha256:1".into(),
             spec: None,
             project: Some("ghr-h".into()),
+            prefix: Some("h-".into()),
             kind: "generic".into(),
             home_volume: Some(format!("{name}-data")),
             configured: None,
@@ -349,9 +356,11 @@ pub mod tests {
     fn join_marks_each_side_and_ignores_other_prefixes() {
         let mut deleted = local("h-o-runner-7");
         deleted.configured = Some(true);
+        let mut half = local("h-o-runner-3");
+        half.configured = Some(false);
         let members = join(
             "h-o-",
-            &[local("h-o-runner-10"), local("h-o-runner-2"), deleted],
+            &[local("h-o-runner-10"), local("h-o-runner-2"), deleted, half],
             Some(&[
                 remote(1, "h-o-runner-2"),
                 remote(2, "h-o-runner-3"),
@@ -375,7 +384,12 @@ pub mod tests {
             rows,
             [
                 ("h-o-runner-2", true, true, &online),
-                ("h-o-runner-3", false, true, &online),
+                (
+                    "h-o-runner-3",
+                    true,
+                    true,
+                    &Registration::ListedNotInVolume("online".into())
+                ),
                 ("h-o-runner-7", true, false, &Registration::DeletedOnGitHub),
                 ("h-o-runner-10", true, false, &Registration::NotRegistered),
             ]
@@ -416,6 +430,8 @@ pub mod tests {
     fn volumes_belong_by_label_else_by_name() {
         for (volume, label, runner) in [
             ("x", "h-o-runner-1", Some("h-o-runner-1")),
+            // Found by name, but another fleet's (prefix lab-h-o-).
+            ("lab-h-o-runner-1-data", "lab-h-o-runner-1", None),
             ("h-o-runner-1-data", "", Some("h-o-runner-1")),
             (
                 "h-o-runner-board-2-udev-rules",

@@ -31,29 +31,25 @@ pub struct Snapshot {
 pub fn local(settings: &Settings, docker: &Docker) -> Result<Local> {
     let by_label = format!("label={}={}", label::PREFIX, settings.prefix);
     let by_name = format!("name={}", crate::fleet::runner_name_start(&settings.prefix));
-    let mut runners = docker.runners(&by_label)?;
-    for found in docker.runners(&by_name)? {
-        // Only compose's (runner.sh's): a container someone made by hand under a runner's
-        // name is not taken over; compose then refuses the name, and says so.
-        if crate::fleet::is_fleet_name(&settings.prefix, &found.name)
-            && found.project.is_some()
-            && !runners.iter().any(|r| r.name == found.name)
-        {
-            runners.push(found);
-        }
-    }
-    runners.sort_by(|a, b| natural_cmp(&a.name, &b.name));
-    let mut volumes = Vec::new();
-    for (volume, label) in docker
-        .volumes(&by_label)?
+    let filters = [by_label.as_str(), by_name.as_str()];
+    let mut runners: Vec<LocalRunner> = docker
+        .runners(&filters)?
         .into_iter()
-        .chain(docker.volumes(&by_name)?)
-    {
-        let runner = crate::fleet::volume_runner(&settings.prefix, &volume, &label);
-        if let Some(runner) = runner.filter(|_| !volumes.iter().any(|(v, _)| *v == volume)) {
-            volumes.push((volume, runner));
-        }
-    }
+        // Found by name, only compose's (runner.sh's): a container someone made by hand
+        // under a runner's name is not taken over; compose then refuses the name, and says so.
+        .filter(|r| {
+            r.prefix.as_deref() == Some(settings.prefix.as_str())
+                || (crate::fleet::is_fleet_name(&settings.prefix, &r.name) && r.project.is_some())
+        })
+        .collect();
+    runners.sort_by(|a, b| natural_cmp(&a.name, &b.name));
+    let mut volumes: Vec<(String, String)> = docker
+        .volumes(&filters)?
+        .into_iter()
+        .filter_map(|(volume, label)| {
+            crate::fleet::volume_runner(&settings.prefix, &volume, &label).map(|r| (volume, r))
+        })
+        .collect();
     volumes.sort_by(|a, b| natural_cmp(&a.0, &b.0));
     Ok(Local { runners, volumes })
 }

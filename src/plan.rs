@@ -77,7 +77,8 @@ pub enum Action {
     /// older ghr under a directory-derived project) and create ghr's own; volumes stay.
     Replace,
     /// Copy a volume an older naming left (`<project>_<runner>-data`) into the volume of the
-    /// fixed name, then remove it: its registration and work directory carry over.
+    /// fixed name, before the container is created on it; the old one is removed once the
+    /// old container is gone: its registration and work directory carry over.
     CarryOver {
         from: String,
         to: String,
@@ -124,8 +125,8 @@ pub enum Phase {
     Compose,
     Stop,
     SyncInstall,
-    Create,
     CarryOver,
+    Create,
     Register,
     GitHub,
     Start,
@@ -492,31 +493,35 @@ fn converge(
     let mut stopping = false;
     if recreating {
         // The new install goes into the volume before the container changes image, with the
-        // runner stopped, so no container ever runs a new image over an old install.
-        if let Some(volume) = image_changed
+        // runner stopped, so no container ever runs a new image over an old install; and a
+        // volume of an older naming is copied, with the runner stopped, before the container
+        // that uses it goes (so an interrupted copy is simply done again).
+        let sync = image_changed
             .then(|| home_volume(input, Some(local), name))
-            .flatten()
-        {
-            if local.state.is_up() {
-                plan.push(
-                    Some(name),
-                    Action::Stop,
-                    "before its runner install is replaced",
-                );
-                stopping = true;
-            }
+            .flatten();
+        let carry = carry_overs(input, name, local.home_volume.as_deref());
+        if carry.is_empty() {
+            note_old_volumes(input, name, plan);
+        }
+        if (sync.is_some() || !carry.is_empty()) && local.state.is_up() {
+            plan.push(Some(name), Action::Stop, "before its volume is copied into");
+            stopping = true;
+        }
+        if let Some(volume) = sync {
             plan.push(
                 Some(name),
                 Action::SyncInstall { volume },
                 "its volume still holds the runner install of the old image",
             );
         }
+        push_carry_overs(carry, name, plan);
         let action = match foreign {
             Some(_) => Action::Replace,
             None => Action::Recreate,
         };
         plan.push(Some(name), action, recreate.join(", "));
-        carry_over(input, name, plan);
+    } else {
+        note_old_volumes(input, name, plan);
     }
 
     // Its registration: there, gone from GitHub, or to be redone on purpose.
@@ -605,34 +610,54 @@ fn foreign_maker(input: &Inputs, local: &LocalRunner) -> Option<String> {
     }
 }
 
-/// Volumes of `name` under an older naming (`<project>_<runner>-data`) are copied into the
-/// volumes of the fixed names, unless those exist already (then they are only reported).
-fn carry_over(input: &Inputs, name: &str, plan: &mut Plan) {
-    for (volume, _) in input.volumes.iter().filter(|(_, r)| r == name) {
-        let Some(suffix) = crate::fleet::VOLUME_SUFFIXES
-            .iter()
-            .find(|suffix| volume.ends_with(*suffix))
-        else {
-            continue;
-        };
-        let fixed = crate::fleet::volume_name(name, suffix);
-        if *volume == fixed {
-            continue;
-        }
-        if input.volumes.iter().any(|(v, _)| *v == fixed) {
-            plan.note(
-                name,
-                format!("volume {volume} (an older naming) is not used, since {fixed} exists; `ghr rm` removes both with the runner"),
-            );
-            continue;
-        }
-        plan.push(
-            Some(name),
-            Action::CarryOver {
-                from: volume.clone(),
-                to: fixed.clone(),
-            },
-            format!("{volume} is named as compose named it before ghr fixed volume names; it becomes {fixed}"),
+/// The volumes of `name` under an older naming (`<project>_<runner>-data`), each with the
+/// fixed name it becomes.
+fn old_volumes<'a>(input: &'a Inputs, name: &str) -> Vec<(&'a str, String)> {
+    input
+        .volumes
+        .iter()
+        .filter(|(_, r)| r == name)
+        .filter_map(|(volume, _)| {
+            let suffix = crate::fleet::VOLUME_SUFFIXES
+                .iter()
+                .find(|suffix| volume.ends_with(*suffix))?;
+            let fixed = crate::fleet::volume_name(name, suffix);
+            (*volume != fixed).then_some((volume.as_str(), fixed))
+        })
+        .collect()
+}
+
+/// Which old volumes are copied into their fixed names: all of them when they are what the
+/// runner uses (its container mounts the old home volume, or the fixed one does not exist
+/// yet); none when the fixed home volume is in use or exists already (then they are only
+/// reported). `home`: the volume the runner's container mounts at /home/runner, if any.
+fn carry_overs(input: &Inputs, name: &str, home: Option<&str>) -> Vec<(String, String)> {
+    let old = old_volumes(input, name);
+    let fixed_home = crate::fleet::volume_name(name, "-data");
+    let uses_old = home.is_some_and(|h| old.iter().any(|(v, _)| *v == h));
+    let fixed_exists = input.volumes.iter().any(|(v, _)| *v == fixed_home);
+    if uses_old || (home.is_none() && !fixed_exists) {
+        old.into_iter().map(|(v, f)| (v.to_string(), f)).collect()
+    } else {
+        Vec::new()
+    }
+}
+
+fn push_carry_overs(carry: Vec<(String, String)>, name: &str, plan: &mut Plan) {
+    for (from, to) in carry {
+        let why = format!(
+            "{from} is named as compose named it before ghr fixed volume names; it becomes {to}"
+        );
+        plan.push(Some(name), Action::CarryOver { from, to }, why);
+    }
+}
+
+/// Old volumes that are not carried over: reported, never removed behind the user's back.
+fn note_old_volumes(input: &Inputs, name: &str, plan: &mut Plan) {
+    for (volume, fixed) in old_volumes(input, name) {
+        plan.note(
+            name,
+            format!("volume {volume} (an older naming) is not used, since {fixed} is; `ghr rm` removes both with the runner"),
         );
     }
 }
@@ -650,7 +675,11 @@ fn create_and_register(input: &Inputs, remote: Option<&RemoteRunner>, name: &str
         },
     );
     if adopted {
-        carry_over(input, name, plan);
+        let carry = carry_overs(input, name, None);
+        if carry.is_empty() {
+            note_old_volumes(input, name, plan);
+        }
+        push_carry_overs(carry, name, plan);
         if let Some(volume) = home_volume(input, None, name) {
             plan.push(
                 Some(name),
@@ -994,13 +1023,24 @@ mod tests {
 
     #[test]
     fn containers_of_runner_sh_or_an_older_ghr_are_replaced_keeping_their_volumes() {
-        let mut w = converged(3);
-        // runner.sh: compose project of its directory, no ghr labels at all.
+        let mut w = converged(4);
+        // runner.sh: compose project of its directory, no ghr labels at all; beside its
+        // volume, one an older ghr made for the same name (not used: only reported).
         w.local_mut("1").project = Some("github-runners".into());
         w.local_mut("1").spec = None;
-        // An older ghr: its labels, a directory-derived project, an old volume name.
+        w.volumes
+            .push((format!("lab_{P}runner-1-data"), format!("{P}runner-1")));
+        // An older ghr: its labels, a directory-derived project, an old volume name in use.
+        let old = format!("lab_{P}runner-2-data");
         w.local_mut("2").project = Some("lab".into());
-        w.volumes[1].0 = format!("lab_{P}runner-2-data");
+        w.local_mut("2").home_volume = Some(old.clone());
+        w.volumes[1].0 = old.clone();
+        // Killed during an earlier copy: the fixed volume exists, but the container still
+        // uses the old one, which is the truth: copied again.
+        let old4 = format!("lab_{P}runner-4-data");
+        w.local_mut("4").project = Some("lab".into());
+        w.local_mut("4").home_volume = Some(old4.clone());
+        w.volumes.push((old4.clone(), format!("{P}runner-4")));
         // Busy: not now.
         w.local_mut("3").project = Some("lab".into());
         w.github_mut("3").busy = true;
@@ -1008,34 +1048,55 @@ mod tests {
         assert_eq!(
             steps(&plan),
             s(&[
+                ("2", "stop"),
+                ("4", "stop"),
+                ("2", "carry-over"),
+                ("4", "carry-over"),
                 ("1", "replace"),
                 ("2", "replace"),
-                ("2", "carry-over"),
+                ("4", "replace"),
                 ("1", "start"),
-                ("2", "start")
+                ("2", "start"),
+                ("4", "start"),
             ])
         );
-        assert!(plan.steps[0]
-            .why
-            .starts_with("runner.sh made it (compose project github-runners)"));
-        assert!(plan.steps[1]
-            .why
+        let why = |short: &str, action: &str| {
+            plan.steps
+                .iter()
+                .find(|s| {
+                    s.runner == Some(format!("{P}runner-{short}")) && s.action.name() == action
+                })
+                .map(|s| s.why.clone())
+                .unwrap()
+        };
+        assert!(
+            why("1", "replace").starts_with("runner.sh made it (compose project github-runners)")
+        );
+        assert!(why("2", "replace")
             .starts_with("an older ghr made it under compose project lab (now ghr-h)"));
         assert_eq!(
             plan.steps[2].action,
             Action::CarryOver {
-                from: format!("lab_{P}runner-2-data"),
+                from: old,
                 to: format!("{P}runner-2-data")
             }
         );
         assert_eq!(plan.kept.len(), 1);
+        assert_eq!(plan.notes.len(), 1);
+        assert!(plan.notes[0].why.starts_with(&format!(
+            "volume lab_{P}runner-1-data (an older naming) is not used, since {P}runner-1-data is"
+        )));
         assert!(!plan.needs_token(), "registrations stay where they are");
     }
 
     #[test]
     fn old_volumes_without_container_are_carried_over_or_reported() {
-        let mut w = converged(2);
+        let mut w = converged(3);
         w.local.clear();
+        w.local.push(LocalRunner {
+            spec: Some("spec1".into()),
+            ..local(&format!("{P}runner-3"))
+        });
         w.volumes = vec![
             (format!("lab_{P}runner-1-data"), format!("{P}runner-1")),
             (
@@ -1044,6 +1105,8 @@ mod tests {
             ),
             (format!("lab_{P}runner-2-data"), format!("{P}runner-2")),
             (format!("{P}runner-2-data"), format!("{P}runner-2")),
+            (format!("lab_{P}runner-3-data"), format!("{P}runner-3")),
+            (format!("{P}runner-3-data"), format!("{P}runner-3")),
         ];
         let plan = w.init();
         assert_eq!(
@@ -1051,10 +1114,10 @@ mod tests {
             s(&[
                 ("1", "sync-install"),
                 ("2", "sync-install"),
+                ("1", "carry-over"),
+                ("1", "carry-over"),
                 ("1", "create"),
                 ("2", "create"),
-                ("1", "carry-over"),
-                ("1", "carry-over"),
                 ("1", "register"),
                 ("2", "register"),
                 ("1", "start"),
@@ -1062,7 +1125,7 @@ mod tests {
             ])
         );
         assert_eq!(
-            plan.steps[5].action,
+            plan.steps[3].action,
             Action::CarryOver {
                 from: format!("lab_{P}runner-1-udev-rules"),
                 to: format!("{P}runner-1-udev-rules")
@@ -1081,10 +1144,17 @@ mod tests {
                 }
             )
         );
-        assert_eq!(plan.notes.len(), 1);
-        assert!(plan.notes[0]
-            .why
-            .contains("is not used, since h-runner-2-data exists"));
+        // Where the fixed volume is used (or there first), an old one is only reported.
+        let notes: Vec<&str> = plan.notes.iter().map(|n| n.why.as_str()).collect();
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert!(
+            notes[0].contains("is not used, since h-runner-2-data is"),
+            "{notes:?}"
+        );
+        assert!(
+            notes[1].contains("is not used, since h-runner-3-data is"),
+            "{notes:?}"
+        );
     }
 
     #[test]

@@ -32,6 +32,8 @@ pub fn error(text: &str) {
 
 pub const NOT_REGISTERED: &str = "not registered";
 pub const DELETED_ON_GITHUB: &str = "deleted on GitHub";
+/// GitHub lists the runner, but its volume holds no registration.
+pub const NOT_IN_VOLUME: &str = "not in its volume";
 pub const NO_CONTAINER: &str = "no container";
 pub const UNKNOWN: &str = "unknown";
 
@@ -40,6 +42,7 @@ fn registration_text(r: &Registration) -> String {
         Registration::Listed(status) => status.clone(),
         Registration::DeletedOnGitHub => DELETED_ON_GITHUB.into(),
         Registration::NotRegistered => NOT_REGISTERED.into(),
+        Registration::ListedNotInVolume(status) => format!("{status}, {NOT_IN_VOLUME}"),
         Registration::Unknown => UNKNOWN.into(),
     }
 }

@@ -182,7 +182,7 @@ fn a_runner_sh_fleet_and_an_older_ghrs_are_taken_over_without_registering_again(
         ),
         // The older ghr's compose made every volume of its file; runner.sh's are used.
         format!(
-            "{}: volume lab_{}-data (an older naming) is not used, since {}-data exists",
+            "{}: volume lab_{}-data (an older naming) is not used, since {}-data is",
             names[0], names[0], names[0]
         ),
     ] {

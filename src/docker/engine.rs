@@ -101,18 +101,24 @@ impl Docker {
         Ok(())
     }
 
-    /// The runner containers `docker ps -a --filter <filter>` finds (one-offs left out),
-    /// running or not.
-    pub fn runners(&self, filter: &str) -> Result<Vec<LocalRunner>> {
-        let out = checked_stdout(
-            docker(&["ps", "-a", "-q", "--no-trunc", "--filter", filter]),
-            "docker ps",
-        )?;
-        let ids: Vec<&str> = out
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .collect();
+    /// The runner containers any of `docker ps -a --filter <filter>` finds (one-offs left
+    /// out), running or not, read with one `docker inspect`.
+    pub fn runners(&self, filters: &[&str]) -> Result<Vec<LocalRunner>> {
+        let mut ids: Vec<String> = Vec::new();
+        for filter in filters {
+            let out = checked_stdout(
+                docker(&["ps", "-a", "-q", "--no-trunc", "--filter", filter]),
+                "docker ps",
+            )?;
+            ids.extend(
+                out.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(String::from),
+            );
+        }
+        ids.sort();
+        ids.dedup();
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -137,6 +143,7 @@ impl Docker {
                     image_id: c.image,
                     spec: label(crate::compose::label::SPEC),
                     project: label(super::COMPOSE_PROJECT_LABEL),
+                    prefix: label(crate::compose::label::PREFIX),
                     kind: label(crate::compose::label::KIND).unwrap_or_default(),
                     home_volume: c
                         .mounts
@@ -149,18 +156,24 @@ impl Docker {
             .collect())
     }
 
-    /// The volumes `docker volume ls --filter <filter>` finds, each with its `ghr.runner`
-    /// label (empty when absent).
-    pub fn volumes(&self, filter: &str) -> Result<Vec<(String, String)>> {
-        let out = checked_stdout(
-            docker(&["volume", "ls", "-q", "--filter", filter]),
-            "docker volume ls",
-        )?;
-        let names: Vec<&str> = out
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .collect();
+    /// The volumes any of `docker volume ls --filter <filter>` finds, each with its
+    /// `ghr.runner` label (empty when absent), read with one `docker volume inspect`.
+    pub fn volumes(&self, filters: &[&str]) -> Result<Vec<(String, String)>> {
+        let mut names: Vec<String> = Vec::new();
+        for filter in filters {
+            let out = checked_stdout(
+                docker(&["volume", "ls", "-q", "--filter", filter]),
+                "docker volume ls",
+            )?;
+            names.extend(
+                out.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(String::from),
+            );
+        }
+        names.sort();
+        names.dedup();
         if names.is_empty() {
             return Ok(Vec::new());
         }

@@ -182,8 +182,8 @@ impl Docker {
         checked(cmd, &format!("copying the runner install into {volume}")).map(|_| ())
     }
 
-    /// Makes volume `to` a copy of volume `from` (everything in it replaced), then removes
-    /// `from`. As root in the one-off: the udev rules volume is root's, the runner's home
+    /// Makes volume `to` (created when missing) a copy of volume `from`, everything in it
+    /// replaced. As root in the one-off: the udev rules volume is root's, the runner's home
     /// the runner's, and `cp -a` keeps both owners.
     pub fn carry_over(
         &self,
@@ -198,10 +198,7 @@ impl Docker {
             .args(["-v", &format!("{from}:/ghr-from:ro")])
             .args(["-v", &format!("{to}:/ghr-to")])
             .args(["--entrypoint", "/bin/sh", image, "-c", CARRY_OVER_SCRIPT]);
-        checked(cmd, &format!("copying volume {from} into {to}"))?;
-        let mut rm = docker(&["volume", "rm", from]);
-        rm.stdin(Stdio::null());
-        checked(rm, &format!("removing volume {from} (copied into {to})")).map(|_| ())
+        checked(cmd, &format!("copying volume {from} into {to}")).map(|_| ())
     }
 
     /// Removes the one-off containers an interrupted command of this prefix left behind.
