@@ -162,7 +162,7 @@ mod tests {
         assert_eq!(pairs["X"], "k=v;y");
         assert_eq!(pairs["Y"], "q\"x\ny");
         assert_eq!(pairs["Z"], "a #b");
-        assert_eq!(parse("ghp_pasted_secret\n").unwrap_err().0, 1);
+        assert_eq!(parse("fakepat_pasted_secret\n").unwrap_err().0, 1);
         assert!(parse("A-B=1").unwrap_err().1.contains("'A-B'"));
     }
 

@@ -565,14 +565,14 @@ fn first_run_prompts_on_a_terminal() {
     std::thread::sleep(Duration::from_millis(300));
     stdin.write_all(b"acme\r").unwrap();
     wait_for("Classic PAT", &mut screen);
-    stdin.write_all(b"ghp_typedSecretValue42\r").unwrap();
+    stdin.write_all(b"fakepat_typedSecretValue42\r").unwrap();
     wait_for("Repository", &mut screen);
     stdin.write_all(b"fw\r").unwrap();
     wait_for("Wrote", &mut screen);
     let status = child.wait().unwrap();
     assert!(status.success(), "{screen}");
     assert!(
-        !screen.contains("ghp_typedSecretValue42"),
+        !screen.contains("fakepat_typedSecretValue42"),
         "the PAT was echoed: {screen}"
     );
 
@@ -583,7 +583,7 @@ fn first_run_prompts_on_a_terminal() {
     );
     assert!(
         env.contains("ORG=acme\n")
-            && env.contains("GH_PAT=ghp_typedSecretValue42\n")
+            && env.contains("GH_PAT=fakepat_typedSecretValue42\n")
             && env.contains("REPO=fw\n"),
         "{env}"
     );

@@ -553,9 +553,9 @@ fn bad_settings_are_settings_errors() {
     assert!(err.is_settings_error(), "{err:?}");
     let err = GitHub::new("ftp://x/", org(), PAT).unwrap_err();
     assert!(err.is_settings_error(), "{err:?}");
-    let err = GitHub::new("http://x/", org(), "ghp_with\nnewline").unwrap_err();
+    let err = GitHub::new("http://x/", org(), "fakepat_with\nnewline").unwrap_err();
     assert_eq!(err, GitHubError::InvalidPat);
-    assert!(!format!("{err} {err:?}").contains("ghp_with"));
+    assert!(!format!("{err} {err:?}").contains("fakepat_with"));
 }
 
 /// Child half of `no_secret_in_any_output_of_a_process`: runs every error path with the

@@ -37,6 +37,9 @@ fn rebuilds_exactly_when_the_dockerfile_changes_or_the_image_is_missing() {
     let docker = Docker::new();
     let hash_file = dir.path().join(".dockerfile.acme.sha256");
     std::fs::write(dir.path().join("hello.txt"), "hello").unwrap();
+    // No USER: these images would run as root, root on purpose because nothing runs them;
+    // they hold a file, are only built, and test the rebuild decision (runners run from
+    // the uid-1001 test image of testkit).
     std::fs::write(
         dir.path().join("Dockerfile"),
         "FROM scratch\nCOPY hello.txt /hello.txt\n",
@@ -100,6 +103,7 @@ fn ghr_image_forces_a_rebuild_and_compose_names_the_custom_image() {
     let ghr = Ghr::new(env!("CARGO_BIN_EXE_ghr"), "image-cmd").env_file(&format!(
         "ORG=acme\nRUNNER_CUSTOM_IMAGE={tag}\nRUNNER_NAME_PREFIX=img\nMAP_USB_DEVICE=0\n"
     ));
+    // Built, never run (no container of it starts): its missing USER is root on purpose.
     std::fs::write(
         ghr.dir.path().join("Dockerfile"),
         "FROM scratch\nLABEL ghr.test=1\n",

@@ -70,18 +70,18 @@ mod tests {
 
     #[test]
     fn debug_and_display_hide_the_value() {
-        let s = Secret::new("ghp_supersecret");
+        let s = Secret::new("fakepat_supersecret");
         assert_eq!(format!("{s:?}"), "***");
         assert_eq!(format!("{s}"), "***");
         assert_eq!(format!("{:?}", Some(s.clone())), "Some(***)");
-        assert_eq!(s.expose(), "ghp_supersecret");
+        assert_eq!(s.expose(), "fakepat_supersecret");
     }
 
     #[test]
     fn scrub_replaces_every_occurrence() {
-        let s = Secret::new("ghp_abc123");
+        let s = Secret::new("fakepat_abc123");
         assert_eq!(
-            scrub("x ghp_abc123 y ghp_abc123", &[&s]),
+            scrub("x fakepat_abc123 y fakepat_abc123", &[&s]),
             "x *** y ***".to_string()
         );
         assert_eq!(scrub("nothing here", &[&s]), "nothing here");

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// The PAT every lab accepts (admin:org and repo); it must never show in any output.
-pub const PAT: &str = "ghp_labTestPatMustNeverLeak0001";
+pub const PAT: &str = "fakepat_labTestPatMustNeverLeak0001";
 /// The org fleets belong to unless they say otherwise.
 pub const ORG: &str = "acme";
 

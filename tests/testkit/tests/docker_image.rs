@@ -104,7 +104,8 @@ fn the_image_is_as_strict_as_the_official_one() {
     assert!(out.contains("HOME=/home/runner"), "{out}");
     assert!(out.contains("no-wrapper"), "{out}");
 
-    // config.sh refuses root unless RUNNER_ALLOW_RUNASROOT is set (and not empty).
+    // config.sh refuses root unless RUNNER_ALLOW_RUNASROOT is set (and not empty): `--user 0`
+    // is root on purpose, to prove the image's config.sh refuses it as the real one does.
     for (env, refused) in [
         ("X=1", true),
         ("RUNNER_ALLOW_RUNASROOT=", true),

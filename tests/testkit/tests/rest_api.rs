@@ -5,7 +5,7 @@ use std::time::Duration;
 use testkit::http_client::{request, Response};
 use testkit::{FakeGitHub, Scope};
 
-const PAT: &str = "ghp_testpat";
+const PAT: &str = "fakepat_testpat";
 
 fn gh() -> FakeGitHub {
     let gh = FakeGitHub::start();
@@ -57,7 +57,10 @@ fn registration_and_remove_tokens() {
     let r = request(
         "POST",
         &format!("{}/orgs/acme/actions/runners/registration-token", gh.url()),
-        &[("Authorization", "token ghp_testpat"), ("User-Agent", "t")],
+        &[
+            ("Authorization", "token fakepat_testpat"),
+            ("User-Agent", "t"),
+        ],
         None,
         Duration::from_secs(5),
     )
@@ -100,7 +103,10 @@ fn list_pagination_with_link_headers() {
         let r = request(
             "GET",
             &url,
-            &[("Authorization", "Bearer ghp_testpat"), ("User-Agent", "t")],
+            &[
+                ("Authorization", "Bearer fakepat_testpat"),
+                ("User-Agent", "t"),
+            ],
             None,
             Duration::from_secs(5),
         )
@@ -199,7 +205,7 @@ fn get_delete_and_busy() {
 #[test]
 fn auth_errors() {
     let gh = gh();
-    gh.add_pat("ghp_reponly", &["repo"]);
+    gh.add_pat("fakepat_reponly", &["repo"]);
     let r = call(&gh, "GET", "/orgs/acme/actions/runners", None);
     assert_eq!(r.status, 401);
     assert_eq!(json(&r)["message"], "Bad credentials");
@@ -211,7 +217,7 @@ fn auth_errors() {
         &gh,
         "GET",
         "/orgs/acme/actions/runners",
-        Some("ghp_reponly"),
+        Some("fakepat_reponly"),
     );
     assert_eq!(r.status, 403);
     assert_eq!(
@@ -223,7 +229,7 @@ fn auth_errors() {
             &gh,
             "GET",
             "/repos/acme/widgets/actions/runners",
-            Some("ghp_reponly")
+            Some("fakepat_reponly")
         )
         .status,
         200
@@ -318,7 +324,7 @@ fn user_agent_required_and_headers_logged() {
     let r = request(
         "GET",
         &format!("{}/orgs/acme/actions/runners", gh.url()),
-        &[("Authorization", "Bearer ghp_testpat")],
+        &[("Authorization", "Bearer fakepat_testpat")],
         None,
         Duration::from_secs(5),
     )

@@ -14,7 +14,7 @@ fn gh() -> FakeGitHub {
     let gh = FakeGitHub::start();
     gh.add_org("acme");
     gh.add_repo("acme", "widgets");
-    gh.add_pat("ghp_x", &["admin:org", "repo"]);
+    gh.add_pat("fakepat_x", &["admin:org", "repo"]);
     gh.set_poll_timeout(Duration::from_secs(2));
     gh
 }
@@ -41,7 +41,9 @@ impl Drop for TempRoot {
     }
 }
 
-/// The tests run as root here, which the runner refuses unless told otherwise.
+/// The tests run as root here (the sandbox's user), which the runner refuses unless told
+/// otherwise: root on purpose, since these host-level tests exercise the fake runner's
+/// protocol, not the image's user; the image tests (docker_image.rs) run it as uid 1001.
 const AS_ROOT: (&str, &str) = ("RUNNER_ALLOW_RUNASROOT", "1");
 
 /// The runner honours proxy variables: none of the machine's may reach the fake runner.
@@ -577,7 +579,7 @@ fn repo_runner_deleted_on_server_exits() {
     let r = testkit::http_client::request(
         "DELETE",
         &format!("{}/repos/acme/widgets/actions/runners/{id}", gh.url()),
-        &[("Authorization", "Bearer ghp_x"), ("User-Agent", "t")],
+        &[("Authorization", "Bearer fakepat_x"), ("User-Agent", "t")],
         None,
         Duration::from_secs(5),
     )

@@ -188,7 +188,9 @@ pub fn uid() -> u32 {
     unsafe { getuid() }
 }
 
-/// The real scripts refuse root unless `RUNNER_ALLOW_RUNASROOT` is set (and not empty).
+/// The real scripts refuse root unless `RUNNER_ALLOW_RUNASROOT` is set (and not empty). The
+/// fake allows root on purpose only with that variable, as the real one does; the test image
+/// runs it as uid 1001.
 pub fn refuses_root(message: &str) -> bool {
     let allowed = std::env::var_os("RUNNER_ALLOW_RUNASROOT").is_some_and(|v| !v.is_empty());
     if uid() == 0 && !allowed {
