@@ -106,7 +106,8 @@ pub fn apply(ctx: &Context, plan: &Plan) -> Result<Outcome> {
             Action::Create | Action::Recreate | Action::Replace | Action::Start
         )
     });
-    if starts_containers && crate::wrapper::for_fleet(ctx.settings)?.is_some() {
+    // (the wrapper binary itself was checked when the compose file was rendered)
+    if starts_containers && ctx.settings.boards.iter().any(|b| b.is_shared()) {
         crate::commands::init::prepare_lock_dir(ctx.settings)?;
     }
     batch(

@@ -40,9 +40,6 @@ pub struct GroupTarget {
 /// Everything a plan is made from.
 pub struct Inputs<'a> {
     pub prefix: &'a str,
-    /// The fleet's compose project (`compose::project_name`): a container of another project
-    /// (runner.sh's, an older ghr's) is replaced by ghr's own.
-    pub project: &'a str,
     pub desired: &'a [DesiredRunner],
     /// The `ghr.spec` hash of each desired runner's service, by name.
     pub specs: &'a BTreeMap<String, String>,
@@ -596,11 +593,12 @@ fn finish(local: &LocalRunner, name: &str, recreating: bool, stopping: bool, pla
 /// Who made a container that is not this fleet's compose project's, for the reason of its
 /// replacement; `None` when it is ghr's own.
 fn foreign_maker(input: &Inputs, local: &LocalRunner) -> Option<String> {
+    // The fleet's compose project follows from its prefix (see `compose::project_name`).
+    let project = crate::compose::project_name(input.prefix);
     match local.project.as_deref() {
-        Some(p) if p == input.project => None,
+        Some(p) if p == project => None,
         Some(p) if local.spec.is_some() => Some(format!(
-            "an older ghr made it under compose project {p} (now {})",
-            input.project
+            "an older ghr made it under compose project {p} (now {project})"
         )),
         Some(p) => Some(format!(
             "runner.sh made it (compose project {p}); ghr takes it over, keeping its volumes"
@@ -908,7 +906,6 @@ mod tests {
         fn plan_with(&self, intent: Intent, github: Option<&[RemoteRunner]>) -> Plan {
             plan(&Inputs {
                 prefix: P,
-                project: &crate::compose::project_name(P),
                 desired: &self.desired,
                 specs: &self.specs,
                 image: &self.image,

@@ -100,25 +100,19 @@ impl Sources {
         }
     }
 
-    /// The keys with a value (an empty one counts as unset, as everywhere).
-    pub fn set_keys(&self) -> Vec<String> {
-        self.keys()
-            .into_iter()
-            .filter(|k| self.get(k).is_some())
-            .collect()
-    }
-
     pub fn set_cli(&mut self, key: &str, value: String) {
         self.cli.insert(key.to_string(), value);
     }
 
-    /// Every key set in any layer (for the per-board key families).
-    pub fn keys(&self) -> Vec<String> {
+    /// Every key with a value in any layer, sorted (for the board key families); an empty
+    /// value counts as unset, as everywhere.
+    pub fn set_keys(&self) -> Vec<String> {
         let mut keys: Vec<String> = self
             .cli
             .keys()
             .chain(self.process.keys())
             .chain(self.file.keys())
+            .filter(|k| self.get(k).is_some())
             .cloned()
             .collect();
         keys.sort();

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use testkit::lab::{docker, docker_ready, Fleet, Lab, Out};
+use testkit::lab::{docker, docker_ready, running, test_image, Fleet, Lab, Out};
 use testkit::{FakeGitHub, RunnerInfo, Scope};
 
 const ORG: &str = testkit::lab::ORG;
@@ -19,20 +19,6 @@ const SCOPE: Scope<'static> = Scope::Org(ORG);
 
 fn lab() -> Lab {
     Lab::new(env!("CARGO_BIN_EXE_ghr"))
-}
-
-fn test_image() -> String {
-    testkit::docker::test_image()
-        .unwrap_or_else(|e| panic!("the test image cannot be built: {e:#}"))
-}
-
-/// One more `.env` line; later lines win, so this changes a setting.
-fn set(fleet: &Fleet, line: &str) {
-    let path = fleet.path(".env");
-    let mut env = std::fs::read_to_string(&path).expect("read .env");
-    env.push_str(line);
-    env.push('\n');
-    std::fs::write(&path, env).expect("write .env");
 }
 
 /// ghr's calls to GitHub's REST API, `METHOD path`, in order. The runners' own protocol
@@ -101,15 +87,6 @@ fn wait_online(gh: &FakeGitHub, fleet: &Fleet, names: &[String]) {
             .map(|r| (&r.name, &r.status))
             .collect::<Vec<_>>()
     );
-}
-
-fn running(names: &[String]) -> Vec<(String, String)> {
-    let mut v: Vec<(String, String)> = names
-        .iter()
-        .map(|n| (n.clone(), "running".to_string()))
-        .collect();
-    v.sort();
-    v
 }
 
 /// Container id and start time of each runner: equal means neither recreated nor restarted.
@@ -270,7 +247,7 @@ fn init_converges_on_every_setting() {
     // runner keeps only its own labels.
     let ids = github_ids(gh, &fleet, &all);
     let containers = incarnations(&fleet, &all);
-    set(&fleet, "RUNNER_LABELS=intel,gpu");
+    fleet.set_env("RUNNER_LABELS=intel,gpu");
     let want: Vec<(String, String)> = generic
         .iter()
         .map(|n| (n.clone(), "set-labels".to_string()))
@@ -304,7 +281,7 @@ fn init_converges_on_every_setting() {
     assert_eq!(custom_labels(&now[&board]), ["board", "pi"]);
     init_is_a_no_op(gh, &fleet, &all);
     // A board's own labels: only the board runner changes.
-    set(&fleet, "BOARD_RUNNERS=pi:board,pi,arm64");
+    fleet.set_env("BOARD_RUNNERS=pi:board,pi,arm64");
     assert_eq!(
         plan(gh, &fleet, &[], &all),
         [(board.clone(), "set-labels".to_string())]
@@ -321,7 +298,7 @@ fn init_converges_on_every_setting() {
     assert_eq!(incarnations(&fleet, &all), containers);
 
     // A runner group that does not exist: a clear error before anything changes.
-    set(&fleet, "RUNNER_GROUP=nope");
+    fleet.set_env("RUNNER_GROUP=nope");
     gh.clear_requests();
     fleet
         .ghr(&["init"])
@@ -335,7 +312,7 @@ fn init_converges_on_every_setting() {
     assert_eq!(incarnations(&fleet, &all), containers);
     // One that exists: every runner ends up in it, still without registering again.
     let lab_group = gh.add_runner_group("lab");
-    set(&fleet, "RUNNER_GROUP=lab");
+    fleet.set_env("RUNNER_GROUP=lab");
     let want: Vec<(String, String)> = all
         .iter()
         .map(|n| (n.clone(), "set-group".to_string()))
@@ -657,7 +634,7 @@ fn the_runner_install_follows_the_image() {
     let next = format!("{repo}:next");
     let _images = Images(vec![latest.clone(), next.clone()]);
     runner_image(&latest, "2.330.0", 0, lab.scratch());
-    set(&fleet, &format!("RUNNER_IMAGE={latest}"));
+    fleet.set_env(&format!("RUNNER_IMAGE={latest}"));
     let names = vec![fleet.name("1"), fleet.name("2")];
 
     fleet.ghr(&["init", "-n", "2"]).ok();
@@ -731,7 +708,7 @@ fn the_runner_install_follows_the_image() {
     // exits), then SIGKILL (the copy goes on until the next command removes it). The next
     // init still brings the whole install.
     runner_image(&next, "2.332.0", 128, lab.scratch());
-    set(&fleet, &format!("RUNNER_IMAGE={next}"));
+    fleet.set_env(&format!("RUNNER_IMAGE={next}"));
     for (signal, code) in [("-TERM", Some(143)), ("-KILL", None)] {
         let interrupted = Background::start(&fleet, &["init"]);
         let copying = poll(Duration::from_secs(60), || {

@@ -314,7 +314,7 @@ fn compose_errors_keep_their_cause() {
     let lab = lab();
     let fleet = lab.fleet("clash").build();
     // Somebody else's container already has the name of runner 1.
-    let image = testkit::docker::test_image().unwrap();
+    let image = testkit::lab::test_image();
     let name = fleet.name("1");
     struct Gone(String);
     impl Drop for Gone {

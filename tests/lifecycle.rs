@@ -4,7 +4,7 @@
 //! Without Docker these tests fail, unless GHR_SKIP_DOCKER_TESTS=1 (then they say "skipped").
 
 use std::time::{Duration, Instant};
-use testkit::lab::{docker_ready, Lab};
+use testkit::lab::{docker_ready, running, test_image, Lab};
 use testkit::{FakeGitHub, Scope};
 
 const ORG: &str = testkit::lab::ORG;
@@ -46,15 +46,6 @@ fn wait_github(gh: &FakeGitHub, prefix: &str, names: &[String], status: &str) {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-}
-
-fn running(names: &[String]) -> Vec<(String, String)> {
-    let mut v: Vec<(String, String)> = names
-        .iter()
-        .map(|n| (n.clone(), "running".to_string()))
-        .collect();
-    v.sort();
-    v
 }
 
 /// Registration tokens GitHub handed out (answers in error are not tokens).
@@ -437,12 +428,6 @@ fn dockerfile_change_rebuilds_once() {
         json["runners"][0]["container"]["image"],
         fleet.custom_image()
     );
-}
-
-/// The faithful runner image, built once per run and reused.
-fn test_image() -> String {
-    testkit::docker::test_image()
-        .unwrap_or_else(|e| panic!("the test image cannot be built: {e:#}"))
 }
 
 /// Exact GitHub API calls per command (they are deterministic): listing N runners costs

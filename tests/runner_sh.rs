@@ -15,7 +15,7 @@ const SCOPE: Scope<'static> = Scope::Org(testkit::lab::ORG);
 /// A compose file the way runner.sh writes one (services with container_name, fixed volume
 /// names, network_mode host), for `runners` of `fleet`.
 fn runner_sh_compose(fleet: &Fleet, runners: &[&str]) -> String {
-    let image = testkit::docker::test_image().unwrap();
+    let image = testkit::lab::test_image();
     let mut text = String::from("services:\n");
     for short in runners {
         let name = fleet.name(short);

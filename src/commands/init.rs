@@ -45,7 +45,6 @@ fn make_plan(
     let specs = desired.compose.specs();
     let plan = plan::plan(&plan::Inputs {
         prefix: &settings.prefix,
-        project: &crate::compose::project_name(&settings.prefix),
         desired: &desired.runners,
         specs: &specs,
         image: &image,
@@ -97,38 +96,23 @@ pub fn run(settings: &Settings, args: InitArgs) -> Result<()> {
     )?;
     let plan = &planned.plan;
     confirm_removals(plan, args.yes, &settings.scope_label())?;
-    // Everything that can be refused is refused before the first change: the token too.
-    let token = if plan.needs_token() {
-        Some(crate::remote::registration_token(
-            settings,
-            remote.as_ref(),
-        )?)
-    } else {
-        None
-    };
-    report_kept(plan);
+    let outcome = carry_out(
+        settings,
+        &docker,
+        remote.as_ref(),
+        &planned.desired,
+        &planned.image.reference,
+        planned.build_hash.as_deref(),
+        plan,
+    )?;
     if plan.is_empty() {
         ui::result(&format!(
             "{} runners of {} are as the settings say; nothing to do",
             planned.desired.runners.len(),
             settings.scope_label()
         ));
-        return kept_result(plan, &Default::default());
+        return kept_result(plan, &outcome);
     }
-    let outcome = apply::apply(
-        &Context {
-            settings,
-            docker: &docker,
-            remote: remote.as_ref(),
-            compose: Some(&planned.desired.compose),
-            desired: &planned.desired.runners,
-            image: &planned.image.reference,
-            build_hash: planned.build_hash.as_deref(),
-            dir: Path::new("."),
-            token: token.as_deref(),
-        },
-        plan,
-    )?;
     let total = planned.desired.runners.len();
     let up = planned
         .desired
@@ -143,6 +127,40 @@ pub fn run(settings: &Settings, args: InitArgs) -> Result<()> {
         planned.image.reference
     ));
     kept_result(plan, &outcome)
+}
+
+/// Carries out a plan of `init`, `start` or `register`: the token first when the plan
+/// registers for sure (everything that can be refused is refused before the first change),
+/// the kept runners and notes reported, then the executor.
+pub fn carry_out(
+    settings: &Settings,
+    docker: &Docker,
+    remote: Option<&Remote>,
+    desired: &Desired,
+    image: &str,
+    build_hash: Option<&str>,
+    plan: &Plan,
+) -> Result<apply::Outcome> {
+    let token = if plan.needs_token() {
+        Some(crate::remote::registration_token(settings, remote)?)
+    } else {
+        None
+    };
+    report_kept(plan);
+    apply::apply(
+        &Context {
+            settings,
+            docker,
+            remote,
+            compose: Some(&desired.compose),
+            desired: &desired.runners,
+            image,
+            build_hash,
+            dir: Path::new("."),
+            token: token.as_deref(),
+        },
+        plan,
+    )
 }
 
 /// Removals are asked before anything is done: listed by name on a terminal; without one,

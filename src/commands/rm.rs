@@ -74,7 +74,6 @@ fn remove(settings: &Settings, names: &[String], yes: bool, also: &str) -> Resul
     let image = crate::image::configured_image(settings, Path::new("."));
     let plan = plan::plan(&plan::Inputs {
         prefix: &settings.prefix,
-        project: &crate::compose::project_name(&settings.prefix),
         desired: &[],
         specs: &Default::default(),
         image: &plan::ImageState {

@@ -3,9 +3,8 @@
 //! stopped ones. Through the planner, like `init`.
 
 use super::compose::Desired;
-use super::init::{kept_result, report_kept};
+use super::init::{carry_out, kept_result};
 use super::Targets;
-use crate::apply::{self, Context};
 use crate::docker::Docker;
 use crate::error::Result;
 use crate::observe;
@@ -41,7 +40,6 @@ pub fn run(settings: &Settings, names: &[String], mode: Mode) -> Result<()> {
     let specs = desired.compose.specs();
     let plan = plan::plan(&plan::Inputs {
         prefix: &settings.prefix,
-        project: &crate::compose::project_name(&settings.prefix),
         desired: &desired.runners,
         specs: &specs,
         image: &image_state,
@@ -52,27 +50,13 @@ pub fn run(settings: &Settings, names: &[String], mode: Mode) -> Result<()> {
         group: None,
         intent: &intent,
     });
-    let token = if plan.needs_token() {
-        Some(crate::remote::registration_token(
-            settings,
-            remote.as_ref(),
-        )?)
-    } else {
-        None
-    };
-    report_kept(&plan);
-    let outcome = apply::apply(
-        &Context {
-            settings,
-            docker: &docker,
-            remote: remote.as_ref(),
-            compose: Some(&desired.compose),
-            desired: &desired.runners,
-            image: &image,
-            build_hash: None,
-            dir: Path::new("."),
-            token: token.as_deref(),
-        },
+    let outcome = carry_out(
+        settings,
+        &docker,
+        remote.as_ref(),
+        &desired,
+        &image,
+        None,
         &plan,
     )?;
     if plan.is_empty() {

@@ -1,16 +1,13 @@
 //! The two time formats GitHub uses (RFC 3339 in bodies, epoch seconds in headers), without
-//! pulling in a date crate: the calendar arithmetic is runner-wrapper's (one date routine for
-//! ghr and the wrapper).
+//! pulling in a date crate: the calendar arithmetic, the clock and the format people read
+//! are runner-wrapper's contract (one date routine for ghr and the wrapper).
 
-use runner_wrapper::contract::{civil_from_days, days_from_civil};
-use std::time::{SystemTime, UNIX_EPOCH};
+use runner_wrapper::contract::days_from_civil;
+pub use runner_wrapper::contract::format_utc;
 
-/// Seconds since the Unix epoch, now.
+/// Seconds since the Unix epoch, now (signed: GitHub's times are compared and subtracted).
 pub fn now_epoch() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    runner_wrapper::contract::now_epoch() as i64
 }
 
 /// Parses GitHub's `expires_at` (`2020-01-22T12:13:35.123-08:00`, `...Z`) to epoch seconds.
@@ -65,18 +62,6 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
     Some(days_from_civil(y, mo as u32, d as u32) * 86_400 + h * 3600 + mi * 60 + sec - offset)
 }
 
-/// `2026-11-22 21:13:05 UTC`, for messages a person reads.
-pub fn format_utc(epoch: i64) -> String {
-    let (y, m, d) = civil_from_days(epoch.div_euclid(86_400));
-    let secs = epoch.rem_euclid(86_400);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,10 +97,10 @@ mod tests {
 
     #[test]
     fn formats_and_round_trips() {
-        assert_eq!(format_utc(1_579_724_015), "2020-01-22 20:13:35 UTC");
-        assert_eq!(format_utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(format_utc(1_579_724_015), "2020-01-22 20:13:35Z");
+        assert_eq!(format_utc(0), "1970-01-01 00:00:00Z");
         for t in [0, 951_782_400, 1_709_161_200, 4_102_444_799] {
-            let s = format_utc(t).replace(' ', "T").replace("TUTC", "Z");
+            let s = format_utc(t).replace(' ', "T");
             assert_eq!(parse_rfc3339(&s), Some(t), "{s}");
         }
     }

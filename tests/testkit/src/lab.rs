@@ -336,8 +336,7 @@ impl Fleet {
     /// runner image as `RUNNER_IMAGE` (the "stock" image: no runner-wrapper in it), nothing of
     /// the host's devices, not privileged (this sandbox refuses it).
     fn template(&self, lab: &Lab) -> String {
-        let image = crate::docker::test_image()
-            .unwrap_or_else(|e| panic!("the test image cannot be built: {e:#}"));
+        let image = test_image();
         format!(
             "ORG={org}\nGH_PAT={PAT}\nRUNNER_NAME_PREFIX={prefix}\nRUNNER_IMAGE={image}\n\
              RUNNER_CUSTOM_IMAGE={custom}\nGITHUB_API_URL={api}\nGITHUB_SERVER_URL={api}\n\
@@ -358,6 +357,15 @@ impl Fleet {
 
     pub fn ghr_with(&self, env: &[(&str, &str)], args: &[&str]) -> Out {
         self.ghr.run_with(env, args)
+    }
+
+    /// One more `.env` line; later lines win, so this changes a setting.
+    pub fn set_env(&self, line: &str) {
+        let path = self.path(".env");
+        let mut env = std::fs::read_to_string(&path).expect("read .env");
+        env.push_str(line);
+        env.push('\n');
+        std::fs::write(&path, env).expect("write .env");
     }
 
     pub fn custom_image(&self) -> &str {
@@ -510,6 +518,22 @@ impl Drop for Fleet {
             .args(["rmi", "-f", &self.custom_image])
             .output();
     }
+}
+
+/// The faithful runner image (built once per run and reused); a test cannot go on without it.
+pub fn test_image() -> String {
+    crate::docker::test_image().unwrap_or_else(|e| panic!("the test image cannot be built: {e:#}"))
+}
+
+/// `(name, "running")` of each name, sorted: what [`Fleet::containers`] shows of a fleet
+/// whose containers all run.
+pub fn running(names: &[String]) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = names
+        .iter()
+        .map(|n| (n.clone(), "running".to_string()))
+        .collect();
+    v.sort();
+    v
 }
 
 /// `docker args...`, its stdout (empty when it fails).
