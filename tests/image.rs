@@ -25,11 +25,17 @@ impl Drop for ImageGuard {
     }
 }
 
+/// The two tests build and remove FROM-scratch images; run at once, the legacy builder once
+/// took a layer the other test's clean-up had just removed as a cache hit ("unable to find
+/// image sha256:..."), so they take turns.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn rebuilds_exactly_when_the_dockerfile_changes_or_the_image_is_missing() {
     if !docker_ready("rebuilds_exactly_when_the_dockerfile_changes_or_the_image_is_missing") {
         return;
     }
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = TempDir::new("image");
     let tag = format!("ghr-test-image-{}:1", std::process::id());
     let _guard = ImageGuard(tag.clone());
@@ -98,6 +104,7 @@ fn ghr_image_forces_a_rebuild_and_compose_names_the_custom_image() {
     if !docker_ready("ghr_image_forces_a_rebuild_and_compose_names_the_custom_image") {
         return;
     }
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let tag = format!("ghr-test-image-force-{}:1", std::process::id());
     let _guard = ImageGuard(tag.clone());
     let ghr = Ghr::new(env!("CARGO_BIN_EXE_ghr"), "image-cmd").env_file(&format!(
