@@ -7,8 +7,8 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use ghr::remote::{Deleted, Remote};
-use ghr::settings::{Settings, Sources};
+use ghr::config::settings::{Settings, Sources};
+use ghr::world::remote::{Deleted, Remote};
 use testkit::FakeGitHub;
 
 const N: usize = 250;
@@ -60,7 +60,7 @@ fn main() {
         took.as_secs_f64() * 1000.0,
         gh.requests().len(),
         N.div_ceil(100),
-        ghr::github::WRITE_CONCURRENCY,
+        ghr::world::github::WRITE_CONCURRENCY,
         serial.as_millis(),
         took.as_secs_f64() / serial.as_secs_f64()
     );

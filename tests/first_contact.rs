@@ -76,8 +76,8 @@ fn a_newcomer_follows_the_readme() {
     let ghr = install_as_the_readme_says(install.path());
     let head = std::fs::read(&ghr).unwrap();
     assert_eq!(
-        ghr::wrapper::elf_linkage(&head[..head.len().min(64 * 1024)]),
-        ghr::wrapper::Linkage::Static,
+        ghr::world::wrapper_bin::elf_linkage(&head[..head.len().min(64 * 1024)]),
+        ghr::world::wrapper_bin::Linkage::Static,
         "the installed ghr must run inside any image"
     );
     let lab = Lab::new(&ghr);

@@ -3,8 +3,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ghr::concurrent::map_bounded;
-use ghr::github::{now_epoch, GitHub, GitHubError, Label, Options, Scope};
+use ghr::world::concurrent::map_bounded;
+use ghr::world::github::{now_epoch, GitHub, GitHubError, Label, Options, Scope};
 use testkit::FakeGitHub;
 
 const PAT: &str = "fakepat_TESTPAT0123456789abcdefTESTPAT";
@@ -67,7 +67,7 @@ fn client(gh: &FakeGitHub, scope: Scope, pat: &str) -> GitHub {
 
 /// Every way an error can be shown; none may contain a secret.
 fn assert_no_secret(err: &GitHubError, secrets: &[&str]) {
-    let wrapped = ghr::error::Error::from(err.clone());
+    let wrapped = ghr::world::error::Error::from(err.clone());
     for shown in [
         err.to_string(),
         format!("{err:?}"),
@@ -508,7 +508,8 @@ fn fails_with_the_reset_time_when_it_is_far() {
     assert!(start.elapsed() < Duration::from_secs(2), "did not wait");
     assert_eq!(err, GitHubError::RateLimited { reset_at: reset });
     assert!(
-        err.to_string().contains(&ghr::github::format_utc(reset)),
+        err.to_string()
+            .contains(&ghr::world::github::format_utc(reset)),
         "{err}"
     );
     assert_eq!(gh.requests().len(), 1);
@@ -589,7 +590,7 @@ fn child_prints_every_error() {
             }
             Err(e) => shown.push(format!(
                 "{e}\n{e:?}\n{}",
-                ghr::error::Error::from(e.clone())
+                ghr::world::error::Error::from(e.clone())
             )),
         }
         match c.list_runners() {

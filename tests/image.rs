@@ -1,9 +1,9 @@
 //! The image decision against the real engine, with real `docker build`s of FROM-scratch
 //! images (nothing is pulled).
 
-use ghr::docker::Docker;
-use ghr::image::{ensure, Ready};
-use ghr::settings::{Settings, Sources};
+use ghr::config::settings::{Settings, Sources};
+use ghr::world::docker::Docker;
+use ghr::world::image::{ensure, Ready};
 use std::collections::HashMap;
 use std::process::Command;
 use testkit::lab::{docker_ready, Ghr, TempDir};
@@ -90,7 +90,7 @@ fn rebuilds_exactly_when_the_dockerfile_changes_or_the_image_is_missing() {
     )
     .unwrap();
     let err = ensure(&s, &docker, dir.path(), false).unwrap_err();
-    assert_eq!(err.exit(), ghr::exit::Exit::Docker);
+    assert_eq!(ghr::cli::exit::Exit::of(&err), ghr::cli::exit::Exit::Docker);
     assert!(err.to_string().contains("docker build of"), "{err}");
     assert_eq!(
         std::fs::read_to_string(&hash_file).unwrap(),

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use ghr::github::{now_epoch, GitHub, Scope};
-use ghr::token_cache::{default_file_name, TokenCache, DEFAULT_TTL_SECS};
+use ghr::world::github::{now_epoch, GitHub, Scope};
+use ghr::world::token_cache::{default_file_name, TokenCache, DEFAULT_TTL_SECS};
 use testkit::FakeGitHub;
 
 const PAT: &str = "fakepat_CACHEPAT0123456789abcdefCACHEPAT";
@@ -115,7 +115,7 @@ fn reads_the_shell_tools_two_line_format() {
     let now = now_epoch();
     fs::write(&path, format!("{}\nSHELLTOKEN\n", now - 10)).unwrap();
     let t = TokenCache::new(&path, DEFAULT_TTL_SECS)
-        .get_or_fetch(|| -> ghr::error::Result<_> { panic!("must not fetch") })
+        .get_or_fetch(|| -> ghr::world::error::Result<_> { panic!("must not fetch") })
         .unwrap();
     assert_eq!(t.token.expose(), "SHELLTOKEN");
     assert_eq!(t.expires_at, now - 10 + 3600);
@@ -132,7 +132,7 @@ fn fetch_errors_come_back_typed_and_are_not_cached() {
     assert!(
         matches!(
             err,
-            ghr::error::Error::GitHub(ghr::github::GitHubError::BadCredentials)
+            ghr::world::error::Error::GitHub(ghr::world::github::GitHubError::BadCredentials)
         ),
         "{err:?}"
     );

@@ -1,0 +1,18 @@
+//! `ghr image`: rebuild the custom image from ./Dockerfile, whatever the recorded hash says.
+
+use crate::config::settings::Settings;
+use crate::world::docker::Docker;
+use crate::world::error::{Error, Result};
+
+pub fn run(settings: &Settings) -> Result<()> {
+    let dir = std::path::Path::new(".");
+    if !dir.join(crate::world::image::DOCKERFILE).exists() {
+        return Err(Error::Config(
+            "there is no ./Dockerfile to build; run ghr image in the directory that holds it"
+                .into(),
+        ));
+    }
+    let ready = crate::world::image::ensure(settings, &Docker::new(), dir, true)?;
+    crate::cli::ui::result(&format!("Built {}", ready.image));
+    Ok(())
+}

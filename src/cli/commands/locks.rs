@@ -1,0 +1,228 @@
+//! `ghr locks [--json] [--history [--since DURATION]] [--prometheus]`: the shared resources in
+//! the host's lock directory (`RUNNER_LOCK_HOST_PATH`), read with runner-wrapper's own readers:
+//! who holds each one (a job, a maintenance hold, a health check) and who waits, its health,
+//! the grant history, and the same as Prometheus text.
+
+mod history;
+mod prometheus;
+
+use crate::cli::args::LocksArgs;
+use crate::config::error::ConfigError;
+use crate::config::settings::Settings;
+use crate::world::error::{Error, Result};
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+use runner_wrapper::contract::{format_duration, format_utc, now_epoch_ms, parse_duration};
+use runner_wrapper::health::HealthRecord;
+use runner_wrapper::record::{HolderKind, OwnerRecord};
+use runner_wrapper::status::{self, ResourceStatus};
+use serde_json::{json, Value};
+use std::path::Path;
+use std::time::Duration;
+
+pub fn run(settings: &Settings, args: LocksArgs) -> Result<()> {
+    let dir = Path::new(&settings.lock_host_path);
+    let since = match &args.since {
+        None => None,
+        Some(text) => {
+            Some(parse_duration(text).map_err(|e| ConfigError::new(e.message("--since")))?)
+        }
+    };
+    let read = || {
+        status::read_lock_dir(dir).map_err(|e| {
+            Error::io(
+                format!("cannot read the lock directory {}", dir.display()),
+                e,
+            )
+        })
+    };
+    if args.prometheus {
+        let ledger = runner_wrapper::ledger::read(dir)
+            .map_err(|e| Error::io(format!("cannot read the ledger in {}", dir.display()), e))?;
+        crate::cli::ui::result(
+            prometheus::render(&read()?, &ledger.counters).trim_end_matches('\n'),
+        );
+        return Ok(());
+    }
+    if args.history {
+        return history::run(dir, since, args.json);
+    }
+    let resources = read()?;
+    if args.json {
+        let all: Vec<Value> = resources.iter().map(to_json).collect();
+        crate::cli::ui::result(&serde_json::to_string_pretty(&all).expect("plain data serializes"));
+    } else if resources.is_empty() {
+        crate::cli::ui::result(&format!("No locks in {}", dir.display()));
+    } else {
+        crate::cli::ui::result(&table(&resources).to_string());
+    }
+    Ok(())
+}
+
+fn state(resource: &ResourceStatus) -> &'static str {
+    match &resource.holder {
+        Some(holder) if holder.stale => "stale",
+        Some(_) => "held",
+        None if resource.locked => "held",
+        None => "free",
+    }
+}
+
+fn who(record: &OwnerRecord) -> String {
+    match record.kind {
+        HolderKind::Hold => {
+            let mut text = format!("hold: {}", record.user);
+            if !record.reason.is_empty() {
+                text.push_str(&format!(" ({})", record.reason));
+            }
+            if record.until > 0 {
+                text.push_str(&format!(" until {}", format_utc(record.until as i64)));
+            }
+            text
+        }
+        HolderKind::Check => format!("health check: {}", record.runner),
+        HolderKind::Job => {
+            let scope = record.scope();
+            let mut text = record.runner.clone();
+            if !scope.is_empty() {
+                text.push_str(&format!(" ({scope})"));
+            }
+            if !record.run_id.is_empty() {
+                text.push_str(&format!(" run {}", record.run_id));
+                if !record.run_attempt.is_empty() && record.run_attempt != "1" {
+                    text.push_str(&format!(" attempt {}", record.run_attempt));
+                }
+            }
+            if !record.job.is_empty() {
+                text.push_str(&format!(" job {}", record.job));
+            }
+            text
+        }
+    }
+}
+
+fn secs(s: u64) -> String {
+    format_duration(Duration::from_secs(s))
+}
+
+fn health_cell(resource: &ResourceStatus) -> String {
+    let state = resource.health_state().as_str();
+    match &resource.health {
+        None => state.to_string(),
+        Some(h) => {
+            let mut text = format!("{state} ({})", format_utc((h.checked_at_ms / 1000) as i64));
+            if !h.healthy {
+                if let Some(line) = h.output.lines().rev().find(|l| !l.trim().is_empty()) {
+                    text.push_str(&format!("\n{line}"));
+                }
+            }
+            text
+        }
+    }
+}
+
+fn table(resources: &[ResourceStatus]) -> Table {
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    table.set_header([
+        "RESOURCE",
+        "STATE",
+        "HEALTH",
+        "HOLDER",
+        "HELD FOR",
+        "WAITING (in order)",
+    ]);
+    for resource in resources {
+        let (holder, held_for) = match &resource.holder {
+            Some(h) if h.stale => (
+                format!("{} (stale: lock not held)", who(&h.record)),
+                "-".into(),
+            ),
+            Some(h) => (who(&h.record), secs(h.held_for_secs)),
+            None => ("-".into(), "-".into()),
+        };
+        let waiters: Vec<String> = resource
+            .live_waiters()
+            .enumerate()
+            .map(|(i, w)| {
+                format!(
+                    "{}. {} ({})",
+                    i + 1,
+                    who(&w.record),
+                    secs(w.waiting_for_secs)
+                )
+            })
+            .collect();
+        table.add_row([
+            resource.resource.clone(),
+            state(resource).to_string(),
+            health_cell(resource),
+            holder,
+            held_for,
+            if waiters.is_empty() {
+                "-".into()
+            } else {
+                waiters.join("\n")
+            },
+        ]);
+    }
+    table
+}
+
+fn record_json(record: &OwnerRecord) -> Value {
+    json!({
+        "kind": record.kind.as_str(),
+        "runner": record.runner,
+        "org": record.org,
+        "repo": record.repo,
+        "repository": record.repository,
+        "run_id": record.run_id,
+        "run_attempt": record.run_attempt,
+        "job": record.job,
+        "pool": record.pool,
+        "user": record.user,
+        "reason": record.reason,
+        "since": record.since,
+        "until": if record.until > 0 { json!(record.until) } else { Value::Null },
+    })
+}
+
+fn health_json(h: &HealthRecord) -> Value {
+    json!({
+        "checked_at": h.checked_at_ms / 1000,
+        "checked_at_utc": format_utc((h.checked_at_ms / 1000) as i64),
+        "age_secs": now_epoch_ms().saturating_sub(h.checked_at_ms) / 1000,
+        "duration_ms": h.duration_ms,
+        "exit_code": h.exit_code,
+        "output": h.output,
+        "runner": h.runner,
+        "org": h.org,
+    })
+}
+
+fn to_json(resource: &ResourceStatus) -> Value {
+    let holder = resource.holder.as_ref().map(|h| {
+        let mut v = record_json(&h.record);
+        v["stale"] = json!(h.stale);
+        v["held_for_secs"] = json!(h.held_for_secs);
+        v
+    });
+    let waiters: Vec<Value> = resource
+        .waiters
+        .iter()
+        .map(|w| {
+            let mut v = record_json(&w.record);
+            v["ticket"] = json!(w.ticket);
+            v["alive"] = json!(w.alive);
+            v["waiting_for_secs"] = json!(w.waiting_for_secs);
+            v
+        })
+        .collect();
+    json!({
+        "resource": resource.resource,
+        "state": state(resource),
+        "health": resource.health_state().as_str(),
+        "health_check": resource.health.as_ref().map(health_json),
+        "holder": holder,
+        "waiters": waiters,
+    })
+}

@@ -1,0 +1,340 @@
+//! Every message ghr prints goes through here: results on stdout (tables, JSON, summaries),
+//! progress and diagnostics on stderr (`warning:` / `error:` prefixed where they are one),
+//! progress bars (indicatif) and confirmations (dialoguer) only on a terminal.
+
+use crate::model::fleet::{Member, Registration};
+use crate::plan::Plan;
+use crate::world::error::{Error, Result};
+use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+use std::io::IsTerminal;
+
+/// A result, on stdout.
+pub fn result(text: &str) {
+    println!("{text}");
+}
+
+/// Progress or a diagnostic, on stderr.
+pub fn info(text: &str) {
+    eprintln!("{text}");
+}
+
+pub fn warn(text: &str) {
+    eprintln!("warning: {text}");
+}
+
+/// One failure among others (the command goes on); the command's own failure is printed by
+/// `main` the same way.
+pub fn error(text: &str) {
+    eprintln!("error: {text}");
+}
+
+pub const NOT_REGISTERED: &str = "not registered";
+pub const DELETED_ON_GITHUB: &str = "deleted on GitHub";
+/// GitHub lists the runner, but its volume holds no registration.
+pub const NOT_IN_VOLUME: &str = "not in its volume";
+pub const NO_CONTAINER: &str = "no container";
+pub const UNKNOWN: &str = "unknown";
+
+fn registration_text(r: &Registration) -> String {
+    match r {
+        Registration::Listed(status) => status.clone(),
+        Registration::DeletedOnGitHub => DELETED_ON_GITHUB.into(),
+        Registration::NotRegistered => NOT_REGISTERED.into(),
+        Registration::ListedNotInVolume(status) => format!("{status}, {NOT_IN_VOLUME}"),
+        Registration::Unknown => UNKNOWN.into(),
+    }
+}
+
+/// The fleet view as a table: NAME, CONTAINER, GITHUB, BUSY, LABELS. A side ghr could not
+/// ask says `unknown`, never "no container" or "not registered".
+pub fn fleet_table(members: &[Member], docker_known: bool) -> String {
+    let mut table = Table::new();
+    table
+        .load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(["NAME", "CONTAINER", "GITHUB", "BUSY", "LABELS"]);
+    for m in members {
+        let container = match (&m.container, docker_known) {
+            (Some(c), _) => c.state.as_str().to_string(),
+            (None, true) => NO_CONTAINER.into(),
+            (None, false) => UNKNOWN.into(),
+        };
+        let (busy, labels) = match &m.github {
+            Some(g) => (
+                if g.busy { "yes" } else { "no" }.to_string(),
+                g.labels.join(","),
+            ),
+            None => ("-".into(), String::new()),
+        };
+        table.add_row([
+            m.name.clone(),
+            container,
+            registration_text(&m.registration),
+            busy,
+            labels,
+        ]);
+    }
+    table.to_string()
+}
+
+#[derive(Serialize)]
+struct JsonContainer<'a> {
+    state: &'a str,
+    image: &'a str,
+}
+
+#[derive(Serialize)]
+struct JsonGithub<'a> {
+    id: u64,
+    status: &'a str,
+    busy: bool,
+    labels: &'a [String],
+}
+
+#[derive(Serialize)]
+struct JsonMember<'a> {
+    name: &'a str,
+    container: Option<JsonContainer<'a>>,
+    github: Option<JsonGithub<'a>>,
+    registration: String,
+}
+
+#[derive(Serialize)]
+struct JsonFleet<'a> {
+    docker: &'static str,
+    github: &'static str,
+    runners: Vec<JsonMember<'a>>,
+}
+
+/// `{docker: "known"|"unknown", github: "known"|"unknown", runners: [{name, container:
+/// {state, image}|null, github: {id, status, busy, labels}|null, registration}]}`.
+pub fn fleet_json(members: &[Member], docker_known: bool, github_known: bool) -> String {
+    let side = |known: bool| if known { "known" } else { "unknown" };
+    let runners = members
+        .iter()
+        .map(|m| JsonMember {
+            name: &m.name,
+            container: m.container.as_ref().map(|c| JsonContainer {
+                state: c.state.as_str(),
+                image: &c.image,
+            }),
+            github: m.github.as_ref().map(|g| JsonGithub {
+                id: g.id,
+                status: &g.status,
+                busy: g.busy,
+                labels: &g.labels,
+            }),
+            registration: registration_text(&m.registration),
+        })
+        .collect();
+    let fleet = JsonFleet {
+        docker: side(docker_known),
+        github: side(github_known),
+        runners,
+    };
+    serde_json::to_string_pretty(&fleet).expect("plain data serializes")
+}
+
+/// `ghr plan`: one line per action (runner, action, why), then the kept runners and the
+/// notes; or "nothing to do".
+pub fn plan_text(plan: &Plan) -> String {
+    if plan.is_empty() && plan.kept.is_empty() && plan.notes.is_empty() {
+        return "nothing to do".into();
+    }
+    let mut table = Table::new();
+    table
+        .load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(["RUNNER", "ACTION", "WHY"]);
+    for step in &plan.steps {
+        table.add_row([
+            step.runner.clone().unwrap_or_else(|| "-".into()),
+            step.action.name().to_string(),
+            step.why.clone(),
+        ]);
+    }
+    for kept in &plan.kept {
+        table.add_row([kept.runner.clone(), "keep".into(), kept.why.clone()]);
+    }
+    for note in &plan.notes {
+        table.add_row([note.runner.clone(), "note".into(), note.why.clone()]);
+    }
+    if plan.is_empty() {
+        format!("nothing to do\n{table}")
+    } else {
+        table.to_string()
+    }
+}
+
+/// `{"steps": [{"runner", "action", ...action fields, "why"}], "kept": [{"runner", "why"}],
+/// "notes": [{"runner", "why"}]}`.
+pub fn plan_json(plan: &Plan) -> String {
+    serde_json::to_string_pretty(plan).expect("plain data serializes")
+}
+
+/// A progress bar on stderr for `len` items, drawn only on a terminal. Lines printed through
+/// [`Progress::line`] go above it (or plainly to stderr when there is no bar).
+pub struct Progress {
+    bar: ProgressBar,
+}
+
+impl Progress {
+    pub fn new(len: usize, what: &str) -> Progress {
+        let bar = ProgressBar::with_draw_target(Some(len as u64), ProgressDrawTarget::stderr());
+        if !std::io::stderr().is_terminal() {
+            bar.set_draw_target(ProgressDrawTarget::hidden());
+        }
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} {elapsed}")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        bar.set_message(what.to_string());
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        Progress { bar }
+    }
+
+    pub fn line(&self, text: &str) {
+        if self.bar.is_hidden() {
+            info(text);
+        } else {
+            self.bar.println(text);
+        }
+    }
+
+    pub fn error(&self, text: &str) {
+        self.line(&format!("error: {text}"));
+    }
+
+    pub fn inc(&self) {
+        self.bar.inc(1);
+    }
+}
+
+impl crate::world::notify::Steps for Progress {
+    fn line(&self, text: &str) {
+        Progress::line(self, text);
+    }
+
+    fn inc(&self) {
+        Progress::inc(self);
+    }
+}
+
+/// The effects (`world`) report through `notify`; on the command line that is this module.
+struct Terminal;
+
+impl crate::world::notify::Sink for Terminal {
+    fn info(&self, text: &str) {
+        info(text);
+    }
+
+    fn warn(&self, text: &str) {
+        warn(text);
+    }
+
+    fn error(&self, text: &str) {
+        error(text);
+    }
+
+    fn steps(&self, len: usize, what: &str) -> Box<dyn crate::world::notify::Steps> {
+        Box::new(Progress::new(len, what))
+    }
+}
+
+/// Shows what the effects report (call once, before a command runs).
+pub fn install() {
+    crate::world::notify::install(Box::new(Terminal));
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+/// Asks `question` on a terminal. Off a terminal there is nobody to ask: a `Cancelled` error
+/// that says so.
+pub fn confirm(question: &str) -> Result<bool> {
+    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+        return Err(Error::Cancelled(format!(
+            "{question} Nothing was changed: there is no terminal to ask on; pass -y to go ahead"
+        )));
+    }
+    dialoguer::Confirm::new()
+        .with_prompt(question)
+        .default(false)
+        .interact()
+        .map_err(|e| Error::Cancelled(format!("cannot ask: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::fleet::tests::{local, remote};
+    use crate::model::fleet::ContainerState;
+
+    fn members() -> Vec<Member> {
+        let mut created = local("p-runner-1");
+        created.state = ContainerState::Created;
+        created.image = "img:1".into();
+        vec![
+            Member {
+                name: "p-runner-1".into(),
+                container: Some(created),
+                github: None,
+                registration: Registration::NotRegistered,
+            },
+            Member {
+                name: "p-runner-2".into(),
+                container: None,
+                github: Some(RemoteRunner {
+                    status: "offline".into(),
+                    busy: true,
+                    labels: vec!["a".into(), "b".into()],
+                    ..remote(7, "p-runner-2")
+                }),
+                registration: Registration::Listed("offline".into()),
+            },
+        ]
+    }
+
+    use crate::model::fleet::RemoteRunner;
+
+    #[test]
+    fn json_has_the_documented_shape() {
+        let v: serde_json::Value =
+            serde_json::from_str(&fleet_json(&members(), true, true)).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"docker": "known", "github": "known", "runners": [
+                {"name": "p-runner-1", "container": {"state": "created", "image": "img:1"},
+                 "github": null, "registration": "not registered"},
+                {"name": "p-runner-2", "container": null,
+                 "github": {"id": 7, "status": "offline", "busy": true, "labels": ["a", "b"]},
+                 "registration": "offline"}
+            ]})
+        );
+    }
+
+    #[test]
+    fn table_marks_each_missing_side_and_unknown_sides() {
+        let table = fleet_table(&members(), true);
+        assert!(table.contains("NAME") && table.contains("LABELS"));
+        assert!(table.contains(NOT_REGISTERED) && table.contains(NO_CONTAINER));
+        assert!(table.contains("a,b"));
+        let table = fleet_table(&members(), false);
+        assert!(!table.contains(NO_CONTAINER) && table.contains(UNKNOWN));
+    }
+
+    #[test]
+    fn an_empty_plan_says_nothing_to_do() {
+        assert_eq!(plan_text(&Plan::default()), "nothing to do");
+        assert_eq!(
+            plan_json(&Plan::default()),
+            "{\n  \"steps\": [],\n  \"kept\": [],\n  \"notes\": []\n}"
+        );
+    }
+}

@@ -1,0 +1,9 @@
+//! Stage 1, the settings: `.env` and the environment read, checked and named. Pure apart
+//! from reading the `.env` file; its errors are [`error::ConfigError`].
+
+pub mod boards;
+pub mod env_file;
+pub mod error;
+pub mod names;
+pub mod runner_image;
+pub mod settings;

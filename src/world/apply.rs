@@ -1,0 +1,552 @@
+//! The executor: carries out a plan phase by phase (see `plan::Action::phase`), with progress
+//! on a terminal and a line per runner. A runner whose step fails is reported and skipped in
+//! the later phases; the others go on. GitHub writes run a few at a time
+//! (`github::WRITE_CONCURRENCY`), one-off containers eight at a time.
+
+use crate::config::settings::Settings;
+use crate::model::compose::ComposeFile;
+use crate::model::fleet::{DesiredRunner, LocalRunner};
+use crate::plan::{Action, Phase, Plan, Step};
+use crate::world::concurrent::map_bounded;
+use crate::world::docker::{ConfigRun, Docker};
+use crate::world::error::{Error, Result};
+use crate::world::notify::{self as ui, Progress};
+use crate::world::remote::{Deleted, Remote};
+use std::collections::BTreeSet;
+use std::path::Path;
+
+/// How many one-off containers (registrations, install copies) run at once.
+pub const ONEOFF_CONCURRENCY: usize = 8;
+
+/// What the executor works with besides the plan.
+pub struct Context<'a> {
+    pub settings: &'a Settings,
+    pub docker: &'a Docker,
+    /// `None` for plans that need nothing from GitHub.
+    pub remote: Option<&'a Remote>,
+    /// The compose file to write (and to create containers from), for plans that do.
+    pub compose: Option<&'a ComposeFile>,
+    pub desired: &'a [DesiredRunner],
+    /// The image reference the fleet runs.
+    pub image: &'a str,
+    /// The Dockerfile's hash to record after a build.
+    pub build_hash: Option<&'a str>,
+    /// Where `./Dockerfile` is.
+    pub dir: &'a Path,
+    /// A registration token fetched before anything changed (when the plan registers).
+    pub token: Option<&'a str>,
+}
+
+/// How a plan went.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Runners whose step failed (each already reported).
+    pub failed: BTreeSet<String>,
+    /// Runners GitHub found busy at the moment of a removal (kept, reported).
+    pub kept: BTreeSet<String>,
+}
+
+impl Outcome {
+    fn skip(&self, runner: &str) -> bool {
+        self.failed.contains(runner) || self.kept.contains(runner)
+    }
+
+    /// One runner's step: its line when it went well; else its error, and the runner is
+    /// skipped in the later phases.
+    fn report(
+        &mut self,
+        progress: &Progress,
+        runner: &str,
+        result: std::result::Result<String, String>,
+    ) {
+        match result {
+            Ok(line) => progress.line(&line),
+            Err(line) => {
+                progress.error(&line);
+                self.failed.insert(runner.to_string());
+            }
+        }
+        progress.inc();
+    }
+}
+
+/// Carries out `plan`. Fails as a whole only when a fleet-wide step fails (the image, the
+/// compose file, Docker itself); per-runner failures are in the outcome.
+pub fn apply(ctx: &Context, plan: &Plan) -> Result<Outcome> {
+    let mut out = Outcome::default();
+    for step in plan.of(Phase::Build) {
+        if let Action::BuildImage { tag } = &step.action {
+            crate::world::image::build(
+                ctx.settings,
+                ctx.docker,
+                ctx.dir,
+                tag,
+                ctx.build_hash.unwrap_or_default(),
+                &step.why,
+            )?;
+        }
+    }
+    if let Some(compose) = ctx
+        .compose
+        .filter(|_| plan.of(Phase::Compose).next().is_some())
+    {
+        crate::world::compose_file::write_file(ctx.settings, compose)?;
+        ui::info(&format!(
+            "wrote {} ({})",
+            ctx.settings.compose_file.display(),
+            plan.of(Phase::Compose)
+                .map(|s| s.why.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let starts_containers = plan.steps.iter().any(|s| {
+        matches!(
+            s.action,
+            Action::Create | Action::Recreate | Action::Replace | Action::Start
+        )
+    });
+    // (the wrapper binary itself was checked when the compose file was rendered)
+    if starts_containers && ctx.settings.boards.iter().any(|b| b.is_shared()) {
+        crate::world::lockdir::prepare_for(ctx.settings)?;
+    }
+    batch(
+        plan,
+        &mut out,
+        Phase::Stop,
+        "stopping",
+        "stopped",
+        |names| {
+            ctx.docker
+                .containers_do("stop", names, Some(ctx.settings.stop_grace_period))
+        },
+    );
+    // Between phases: an interrupted command goes no further (see `interrupt`).
+    let checkpoint = crate::world::cancel::checkpoint;
+    checkpoint();
+    sync_installs(ctx, plan, &mut out);
+    checkpoint();
+    carry_over(ctx, plan, &mut out);
+    checkpoint();
+    create(ctx, plan, &mut out)?;
+    remove_carried_over(ctx, plan, &out);
+    let local = if plan.of(Phase::Register).next().is_some() {
+        crate::world::observe::local(ctx.settings, ctx.docker)?.runners
+    } else {
+        Vec::new()
+    };
+    checkpoint();
+    register(ctx, plan, &local, &mut out);
+    checkpoint();
+    github_writes(ctx, plan, &mut out);
+    checkpoint();
+    batch(
+        plan,
+        &mut out,
+        Phase::Start,
+        "starting",
+        "started",
+        |names| ctx.docker.containers_do("start", names, None),
+    );
+    checkpoint();
+    unregister(ctx, plan, &mut out);
+    checkpoint();
+    batch(
+        plan,
+        &mut out,
+        Phase::RemoveContainer,
+        "removing",
+        "removed container",
+        |names| ctx.docker.remove_containers(names),
+    );
+    remove_volumes(ctx, plan, &mut out);
+    Ok(out)
+}
+
+/// The runners of phase `phase` not skipped yet.
+fn runners_of(plan: &Plan, phase: Phase, out: &Outcome) -> Vec<String> {
+    plan.of(phase)
+        .filter_map(|s| s.runner.clone())
+        .filter(|r| !out.skip(r))
+        .collect()
+}
+
+/// One Docker call for every runner of a phase; when it fails, each of them failed.
+fn batch(
+    plan: &Plan,
+    out: &mut Outcome,
+    phase: Phase,
+    doing: &str,
+    done: &str,
+    call: impl Fn(&[String]) -> Result<()>,
+) {
+    let names = runners_of(plan, phase, out);
+    if names.is_empty() {
+        return;
+    }
+    let progress = Progress::new(names.len(), doing);
+    match call(&names) {
+        Ok(()) => {
+            for name in &names {
+                progress.line(&format!("{done} {name}"));
+                progress.inc();
+            }
+        }
+        Err(e) => {
+            progress.error(&format!("{doing} {}: {e}", names.join(", ")));
+            out.failed.extend(names);
+        }
+    }
+}
+
+/// Create, recreate and replace: compose creates the containers, not started. A container
+/// compose does not count as the fleet's (runner.sh's, an older ghr's) is stopped (it goes
+/// offline) and removed first, or compose would refuse its name.
+fn create(ctx: &Context, plan: &Plan, out: &mut Outcome) -> Result<()> {
+    let project = crate::model::compose::project_name(&ctx.settings.prefix);
+    let of = |action: fn(&Action) -> bool, out: &Outcome| -> Vec<String> {
+        plan.of(Phase::Create)
+            .filter(|s| action(&s.action))
+            .filter_map(|s| s.runner.clone())
+            .filter(|r| !out.skip(r))
+            .collect()
+    };
+    let replaced = of(|a| matches!(a, Action::Replace), out);
+    if !replaced.is_empty() {
+        let progress = Progress::new(replaced.len(), "taking over");
+        ctx.docker
+            .containers_do("stop", &replaced, Some(ctx.settings.stop_grace_period))?;
+        ctx.docker.remove_containers(&replaced)?;
+        for step in plan.of(Phase::Create) {
+            if let (Action::Replace, Some(name)) = (&step.action, &step.runner) {
+                if replaced.contains(name) {
+                    progress.line(&format!("took over {name}: {}", step.why));
+                    progress.inc();
+                }
+            }
+        }
+    }
+    for (recreate, doing, done) in [
+        (false, "creating", "created"),
+        (true, "recreating", "recreated"),
+    ] {
+        let mut names = match recreate {
+            false => of(|a| matches!(a, Action::Create), out),
+            true => of(|a| matches!(a, Action::Recreate), out),
+        };
+        if !recreate {
+            names.extend(replaced.iter().cloned());
+        }
+        if names.is_empty() {
+            continue;
+        }
+        let progress = Progress::new(names.len(), doing);
+        // Compose failing is Docker failing: nothing after it would work either.
+        ctx.docker
+            .compose_create(&project, &ctx.settings.compose_file, &names, recreate)?;
+        for name in &names {
+            progress.line(&format!("{done} {name}"));
+            progress.inc();
+        }
+    }
+    Ok(())
+}
+
+/// Volumes of an older naming: copied into the fixed-name volume (made here when missing),
+/// with the runner stopped, before its container is created on it.
+fn carry_over(ctx: &Context, plan: &Plan, out: &mut Outcome) {
+    let steps: Vec<(&str, &str, &str)> = plan
+        .of(Phase::CarryOver)
+        .filter_map(|s| match (&s.runner, &s.action) {
+            (Some(r), Action::CarryOver { from, to }) if !out.skip(r) => {
+                Some((r.as_str(), from.as_str(), to.as_str()))
+            }
+            _ => None,
+        })
+        .collect();
+    if steps.is_empty() {
+        return;
+    }
+    let progress = Progress::new(steps.len(), "carrying volumes over");
+    let results = map_bounded(&steps, ONEOFF_CONCURRENCY, |(runner, from, to)| {
+        ctx.docker
+            .carry_over(&ctx.settings.prefix, runner, ctx.image, from, to)
+    });
+    for ((runner, from, to), result) in steps.iter().zip(results) {
+        let result = result
+            .map(|()| format!("{from} carried over into {to}"))
+            .map_err(|e| format!("{runner}: {e}"));
+        out.report(&progress, runner, result);
+    }
+}
+
+/// The old volumes carried over, once their old containers are gone (Docker keeps a volume
+/// a container refers to). One that cannot go is reported; `ghr rm` removes it later.
+fn remove_carried_over(ctx: &Context, plan: &Plan, out: &Outcome) {
+    for step in plan.of(Phase::CarryOver) {
+        if let (Some(runner), Action::CarryOver { from, .. }) = (&step.runner, &step.action) {
+            if out.skip(runner) {
+                continue;
+            }
+            if let Err(e) = ctx.docker.remove_volumes(std::slice::from_ref(from)) {
+                ui::warn(&format!(
+                    "{runner}: volume {from} was carried over but stays ({e}); `ghr rm` removes it with the runner"
+                ));
+            }
+        }
+    }
+}
+
+/// Steps of `phase` whose runner is not skipped, each with its container.
+fn with_container<'a>(
+    plan: &'a Plan,
+    phase: Phase,
+    local: &'a [LocalRunner],
+    out: &mut Outcome,
+    progress: &Progress,
+) -> Vec<(&'a Step, &'a LocalRunner)> {
+    let mut found = Vec::new();
+    for step in plan.of(phase) {
+        let Some(name) = step.runner.as_deref().filter(|r| !out.skip(r)) else {
+            continue;
+        };
+        match local.iter().find(|c| c.name == name) {
+            Some(c) => found.push((step, c)),
+            None => {
+                progress.error(&format!("{name} has no container"));
+                out.failed.insert(name.to_string());
+            }
+        }
+    }
+    found
+}
+
+/// The image's runner install into the volumes, before the containers are (re)created.
+fn sync_installs(ctx: &Context, plan: &Plan, out: &mut Outcome) {
+    let steps: Vec<(&str, &str)> = plan
+        .of(Phase::SyncInstall)
+        .filter_map(|s| match (&s.runner, &s.action) {
+            (Some(r), Action::SyncInstall { volume }) if !out.skip(r) => {
+                Some((r.as_str(), volume.as_str()))
+            }
+            _ => None,
+        })
+        .collect();
+    if steps.is_empty() {
+        return;
+    }
+    let progress = Progress::new(steps.len(), "copying runner installs");
+    let results = map_bounded(&steps, ONEOFF_CONCURRENCY, |(runner, volume)| {
+        ctx.docker.sync_install(
+            &ctx.settings.prefix,
+            runner,
+            ctx.image,
+            volume,
+            ctx.settings.workdir.as_deref(),
+        )
+    });
+    for ((runner, _), result) in steps.iter().zip(results) {
+        let result = result
+            .map(|()| format!("copied the runner install of {} into {runner}", ctx.image))
+            .map_err(|e| format!("{runner}: {e}"));
+        out.report(&progress, runner, result);
+    }
+}
+
+fn register(ctx: &Context, plan: &Plan, local: &[LocalRunner], out: &mut Outcome) {
+    let count = plan.of(Phase::Register).count();
+    if count == 0 {
+        return;
+    }
+    let progress = Progress::new(count, "registering");
+    let steps = with_container(plan, Phase::Register, local, out, &progress);
+    let url = ctx.settings.registration_url();
+    let proxy_env = ctx.settings.proxy_env();
+    // Volumes carried over may hold their registration already: look before asking GitHub
+    // for a token, so adopting a registered fleet writes nothing to GitHub.
+    let registered = map_bounded(&steps, ONEOFF_CONCURRENCY, |(step, c)| -> Result<bool> {
+        match step.action {
+            Action::Register {
+                unless_registered: true,
+            } => ctx.docker.is_configured(&c.name),
+            _ => Ok(false),
+        }
+    });
+    let token: std::result::Result<Option<String>, String> = match ctx.token {
+        Some(t) => Ok(Some(t.to_string())),
+        None if registered.iter().any(|r| matches!(r, Ok(false))) => {
+            crate::world::remote::registration_token(ctx.settings, ctx.remote)
+                .map(Some)
+                .map_err(|e| e.to_string())
+        }
+        None => Ok(None),
+    };
+    let work: Vec<_> = steps.iter().zip(&registered).collect();
+    let results = map_bounded(
+        &work,
+        ONEOFF_CONCURRENCY,
+        |((step, c), registered)| -> Result<bool> {
+            match registered {
+                Ok(true) => return Ok(false),
+                Ok(false) => {}
+                Err(e) => return Err(Error::Docker(e.to_string())),
+            }
+            let token = match &token {
+                Ok(Some(t)) => t.as_str(),
+                Ok(None) => return Err(Error::Partial("no registration token".into())),
+                Err(e) => return Err(Error::Partial(format!("no registration token: {e}"))),
+            };
+            let labels = ctx
+                .desired
+                .iter()
+                .find(|d| d.name == c.name)
+                .map(|d| d.labels.clone())
+                .unwrap_or_else(|| ctx.settings.labels.clone());
+            let cfg = ConfigRun {
+                container: &c.name,
+                prefix: &ctx.settings.prefix,
+                image: &c.image,
+                url: &url,
+                name: &c.name,
+                labels: &labels,
+                group: &ctx.settings.runner_group,
+                workdir: ctx.settings.workdir.as_deref(),
+                disable_update: ctx.settings.disable_auto_update,
+                proxy_env: &proxy_env,
+                again: matches!(step.action, Action::Reregister),
+            };
+            ctx.docker.configure(&cfg, token).map(|()| true)
+        },
+    );
+    let mut any_failed = false;
+    for ((_, c), result) in steps.iter().zip(results) {
+        match result {
+            Ok(true) => progress.line(&format!("registered {}", c.name)),
+            Ok(false) => progress.line(&format!(
+                "{} keeps the registration its volume holds",
+                c.name
+            )),
+            Err(e) => {
+                progress.error(&format!("{} did not register: {e}", c.name));
+                out.failed.insert(c.name.clone());
+                any_failed = true;
+            }
+        }
+        progress.inc();
+    }
+    // A token GitHub no longer takes would fail every retry until the TTL ran out.
+    if any_failed {
+        if let Some(remote) = ctx.remote {
+            remote.forget_token();
+        }
+        if ctx.settings.reg_token.is_some() {
+            ui::warn("REG_TOKEN is used as given, and registration tokens expire an hour after GitHub issues them: set a new one, or remove REG_TOKEN so that ghr fetches one with GH_PAT");
+        }
+    }
+}
+
+/// The runners (name, id) to move into one runner group (id, name).
+type GroupMoves = (u64, String, Vec<(String, u64)>);
+
+/// Labels and runner groups, through GitHub's API.
+fn github_writes(ctx: &Context, plan: &Plan, out: &mut Outcome) {
+    let count = plan
+        .of(Phase::GitHub)
+        .filter(|s| s.runner.as_deref().is_some_and(|r| !out.skip(r)))
+        .count();
+    let Some(remote) = ctx.remote.filter(|_| count > 0) else {
+        return;
+    };
+    let progress = Progress::new(count, "labelling");
+    let mut labels = Vec::new();
+    let mut groups: Vec<GroupMoves> = Vec::new();
+    for step in plan.of(Phase::GitHub) {
+        let Some(name) = step.runner.clone().filter(|r| !out.skip(r)) else {
+            continue;
+        };
+        match &step.action {
+            Action::SetLabels { id, labels: l } => labels.push((name, *id, l.clone())),
+            Action::SetGroup {
+                id,
+                group_id,
+                group,
+            } => match groups.iter_mut().find(|(g, _, _)| g == group_id) {
+                Some((_, _, runners)) => runners.push((name, *id)),
+                None => groups.push((*group_id, group.clone(), vec![(name, *id)])),
+            },
+            _ => {}
+        }
+    }
+    for ((name, _, l), result) in labels.iter().zip(remote.set_labels(&labels)) {
+        let result = result
+            .map(|()| format!("labels of {name}: {}", l.join(",")))
+            .map_err(|e| format!("cannot set the labels of {name}: {e}"));
+        out.report(&progress, name, result);
+    }
+    for (group_id, group, runners) in &groups {
+        for ((name, _), result) in runners.iter().zip(remote.set_group(*group_id, runners)) {
+            let result = result
+                .map(|()| format!("moved {name} to runner group {group}"))
+                .map_err(|e| format!("cannot move {name} to runner group {group}: {e}"));
+            out.report(&progress, name, result);
+        }
+    }
+}
+
+fn unregister(ctx: &Context, plan: &Plan, out: &mut Outcome) {
+    let runners: Vec<(String, u64)> = plan
+        .of(Phase::Unregister)
+        .filter_map(|s| match (&s.runner, &s.action) {
+            (Some(r), Action::Unregister { id }) if !out.skip(r) => Some((r.clone(), *id)),
+            _ => None,
+        })
+        .collect();
+    let Some(remote) = ctx.remote.filter(|_| !runners.is_empty()) else {
+        return;
+    };
+    let progress = Progress::new(runners.len(), "unregistering");
+    for ((name, _), result) in runners.iter().zip(remote.unregister(&runners)) {
+        match result {
+            Ok(Deleted::Removed) => progress.line(&format!("unregistered {name}")),
+            Ok(Deleted::Gone) => progress.line(&format!("{name} was already unregistered")),
+            Ok(Deleted::Busy) => {
+                progress.error(&format!(
+                    "{name} is running a job; it stays registered and its container is kept"
+                ));
+                out.kept.insert(name.clone());
+            }
+            Err(e) => {
+                progress.error(&format!(
+                    "cannot unregister {name}: {e}; its container is kept"
+                ));
+                out.failed.insert(name.clone());
+            }
+        }
+        progress.inc();
+    }
+}
+
+fn remove_volumes(ctx: &Context, plan: &Plan, out: &mut Outcome) {
+    let volumes: Vec<String> = plan
+        .of(Phase::RemoveVolumes)
+        .filter(|s| s.runner.as_deref().is_none_or(|r| !out.skip(r)))
+        .flat_map(|s| match &s.action {
+            Action::RemoveVolumes { volumes } => volumes.clone(),
+            _ => Vec::new(),
+        })
+        .collect();
+    if volumes.is_empty() {
+        return;
+    }
+    match ctx.docker.remove_volumes(&volumes) {
+        Ok(()) => ui::info(&format!("removed {} volumes", volumes.len())),
+        Err(e) => {
+            ui::error(&format!("removing volumes: {e}"));
+            for step in plan.of(Phase::RemoveVolumes) {
+                if let Some(r) = &step.runner {
+                    out.failed.insert(r.clone());
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,255 @@
+//! The Docker engine: containers, volumes and images of a fleet, read from `docker inspect`.
+
+use super::{checked, checked_stdout, docker, run};
+use crate::model::fleet::{ContainerState, LocalRunner};
+use crate::world::error::{Error, Result};
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+#[derive(Debug, Default)]
+pub struct Docker {
+    pub(super) flavor: std::sync::OnceLock<super::ComposeFlavor>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Inspect {
+    name: String,
+    /// The id of the image it runs.
+    image: String,
+    state: InspectState,
+    config: InspectConfig,
+    #[serde(default)]
+    mounts: Vec<InspectMount>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct InspectState {
+    status: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct InspectConfig {
+    /// The image reference it was created from.
+    image: String,
+    #[serde(default)]
+    labels: Option<HashMap<String, String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct InspectMount {
+    #[serde(default)]
+    name: Option<String>,
+    destination: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct VolumeInspect {
+    name: String,
+    #[serde(default)]
+    labels: Option<HashMap<String, String>>,
+}
+
+impl Docker {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The id of image `reference`, `None` when it is not here.
+    pub fn image_id(&self, reference: &str) -> Result<Option<String>> {
+        let out = run(&mut docker(&[
+            "image", "inspect", "--format", "{{.Id}}", reference,
+        ]))?;
+        if out.status.success() {
+            return Ok(Some(
+                String::from_utf8_lossy(&out.stdout).trim().to_string(),
+            ));
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if stderr.contains("No such image") || stderr.contains("No such object") {
+            return Ok(None);
+        }
+        Err(Error::Docker(format!(
+            "docker image inspect {reference} failed: {}",
+            super::last_line(&stderr)
+        )))
+    }
+
+    /// `docker build -t tag -f dockerfile context`, its progress on our stderr.
+    pub fn build(&self, tag: &str, dockerfile: &Path, context: &Path) -> Result<()> {
+        let status = Command::new("docker")
+            .arg("build")
+            .arg("-t")
+            .arg(tag)
+            .arg("-f")
+            .arg(dockerfile)
+            .arg(context)
+            .stdout(Stdio::from(std::io::stderr()))
+            .status()
+            .map_err(|e| Error::Docker(format!("cannot run docker: {e}")))?;
+        if !status.success() {
+            return Err(Error::Docker(format!(
+                "docker build of {tag} failed ({status}); see the build output above"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The runner containers any of `docker ps -a --filter <filter>` finds (one-offs left
+    /// out), running or not, read with one `docker inspect`.
+    pub fn runners(&self, filters: &[&str]) -> Result<Vec<LocalRunner>> {
+        let mut ids: Vec<String> = Vec::new();
+        for filter in filters {
+            let out = checked_stdout(
+                docker(&["ps", "-a", "-q", "--no-trunc", "--filter", filter]),
+                "docker ps",
+            )?;
+            ids.extend(
+                out.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(String::from),
+            );
+        }
+        ids.sort();
+        ids.dedup();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut cmd = docker(&["inspect"]);
+        cmd.args(&ids);
+        let out = run(&mut cmd)?;
+        // A container can vanish between `ps` and `inspect`; inspect still prints the others.
+        let parsed: Vec<Inspect> = serde_json::from_slice(&out.stdout)
+            .map_err(|e| Error::Docker(format!("cannot read `docker inspect` output: {e}")))?;
+        Ok(parsed
+            .into_iter()
+            .filter_map(|c| {
+                let labels = c.config.labels.unwrap_or_default();
+                if labels.contains_key(super::ONEOFF_LABEL) {
+                    return None;
+                }
+                let label = |k: &str| labels.get(k).cloned();
+                Some(LocalRunner {
+                    name: c.name.trim_start_matches('/').to_string(),
+                    state: ContainerState::parse(&c.state.status),
+                    image: c.config.image,
+                    image_id: c.image,
+                    spec: label(crate::model::compose::label::SPEC),
+                    project: label(super::COMPOSE_PROJECT_LABEL),
+                    prefix: label(crate::model::compose::label::PREFIX),
+                    kind: label(crate::model::compose::label::KIND).unwrap_or_default(),
+                    home_volume: c
+                        .mounts
+                        .iter()
+                        .find(|m| m.destination == crate::model::compose::RUNNER_HOME)
+                        .and_then(|m| m.name.clone()),
+                    configured: None,
+                })
+            })
+            .collect())
+    }
+
+    /// The volumes any of `docker volume ls --filter <filter>` finds, each with its
+    /// `ghr.runner` label (empty when absent), read with one `docker volume inspect`.
+    pub fn volumes(&self, filters: &[&str]) -> Result<Vec<(String, String)>> {
+        let mut names: Vec<String> = Vec::new();
+        for filter in filters {
+            let out = checked_stdout(
+                docker(&["volume", "ls", "-q", "--filter", filter]),
+                "docker volume ls",
+            )?;
+            names.extend(
+                out.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(String::from),
+            );
+        }
+        names.sort();
+        names.dedup();
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut cmd = docker(&["volume", "inspect"]);
+        cmd.args(&names);
+        let out = run(&mut cmd)?;
+        // A volume can vanish between `ls` and `inspect`; inspect still prints the others.
+        let parsed: Vec<VolumeInspect> = serde_json::from_slice(&out.stdout).map_err(|e| {
+            Error::Docker(format!("cannot read `docker volume inspect` output: {e}"))
+        })?;
+        Ok(parsed
+            .into_iter()
+            .map(|v| {
+                let runner = v
+                    .labels
+                    .and_then(|mut l| l.remove(crate::model::compose::label::RUNNER))
+                    .unwrap_or_default();
+                (v.name, runner)
+            })
+            .collect())
+    }
+
+    /// `docker start|stop|restart names...` for existing containers. `grace`: how long
+    /// stop and restart let a runner go offline before Docker kills it.
+    pub fn containers_do(
+        &self,
+        verb: &str,
+        names: &[String],
+        grace: Option<std::time::Duration>,
+    ) -> Result<()> {
+        if names.is_empty() {
+            return Ok(());
+        }
+        let mut cmd = docker(&[verb]);
+        if let Some(grace) = grace.filter(|_| verb != "start") {
+            cmd.args(["--time", &grace.as_secs().max(1).to_string()]);
+        }
+        cmd.args(names);
+        checked(cmd, &format!("docker {verb}")).map(|_| ())
+    }
+
+    /// Removes containers (running or not) with their anonymous volumes.
+    pub fn remove_containers(&self, names: &[String]) -> Result<()> {
+        if names.is_empty() {
+            return Ok(());
+        }
+        let mut cmd = docker(&["rm", "-f", "-v"]);
+        cmd.args(names);
+        checked(cmd, "docker rm").map(|_| ())
+    }
+
+    pub fn remove_volumes(&self, names: &[String]) -> Result<()> {
+        if names.is_empty() {
+            return Ok(());
+        }
+        let mut cmd = docker(&["volume", "rm", "-f"]);
+        cmd.args(names);
+        checked(cmd, "docker volume rm").map(|_| ())
+    }
+
+    /// `docker logs`, straight to our stdout/stderr; returns docker's exit status.
+    pub fn logs(
+        &self,
+        name: &str,
+        tail: Option<u32>,
+        follow: bool,
+    ) -> Result<std::process::ExitStatus> {
+        let mut cmd = docker(&["logs"]);
+        if follow {
+            cmd.arg("--follow");
+        }
+        if let Some(n) = tail {
+            cmd.args(["--tail", &n.to_string()]);
+        }
+        cmd.arg(name)
+            .status()
+            .map_err(|e| Error::Docker(format!("cannot run docker: {e}; is Docker installed?")))
+    }
+}

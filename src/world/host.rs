@@ -1,0 +1,80 @@
+//! Probes this host for what runner containers may be given (see `model::host_facts`).
+
+use crate::model::host_facts::{HostFacts, DOCKER_SOCK};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+pub fn probe(loop_count: u32) -> HostFacts {
+    HostFacts {
+        docker_sock_gid: std::fs::metadata(DOCKER_SOCK).ok().map(|m| m.gid()),
+        ..probe_root(Path::new("/dev"), loop_count)
+    }
+}
+
+fn probe_root(dev: &Path, loop_count: u32) -> HostFacts {
+    let exists = |name: &str| dev.join(name).exists();
+    let mut loop_devices = Vec::new();
+    if exists("loop-control") {
+        loop_devices.push("/dev/loop-control".to_string());
+    }
+    for i in 0..loop_count {
+        if exists(&format!("loop{i}")) {
+            loop_devices.push(format!("/dev/loop{i}"));
+        }
+    }
+    let kvm_gid = std::fs::metadata(dev.join("kvm")).ok().map(|m| m.gid());
+    let mut usb_serial: Vec<(String, u32, String)> = std::fs::read_dir(dev)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            ["ttyUSB", "ttyACM"].iter().find_map(|family| {
+                let n: u32 = name.strip_prefix(family)?.parse().ok()?;
+                Some((family.to_string(), n, format!("/dev/{name}")))
+            })
+        })
+        .collect();
+    usb_serial.sort();
+    HostFacts {
+        loop_devices,
+        kvm_gid,
+        usb_serial: usb_serial.into_iter().map(|(_, _, path)| path).collect(),
+        docker_sock_gid: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_devices_in_natural_order() {
+        let dir = std::env::temp_dir().join(format!("ghr-host-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for name in [
+            "loop-control",
+            "loop0",
+            "loop1",
+            "loop7",
+            "ttyUSB10",
+            "ttyUSB2",
+            "ttyACM0",
+            "ttyS0",
+            "kvm",
+        ] {
+            std::fs::write(dir.join(name), "").unwrap();
+        }
+        let facts = probe_root(&dir, 4);
+        assert_eq!(
+            facts.loop_devices,
+            ["/dev/loop-control", "/dev/loop0", "/dev/loop1"]
+        );
+        assert_eq!(
+            facts.usb_serial,
+            ["/dev/ttyACM0", "/dev/ttyUSB2", "/dev/ttyUSB10"]
+        );
+        assert!(facts.kvm_gid.is_some());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

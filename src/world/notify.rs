@@ -1,0 +1,78 @@
+//! How the effects speak without printing: they report here, and the front end that runs
+//! them (the CLI, or `serve`) installs the [`Sink`] that shows it. Like the `log` facade:
+//! one registration at start-up, then plain function calls.
+//!
+//! Before a sink is installed, reports go nowhere: only a front end decides what a person sees.
+
+use std::sync::OnceLock;
+
+/// Shows what the effects report.
+pub trait Sink: Send + Sync {
+    /// Progress or a diagnostic.
+    fn info(&self, text: &str);
+    fn warn(&self, text: &str);
+    /// One failure among others: the work goes on.
+    fn error(&self, text: &str);
+    /// A counter of `len` steps of `what`, with lines shown beside it.
+    fn steps(&self, len: usize, what: &str) -> Box<dyn Steps>;
+}
+
+/// A counted piece of work in progress (a bar on a terminal).
+pub trait Steps: Send + Sync {
+    fn line(&self, text: &str);
+    fn inc(&self);
+}
+
+static SINK: OnceLock<Box<dyn Sink>> = OnceLock::new();
+
+/// Installs the sink; the first one stays.
+pub fn install(sink: Box<dyn Sink>) {
+    let _ = SINK.set(sink);
+}
+
+pub fn info(text: &str) {
+    if let Some(sink) = SINK.get() {
+        sink.info(text);
+    }
+}
+
+pub fn warn(text: &str) {
+    if let Some(sink) = SINK.get() {
+        sink.warn(text);
+    }
+}
+
+pub fn error(text: &str) {
+    if let Some(sink) = SINK.get() {
+        sink.error(text);
+    }
+}
+
+/// `len` steps of `what`, reported as they go.
+pub struct Progress {
+    steps: Option<Box<dyn Steps>>,
+}
+
+impl Progress {
+    pub fn new(len: usize, what: &str) -> Progress {
+        Progress {
+            steps: SINK.get().map(|sink| sink.steps(len, what)),
+        }
+    }
+
+    pub fn line(&self, text: &str) {
+        if let Some(steps) = &self.steps {
+            steps.line(text);
+        }
+    }
+
+    pub fn error(&self, text: &str) {
+        self.line(&format!("error: {text}"));
+    }
+
+    pub fn inc(&self) {
+        if let Some(steps) = &self.steps {
+            steps.inc();
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! GitHub in the fleet's terms: the REST client for listing, deleting, labelling and
+//! grouping runners, and the token cache for registration tokens.
+
+use crate::config::settings::Settings;
+use crate::model::fleet::RemoteRunner;
+use crate::plan::GroupTarget;
+use crate::world::concurrent::map_bounded;
+use crate::world::error::{Error, Result};
+use crate::world::github::{GitHub, GitHubError, Runner, Scope, WRITE_CONCURRENCY};
+use crate::world::token_cache::TokenCache;
+
+/// What deleting one runner on GitHub came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Deleted {
+    Removed,
+    /// Someone removed it before us.
+    Gone,
+    /// It is running a job (GitHub says so); its container is kept.
+    Busy,
+}
+
+pub struct Remote {
+    gh: GitHub,
+    cache: TokenCache,
+    org_scope: bool,
+}
+
+impl Remote {
+    pub fn connect(settings: &Settings) -> Result<Remote> {
+        let pat = settings.require_pat()?;
+        let scope = Scope::from_settings(&settings.org, settings.repo.as_deref());
+        let opts = crate::world::github::Options {
+            proxy: crate::world::github::ProxySettings {
+                http: settings.http_proxy.clone(),
+                https: settings.https_proxy.clone(),
+                no_proxy: settings.no_proxy.clone(),
+            },
+            ..Default::default()
+        };
+        let gh = GitHub::with_options(&settings.github_api_url, scope, pat, opts)?;
+        let cache = TokenCache::new(&settings.reg_token_cache_file, settings.reg_token_cache_ttl);
+        Ok(Remote {
+            gh,
+            cache,
+            org_scope: settings.repo.is_none(),
+        })
+    }
+
+    /// A client when GH_PAT is set; `None` when runners register with REG_TOKEN alone.
+    pub fn connect_if_possible(settings: &Settings) -> Result<Option<Remote>> {
+        match settings.pat {
+            Some(_) => Remote::connect(settings).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Every runner of the scope (all pages); the caller keeps those of its prefix.
+    pub fn list(&self) -> Result<Vec<RemoteRunner>> {
+        Ok(self
+            .gh
+            .list_runners()?
+            .into_iter()
+            .map(remote_runner)
+            .collect())
+    }
+
+    /// Unregisters `runners` (name, id), at most `WRITE_CONCURRENCY` requests at a time,
+    /// each one's outcome in input order. The one deletion path: `rm`, `purge`, `init`'s
+    /// surplus and the benchmark all come here.
+    pub fn unregister(&self, runners: &[(String, u64)]) -> Vec<Result<Deleted, GitHubError>> {
+        map_bounded(runners, WRITE_CONCURRENCY, |(name, id)| {
+            match self.gh.delete_runner(*id, name) {
+                Ok(()) => Ok(Deleted::Removed),
+                Err(GitHubError::RunnerBusy { .. }) => Ok(Deleted::Busy),
+                Err(GitHubError::RunnerNotFound { .. }) => Ok(Deleted::Gone),
+                Err(e) => Err(e),
+            }
+        })
+    }
+
+    /// Sets the custom labels of runners (name, id, labels), paced like `unregister`.
+    pub fn set_labels(
+        &self,
+        runners: &[(String, u64, Vec<String>)],
+    ) -> Vec<Result<(), GitHubError>> {
+        map_bounded(runners, WRITE_CONCURRENCY, |(name, id, labels)| {
+            self.gh.set_labels(*id, name, labels).map(|_| ())
+        })
+    }
+
+    /// Moves runners (name, id) into runner group `group_id`, paced like `unregister`.
+    pub fn set_group(
+        &self,
+        group_id: u64,
+        runners: &[(String, u64)],
+    ) -> Vec<Result<(), GitHubError>> {
+        map_bounded(runners, WRITE_CONCURRENCY, |(name, id)| {
+            self.gh.set_runner_group(group_id, *id, name)
+        })
+    }
+
+    /// The runner group `name` of the organization, checked to exist. Repository runners
+    /// have no groups (the settings refuse any but `Default` for them): `None`. The group
+    /// `Default` is not looked up: its id is always 1.
+    pub fn group(&self, name: &str) -> Result<Option<GroupTarget>> {
+        if !self.org_scope {
+            return Ok(None);
+        }
+        if name.eq_ignore_ascii_case("Default") {
+            return Ok(Some(GroupTarget {
+                name: name.to_string(),
+                id: 1,
+            }));
+        }
+        let groups = self.gh.runner_groups()?;
+        match groups.iter().find(|g| g.name.eq_ignore_ascii_case(name)) {
+            Some(g) => Ok(Some(GroupTarget {
+                name: g.name.clone(),
+                id: g.id,
+            })),
+            None => Err(Error::Config(format!(
+                "RUNNER_GROUP={name}: {} has no runner group of that name (it has {}); create it on GitHub (organization settings > Actions > Runner groups) or fix RUNNER_GROUP",
+                self.gh.scope().describe(),
+                groups
+                    .iter()
+                    .map(|g| g.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
+    }
+
+    /// One registration token for the whole command, through the token cache.
+    pub fn registration_token(&self) -> Result<String> {
+        let token = self.cache.get_or_fetch(|| self.gh.registration_token())?;
+        Ok(token.token.expose().to_string())
+    }
+
+    /// Drops the cached token, so the next command fetches a fresh one (a registration with
+    /// it failed, perhaps because GitHub no longer accepts it).
+    pub fn forget_token(&self) {
+        let _ = self.cache.invalidate();
+    }
+}
+
+/// The registration token for this command: `REG_TOKEN` as given, else one from GitHub
+/// (cached with its TTL), which needs GH_PAT.
+pub fn registration_token(settings: &Settings, remote: Option<&Remote>) -> Result<String> {
+    if let Some(token) = &settings.reg_token {
+        return Ok(token.clone());
+    }
+    match remote {
+        Some(remote) => remote.registration_token(),
+        None => Err(settings
+            .require_pat()
+            .err()
+            .map(Error::from)
+            .unwrap_or_else(|| {
+                Error::Config(
+                    "GH_PAT is not set; set GH_PAT (or REG_TOKEN) to register runners".into(),
+                )
+            })),
+    }
+}
+
+fn remote_runner(r: Runner) -> RemoteRunner {
+    RemoteRunner {
+        id: r.id,
+        status: r.status,
+        busy: r.busy,
+        custom_labels: r
+            .labels
+            .iter()
+            .filter(|l| !l.read_only)
+            .map(|l| l.name.clone())
+            .collect(),
+        labels: r.labels.into_iter().map(|l| l.name).collect(),
+        group_id: r.group_id,
+        name: r.name,
+    }
+}
