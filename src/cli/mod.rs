@@ -2,10 +2,12 @@
 //! exit codes, and `ui`, the only place that prints.
 
 pub mod args;
+pub mod carry_out;
 pub mod commands;
 pub mod exit;
 pub mod prompt;
 pub mod signals;
+pub mod targets;
 pub mod ui;
 
 use clap::Parser;

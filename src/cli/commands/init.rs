@@ -2,15 +2,16 @@
 //! match the settings, or say what that would take. Both gather the same state and ask the
 //! planner; `plan` prints the plan, `init` hands it to the executor.
 
-use super::Targets;
 use crate::cli::args::{InitArgs, PlanArgs};
+use crate::cli::carry_out::{carry_out, confirm_removals, kept_result};
+use crate::cli::targets::Targets;
 use crate::cli::ui;
 use crate::config::settings::Settings;
 use crate::plan::{self, Intent, Plan};
-use crate::world::apply::{self, Context};
+
 use crate::world::compose_file::Desired;
 use crate::world::docker::Docker;
-use crate::world::error::{Error, Result};
+use crate::world::error::Result;
 use crate::world::observe;
 use crate::world::remote::Remote;
 use std::path::Path;
@@ -127,86 +128,4 @@ pub fn run(settings: &Settings, args: InitArgs) -> Result<()> {
         planned.image.reference
     ));
     kept_result(plan, &outcome)
-}
-
-/// Carries out a plan of `init`, `start` or `register`: the token first when the plan
-/// registers for sure (everything that can be refused is refused before the first change),
-/// the kept runners and notes reported, then the executor.
-pub fn carry_out(
-    settings: &Settings,
-    docker: &Docker,
-    remote: Option<&Remote>,
-    desired: &Desired,
-    image: &str,
-    build_hash: Option<&str>,
-    plan: &Plan,
-) -> Result<apply::Outcome> {
-    let token = if plan.needs_token() {
-        Some(crate::world::remote::registration_token(settings, remote)?)
-    } else {
-        None
-    };
-    report_kept(plan);
-    apply::apply(
-        &Context {
-            settings,
-            docker,
-            remote,
-            compose: Some(&desired.compose),
-            desired: &desired.runners,
-            image,
-            build_hash,
-            dir: Path::new("."),
-            token: token.as_deref(),
-        },
-        plan,
-    )
-}
-
-/// Removals are asked before anything is done: listed by name on a terminal; without one,
-/// only `-y` lets them happen (else nothing changes at all, exit 130).
-pub fn confirm_removals(plan: &Plan, yes: bool, scope: &str) -> Result<()> {
-    let doomed = plan.removals();
-    if doomed.is_empty() || yes {
-        return Ok(());
-    }
-    let question = format!(
-        "Unregister from {scope} and remove {} runner(s): {}?",
-        doomed.len(),
-        doomed.join(", ")
-    );
-    if ui::confirm(&question)? {
-        Ok(())
-    } else {
-        Err(Error::Cancelled("cancelled; nothing was changed".into()))
-    }
-}
-
-pub fn report_kept(plan: &Plan) {
-    for note in &plan.notes {
-        ui::info(&format!("{}: {}", note.runner, note.why));
-    }
-    for kept in &plan.kept {
-        ui::warn(&format!("{}: {}", kept.runner, kept.why));
-    }
-}
-
-/// Ok, unless a runner failed or had to be kept (each already reported).
-pub fn kept_result(plan: &Plan, outcome: &apply::Outcome) -> Result<()> {
-    let failed = outcome.failed.len();
-    let kept = plan.kept.len() + outcome.kept.len();
-    if failed + kept == 0 {
-        return Ok(());
-    }
-    let mut parts = Vec::new();
-    if failed > 0 {
-        parts.push(format!("{failed} runner(s) failed"));
-    }
-    if kept > 0 {
-        parts.push(format!("{kept} runner(s) were kept busy"));
-    }
-    Err(Error::Partial(format!(
-        "{}; run the command again to finish",
-        parts.join(" and ")
-    )))
 }

@@ -1,7 +1,7 @@
 //! `ghr logs NAME [--tail N] [--no-follow]`: one runner's container logs.
 
-use super::Targets;
 use crate::cli::args::LogsArgs;
+use crate::cli::targets::Targets;
 use crate::config::settings::Settings;
 use crate::world::docker::Docker;
 use crate::world::error::{Error, Result};

@@ -2,9 +2,9 @@
 //! containers and volumes; only this prefix's. Through the planner: a runner busy with a job
 //! is reported and kept, with all of its things.
 
-use super::init::{kept_result, report_kept};
-use super::Targets;
 use crate::cli::args::{PurgeArgs, RmArgs};
+use crate::cli::carry_out::{kept_result, report_kept};
+use crate::cli::targets::Targets;
 use crate::cli::ui;
 use crate::config::settings::Settings;
 use crate::plan::{self, Action, Intent, Plan};

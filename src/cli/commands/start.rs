@@ -2,8 +2,8 @@
 //! is not registered (again, when GitHub deleted it), and start it; `start` also starts the
 //! stopped ones. Through the planner, like `init`.
 
-use super::init::{carry_out, kept_result};
-use super::Targets;
+use crate::cli::carry_out::{carry_out, kept_result};
+use crate::cli::targets::Targets;
 use crate::cli::ui;
 use crate::config::settings::Settings;
 use crate::plan::{self, Intent};

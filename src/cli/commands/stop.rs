@@ -1,7 +1,7 @@
 //! `ghr stop|restart [NAME...]`: containers of this fleet only; no GitHub call. Each runner
 //! gets `RUNNER_STOP_GRACE_PERIOD` to go offline on GitHub before Docker kills it.
 
-use super::Targets;
+use crate::cli::targets::Targets;
 use crate::cli::ui;
 use crate::config::settings::Settings;
 use crate::world::docker::Docker;

@@ -2,8 +2,8 @@
 //! `runner-board-<i>`, each configured by a fleet-wide `BOARD_RUNNER_<KEY>` or its own
 //! `BOARD_RUNNER_<KEY>_<i>`, which replaces the fleet-wide value (no merging).
 
+use super::hardware::Hardware;
 use super::values::{dedup, parse_devices, parse_env_pairs, split_list};
-use super::Hardware;
 use crate::config::error::ConfigError;
 
 /// The count, and its alias (the shell tool reads `RUNNER_BOARD_COUNT`, else `RUNNER_BOARD`).

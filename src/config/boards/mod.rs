@@ -3,10 +3,12 @@
 //! keys, see `indexed.rs`), plus the keys both share: the resource (or pool) a board's jobs
 //! lock, its health check, and each pool member's environment.
 
+pub mod hardware;
 pub mod indexed;
 pub mod named;
 pub mod values;
 
+pub use hardware::Hardware;
 pub use values::{dedup, split_list};
 
 use crate::config::error::ConfigError;
@@ -41,18 +43,6 @@ impl Board {
     pub fn is_shared(&self) -> bool {
         !self.resources.is_empty()
     }
-}
-
-/// What a board's container gets from the host besides what every runner gets.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Hardware {
-    /// `host:container[:rwm]` entries; a board with devices sees them instead of every USB
-    /// serial adapter of the host.
-    pub devices: Vec<String>,
-    pub env: Vec<(String, String)>,
-    /// Compose volume specs.
-    pub volumes: Vec<String>,
-    pub group_add: Vec<String>,
 }
 
 /// Key families both syntaxes share, per board (`<FAMILY><BOARD>`).

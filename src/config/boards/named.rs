@@ -5,8 +5,8 @@
 //! name upper-cased, every non-alphanumeric character turned into `_` (`roc-rk3568-pc` ->
 //! `ROC_RK3568_PC`).
 
+use super::hardware::Hardware;
 use super::values::{dedup, parse_devices, parse_env_pairs, split_list};
-use super::Hardware;
 use crate::config::error::ConfigError;
 use runner_wrapper::contract::key_form;
 

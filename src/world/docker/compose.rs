@@ -1,19 +1,12 @@
 //! The compose driver: `docker compose` (v2) when the plugin answers, else `docker-compose`
 //! (v1). Failures keep the lines that say why, not only compose's closing words.
 
-use super::{run, Docker};
+use super::engine::Docker;
+use super::flavor::ComposeFlavor;
+use super::process::run;
 use crate::world::error::{Error, Result};
 use std::path::Path;
 use std::process::{Command, Stdio};
-
-/// Which compose implementation this host has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ComposeFlavor {
-    /// `docker compose` (the v2 plugin).
-    V2,
-    /// `docker-compose` (the v1 Python tool).
-    V1,
-}
 
 impl Docker {
     /// `docker compose` when the plugin answers, else `docker-compose`.

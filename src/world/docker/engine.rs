@@ -1,6 +1,8 @@
 //! The Docker engine: containers, volumes and images of a fleet, read from `docker inspect`.
 
-use super::{checked, checked_stdout, docker, run};
+use super::flavor::ComposeFlavor;
+use super::labels::{COMPOSE_PROJECT_LABEL, ONEOFF_LABEL};
+use super::process::{checked, checked_stdout, docker, last_line, run};
 use crate::model::fleet::{ContainerState, LocalRunner};
 use crate::world::error::{Error, Result};
 use serde::Deserialize;
@@ -10,7 +12,7 @@ use std::process::{Command, Stdio};
 
 #[derive(Debug, Default)]
 pub struct Docker {
-    pub(super) flavor: std::sync::OnceLock<super::ComposeFlavor>,
+    pub(super) flavor: std::sync::OnceLock<ComposeFlavor>,
 }
 
 #[derive(Deserialize)]
@@ -77,7 +79,7 @@ impl Docker {
         }
         Err(Error::Docker(format!(
             "docker image inspect {reference} failed: {}",
-            super::last_line(&stderr)
+            last_line(&stderr)
         )))
     }
 
@@ -132,7 +134,7 @@ impl Docker {
             .into_iter()
             .filter_map(|c| {
                 let labels = c.config.labels.unwrap_or_default();
-                if labels.contains_key(super::ONEOFF_LABEL) {
+                if labels.contains_key(ONEOFF_LABEL) {
                     return None;
                 }
                 let label = |k: &str| labels.get(k).cloned();
@@ -142,7 +144,7 @@ impl Docker {
                     image: c.config.image,
                     image_id: c.image,
                     spec: label(crate::model::compose::label::SPEC),
-                    project: label(super::COMPOSE_PROJECT_LABEL),
+                    project: label(COMPOSE_PROJECT_LABEL),
                     prefix: label(crate::model::compose::label::PREFIX),
                     kind: label(crate::model::compose::label::KIND).unwrap_or_default(),
                     home_volume: c

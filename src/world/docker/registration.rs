@@ -8,7 +8,9 @@
 //! One-offs carry labels, so a command interrupted while one ran (even by SIGKILL) leaves
 //! nothing the next command cannot find and remove.
 
-use super::{checked, checked_stdout, docker, last_line, run, Docker};
+use super::engine::Docker;
+use super::labels::ONEOFF_LABEL;
+use super::process::{checked, checked_stdout, docker, last_line, run};
 use crate::world::error::{Error, Result};
 use std::io::Write;
 use std::process::Stdio;
@@ -17,8 +19,6 @@ use std::process::Stdio;
 /// (the real runner writes it when it migrates a registration).
 pub const RUNNER_FILES: [&str; 2] = ["/home/runner/.runner", "/home/runner/.runner_migrated"];
 pub const CONFIG_SCRIPT: &str = "/home/runner/config.sh";
-/// Label of one-off containers (value: what they do), beside `ghr.prefix` and `ghr.runner`.
-pub const ONEOFF_LABEL: &str = "ghr.oneoff";
 
 /// Reads the token from stdin, hands it to config.sh the way config.sh reads inputs, and
 /// runs the script given as the first argument with the rest. `remove --local` first when
