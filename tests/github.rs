@@ -567,6 +567,8 @@ fn child_prints_every_error() {
     let Ok(url) = std::env::var("GHR_TEST_CHILD_URL") else {
         return;
     };
+    // The client's notices reach stderr through the front end's sink, as in ghr itself.
+    ghr::cli::ui::install();
     let o = Options {
         backoff_base: Duration::from_millis(5),
         max_rate_limit_wait: Duration::from_secs(5),
