@@ -734,6 +734,7 @@ fn the_runner_install_follows_the_image() {
     // A custom image from ./Dockerfile, then the same Dockerfile rebuilt (`ghr image`) with
     // a newer runner in its context.
     std::fs::write(fleet.path("Dockerfile"), runner_dockerfile()).unwrap();
+    fleet.set_env("RUNNER_DOCKERFILE=./Dockerfile");
     std::fs::write(fleet.path("runner-version"), "2.333.0\n").unwrap();
     follows("2.333.0", fleet.custom_image(), "custom image built");
     std::fs::write(fleet.path("runner-version"), "2.334.0\n").unwrap();

@@ -17,13 +17,13 @@ fn lab() -> Lab {
     Lab::new(env!("CARGO_BIN_EXE_ghr"))
 }
 
-/// ghr built exactly as the README's install command builds it (`cargo install --path .`,
-/// run from the checkout, so `.cargo/config.toml` applies), into a scratch root.
+/// ghr built exactly as the README's install command builds it (`cargo install --locked
+/// --path .`, run from the checkout, so `.cargo/config.toml` applies), into a scratch root.
 fn install_as_the_readme_says(root: &Path) -> PathBuf {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR"));
     let readme = std::fs::read_to_string(workspace.join("README.md")).unwrap();
     assert!(
-        readme.contains("\ncargo install --path .\n"),
+        readme.contains("\ncargo install --locked --path .\n"),
         "the README's install command changed; change this test with it"
     );
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
@@ -36,7 +36,7 @@ fn install_as_the_readme_says(root: &Path) -> PathBuf {
     }
     let out = cmd
         .current_dir(workspace)
-        .args(["install", "--quiet", "--path", ".", "--root"])
+        .args(["install", "--quiet", "--locked", "--path", ".", "--root"])
         .arg(root)
         // Its own target dir: the suite's is busy, and repeated runs reuse this one.
         .arg("--target-dir")
@@ -45,7 +45,7 @@ fn install_as_the_readme_says(root: &Path) -> PathBuf {
         .expect("cargo runs");
     assert!(
         out.status.success(),
-        "cargo install --path . failed:\n{}",
+        "cargo install --locked --path . failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     root.join("bin/ghr")

@@ -1,10 +1,10 @@
 //! The foundation through the real binary: compose snapshots, bad input, settings layering,
 //! first-run prompts on a real pseudo-terminal, atomic writes and secrecy.
 
-use std::io::{Read, Write};
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::io::Write;
+use std::time::Duration;
 use testkit::lab::{docker_ready, Ghr};
+use testkit::terminal::Terminal;
 
 /// ghr in a scratch directory of its own.
 fn in_scratch(tag: &str) -> Ghr {
@@ -208,6 +208,60 @@ fn bad_input_is_rejected_and_changes_nothing() {
             args: &["compose", "-n", "1"],
             code: 3,
             needles: &["BOARD_ENV_PI", "'novalue'", "NAME=VALUE"],
+        },
+        BadCase {
+            env: "RUNNER_LABELS=a,\"b",
+            args: &["init", "-n", "1"],
+            code: 3,
+            needles: &["RUNNER_LABELS: label '\\\"b' has '\\\"'", "a runner label cannot hold"],
+        },
+        BadCase {
+            env: "RUNNER_LOCK_HOST_PATH=locks\nBOARD_RUNNERS=pi:board",
+            args: &["locks"],
+            code: 3,
+            needles: &["RUNNER_LOCK_HOST_PATH=locks is not an absolute path"],
+        },
+        BadCase {
+            env: "ORG=..",
+            args: &["init", "-n", "1"],
+            code: 3,
+            needles: &["ORG=.. starts with '.'"],
+        },
+        BadCase {
+            env: "REPO=..",
+            args: &["register"],
+            code: 3,
+            needles: &["REPO=.. starts with '.'"],
+        },
+        BadCase {
+            env: "RUNNER_COUNT=100000",
+            args: &["init"],
+            code: 3,
+            needles: &["RUNNER_COUNT=100000 is more runners than one fleet may have (at most 1000)"],
+        },
+        BadCase {
+            env: "BOARD_RUNNERS=pi:a\nRUNNER_RESOURCE_ID=bench\nRUNNER_LOCK_HOST_PATH=/etc/passwd",
+            args: &["init", "-n", "0"],
+            code: 3,
+            needles: &["RUNNER_LOCK_HOST_PATH=/etc/passwd is a file, not a directory"],
+        },
+        BadCase {
+            env: "",
+            args: &["init", "-n", "100000"],
+            code: 3,
+            needles: &["-n 100000 is more runners than one fleet may have (at most 1000)"],
+        },
+        BadCase {
+            env: "RUNNER_KVM_GID=0",
+            args: &["compose", "-n", "1"],
+            code: 3,
+            needles: &["RUNNER_KVM_GID=0 is root's group"],
+        },
+        BadCase {
+            env: "RUNNER_GROUP=lab\u{0}x",
+            args: &["init", "-n", "1"],
+            code: 3,
+            needles: &["RUNNER_GROUP holds a NUL byte"],
         },
         BadCase {
             env: "RUNNER_BOARD_COUNT=two",
@@ -511,69 +565,44 @@ fn missing_org_without_terminal_names_the_keys() {
     );
 }
 
-/// First run on a real pseudo-terminal (util-linux `script`): ghr asks, re-asks an empty
-/// answer, hides the PAT, and writes the answers into .env (0600, other lines kept).
+/// First run on a real pseudo-terminal: ghr asks, re-asks an empty answer, hides the PAT,
+/// checks it with GitHub (a rejected one is asked again, naming why) before it writes the
+/// answers into .env (0600, other lines kept).
 #[test]
 fn first_run_prompts_on_a_terminal() {
-    let ghr =
-        in_scratch("prompt").env_file("# my lab\nRUNNER_NAME_PREFIX=lab\nMAP_USB_DEVICE=false\n");
-    let cmd = ghr.command(&[]);
-    let ghr_cmd = format!("{} compose -n 1 --env-file .env", env!("CARGO_BIN_EXE_ghr"));
-    let mut cmd = {
-        let mut c = std::process::Command::new("script");
-        c.args(["-q", "-e", "-c", &ghr_cmd, "/dev/null"]);
-        c.current_dir(ghr.dir.path()).env_clear();
-        for (k, v) in cmd.get_envs() {
-            if let Some(v) = v {
-                c.env(k, v);
-            }
-        }
-        c.env("TERM", "dumb");
-        c
-    };
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("util-linux `script` is installed");
-    let mut stdin = child.stdin.take().unwrap();
-    let mut out = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = out.read(&mut buf) {
-            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                break;
-            }
-        }
-    });
-    let mut screen = String::new();
-    let wait_for = |needle: &str, screen: &mut String| {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !screen.contains(needle) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(bytes) => screen.push_str(&String::from_utf8_lossy(&bytes)),
-                Err(_) => panic!("no {needle:?} on the terminal; saw: {screen}"),
-            }
-        }
-    };
-    wait_for("GitHub organization", &mut screen);
-    // An empty answer must be asked again: were it taken, "acme" would land in the PAT.
-    stdin.write_all(b"\r").unwrap();
+    let gh = testkit::FakeGitHub::start();
+    gh.add_org("acme");
+    gh.add_repo("acme", "fw");
+    gh.add_pat("fakepat_typedSecretValue42", &["repo"]);
+    let ghr = in_scratch("prompt").env_file(&format!(
+        "# my lab\nRUNNER_NAME_PREFIX=lab\nMAP_USB_DEVICE=false\nGITHUB_API_URL={}\n",
+        gh.url()
+    ));
+    let mut term = Terminal::start(
+        &ghr,
+        env!("CARGO_BIN_EXE_ghr"),
+        "compose -n 1 --env-file .env",
+    );
+    term.wait_for("GitHub organization");
+    // An empty answer must be asked again: were it taken, "acme" would land elsewhere.
+    term.stdin.write_all(b"\r").unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    stdin.write_all(b"acme\r").unwrap();
-    wait_for("Classic PAT", &mut screen);
-    stdin.write_all(b"fakepat_typedSecretValue42\r").unwrap();
-    wait_for("Repository", &mut screen);
-    stdin.write_all(b"fw\r").unwrap();
-    wait_for("Wrote", &mut screen);
-    let status = child.wait().unwrap();
+    term.stdin.write_all(b"acme\r").unwrap();
+    term.answer("Repository", 1, "fw");
+    term.answer("Classic PAT", 1, "fakepat_notKnownToGitHub0000");
+    term.answer("please enter it again", 1, "fakepat_typedSecretValue42");
+    assert!(term.screen.contains("bad credentials"), "{}", term.screen);
+    term.wait_for("Wrote");
+    let (status, screen) = term.finish();
     assert!(status.success(), "{screen}");
     assert!(
-        !screen.contains("fakepat_typedSecretValue42"),
-        "the PAT was echoed: {screen}"
+        !screen.contains("fakepat_typedSecretValue42") && !screen.contains("fakepat_notKnown"),
+        "a PAT was echoed: {screen}"
+    );
+    assert_eq!(
+        gh.count("GET", "/repos/acme/fw/actions/runners"),
+        2,
+        "each PAT is checked with one call"
     );
 
     let env = ghr.file(".env").unwrap();
@@ -584,7 +613,8 @@ fn first_run_prompts_on_a_terminal() {
     assert!(
         env.contains("ORG=acme\n")
             && env.contains("GH_PAT=fakepat_typedSecretValue42\n")
-            && env.contains("REPO=fw\n"),
+            && env.contains("REPO=fw\n")
+            && !env.contains("fakepat_notKnown"),
         "{env}"
     );
     use std::os::unix::fs::PermissionsExt;
@@ -595,6 +625,32 @@ fn first_run_prompts_on_a_terminal() {
         & 0o777;
     assert_eq!(mode, 0o600);
     assert!(ghr.file("docker-compose.acme.fw.yml").is_some());
+}
+
+/// Without a .env, the first line says so and where the answers go; a PAT left empty three
+/// times ends the run (exit 3) with nothing written.
+#[test]
+fn first_run_without_env_says_where_and_gives_up_on_an_empty_pat() {
+    let ghr = in_scratch("prompt-none");
+    let mut term = Terminal::start(&ghr, env!("CARGO_BIN_EXE_ghr"), "compose -n 1");
+    term.wait_for("There is no .env yet");
+    term.answer("GitHub organization", 1, "acme");
+    term.answer("Repository", 1, "");
+    term.answer("Classic PAT", 1, "");
+    for nth in 1..=2 {
+        term.answer("please enter it again", nth, "");
+    }
+    let (status, screen) = term.finish();
+    assert_eq!(status.code(), Some(3), "{screen}");
+    assert!(
+        screen.contains("no PAT that GitHub accepts after 3 tries"),
+        "{screen}"
+    );
+    assert!(
+        ghr.files().is_empty(),
+        "nothing may be written: {:?}",
+        ghr.files()
+    );
 }
 
 /// A reader never sees a half-written compose file while ghr rewrites it.

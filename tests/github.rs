@@ -130,7 +130,7 @@ fn runner_fields_follow_github() {
         r.labels.iter().all(|l| l.read_only),
         "the defaults are read-only"
     );
-    assert_eq!(r.group_id, 1);
+    assert_eq!(r.group_id, Some(1));
     assert!(!r.os.is_empty());
 }
 
@@ -273,10 +273,15 @@ fn missing_permission_is_403_and_names_it() {
         err,
         GitHubError::Forbidden {
             scope: org(),
-            message: "Resource not accessible by personal access token".into()
+            message: "Resource not accessible by personal access token".into(),
+            granted: Some("repo".into()),
         }
     );
     assert!(err.to_string().contains("admin:org"), "{err}");
+    assert!(
+        err.to_string().ends_with("; the PAT has: repo"),
+        "what the PAT has is named: {err}"
+    );
     assert!(
         err.to_string().contains("Resource not accessible"),
         "GitHub's own words are kept: {err}"

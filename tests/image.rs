@@ -9,10 +9,15 @@ use std::process::Command;
 use testkit::lab::{docker_ready, Ghr, TempDir};
 
 fn settings(tag: &str) -> Settings {
-    let file: HashMap<String, String> = [("ORG", "acme"), ("RUNNER_CUSTOM_IMAGE", tag)]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+    // The custom image is chosen by name (a Dockerfile that merely lies there is not used).
+    let file: HashMap<String, String> = [
+        ("ORG", "acme"),
+        ("RUNNER_CUSTOM_IMAGE", tag),
+        ("RUNNER_DOCKERFILE", "Dockerfile"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
     Settings::resolve(&Sources::from_maps(HashMap::new(), file)).unwrap()
 }
 

@@ -394,7 +394,10 @@ fn dockerfile_change_rebuilds_once() {
     }
     let lab = lab();
     let gh = &lab.gh;
-    let fleet = lab.fleet("build").build();
+    let fleet = lab
+        .fleet("build")
+        .env("RUNNER_DOCKERFILE=./Dockerfile")
+        .build();
     let dockerfile = fleet.path("Dockerfile");
     std::fs::write(
         &dockerfile,

@@ -45,6 +45,26 @@ pub fn carry_out(
     )
 }
 
+/// A plan made while the settings had warnings (an unknown key is often a typo that changes
+/// the plan) is asked before it is carried out: on a terminal unless `-y`; without one it
+/// goes ahead, and the warnings stay on stderr.
+pub fn confirm_despite_warnings(settings: &Settings, plan: &Plan, yes: bool) -> Result<()> {
+    if settings.warnings.is_empty() || plan.is_empty() || yes || !ui::can_ask() {
+        return Ok(());
+    }
+    let question = format!(
+        "The settings have {} warning(s) (above); carry out this plan anyway?",
+        settings.warnings.len()
+    );
+    if ui::confirm(&question)? {
+        Ok(())
+    } else {
+        Err(Error::Cancelled(
+            "cancelled; nothing was changed (fix the warnings, or pass -y to go ahead)".into(),
+        ))
+    }
+}
+
 /// Removals are asked before anything is done: listed by name on a terminal; without one,
 /// only `-y` lets them happen (else nothing changes at all, exit 130).
 pub fn confirm_removals(plan: &Plan, yes: bool, scope: &str) -> Result<()> {

@@ -63,6 +63,12 @@ pub fn ensure_required(sources: &mut Sources, need: Need) -> Result<()> {
         .into());
     }
 
+    if !sources.env_path.exists() {
+        crate::cli::ui::info(&format!(
+            "There is no {} yet: ghr asks for what it needs and saves the answers there (mode 0600).",
+            sources.env_path.display()
+        ));
+    }
     let mut answers: Vec<(&str, String)> = Vec::new();
     if missing_org {
         let org: String = Input::new()
@@ -77,22 +83,7 @@ pub fn ensure_required(sources: &mut Sources, need: Need) -> Result<()> {
             .interact_text()
             .map_err(cannot_ask)?;
         answers.push(("ORG", org.trim().to_string()));
-    }
-    if missing_pat {
-        let pat = loop {
-            let pat = Password::new()
-                .with_prompt(
-                    "Classic PAT (admin:org for org runners, repo admin for repo runners; hidden)",
-                )
-                .allow_empty_password(true)
-                .interact()
-                .map_err(cannot_ask)?;
-            if !pat.trim().is_empty() {
-                break pat.trim().to_string();
-            }
-            crate::cli::ui::info("The PAT is required; please enter it again.");
-        };
-        answers.push(("GH_PAT", pat));
+        sources.set_cli("ORG", org.trim().to_string());
     }
     if missing_org && sources.get("REPO").is_none() {
         let repo: String = Input::new()
@@ -102,7 +93,12 @@ pub fn ensure_required(sources: &mut Sources, need: Need) -> Result<()> {
             .map_err(cannot_ask)?;
         if !repo.trim().is_empty() {
             answers.push(("REPO", repo.trim().to_string()));
+            sources.set_cli("REPO", repo.trim().to_string());
         }
+    }
+    if missing_pat {
+        let pat = ask_checked_pat(sources)?;
+        answers.push(("GH_PAT", pat));
     }
     let pairs: Vec<(&str, &str)> = answers.iter().map(|(k, v)| (*k, v.as_str())).collect();
     env_store::upsert(&sources.env_path, &pairs)?;
@@ -119,6 +115,71 @@ pub fn ensure_required(sources: &mut Sources, need: Need) -> Result<()> {
         sources.set_cli(key, value);
     }
     Ok(())
+}
+
+/// How many times a PAT is asked for before ghr gives up.
+const PAT_TRIES: usize = 3;
+
+/// Asks for the PAT until GitHub accepts it (one call: the scope's runners), at most
+/// [`PAT_TRIES`] times. A GitHub that cannot be reached does not block a first run: the PAT is
+/// saved unchecked, and the line says so.
+fn ask_checked_pat(sources: &mut Sources) -> Result<String> {
+    for attempt in 1..=PAT_TRIES {
+        let pat = Password::new()
+            .with_prompt(
+                "Classic PAT (admin:org for org runners, repo admin for repo runners; hidden)",
+            )
+            .allow_empty_password(true)
+            .interact()
+            .map_err(cannot_ask)?;
+        let pat = pat.trim().to_string();
+        let again = if attempt < PAT_TRIES {
+            "; please enter it again"
+        } else {
+            ""
+        };
+        if pat.is_empty() {
+            crate::cli::ui::info(&format!("The PAT is required{again}."));
+            continue;
+        }
+        sources.set_cli("GH_PAT", pat.clone());
+        match check_pat(sources)? {
+            PatCheck::Accepted => return Ok(pat),
+            PatCheck::Unchecked(why) => {
+                crate::cli::ui::warn(&format!(
+                    "the PAT could not be checked with GitHub ({why}); it is saved unchecked"
+                ));
+                return Ok(pat);
+            }
+            PatCheck::Rejected(why) => crate::cli::ui::info(&format!("{why}{again}.")),
+        }
+    }
+    Err(ConfigError::new(format!(
+        "no PAT that GitHub accepts after {PAT_TRIES} tries; nothing was saved; create a classic PAT (admin:org for organization runners, repo for repository runners) and run the command again, or put GH_PAT=... in {}",
+        sources.env_path.display()
+    ))
+    .into())
+}
+
+enum PatCheck {
+    Accepted,
+    /// GitHub refused it (401, 403): the reason, GitHub's words and the missing scope.
+    Rejected(String),
+    /// GitHub could not be asked (network, 5xx).
+    Unchecked(String),
+}
+
+/// One GitHub call with the PAT in `sources` (settings errors are the caller's to show).
+fn check_pat(sources: &Sources) -> Result<PatCheck> {
+    let settings = crate::config::settings::Settings::resolve(sources)?;
+    let remote = crate::world::remote::Remote::connect(&settings)?;
+    Ok(match remote.list() {
+        Ok(_) => PatCheck::Accepted,
+        Err(Error::GitHub(e)) if matches!(e.status(), Some(401 | 403 | 404)) => {
+            PatCheck::Rejected(e.to_string())
+        }
+        Err(e) => PatCheck::Unchecked(e.to_string()),
+    })
 }
 
 fn cannot_ask(e: dialoguer::Error) -> Error {

@@ -255,10 +255,15 @@ impl Drop for Progress {
     }
 }
 
+/// Whether there is a person to ask (stdin and stderr are terminals).
+pub fn can_ask() -> bool {
+    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+}
+
 /// Asks `question` on a terminal. Off a terminal there is nobody to ask: a `Cancelled` error
 /// that says so.
 pub fn confirm(question: &str) -> Result<bool> {
-    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+    if !can_ask() {
         return Err(Error::Cancelled(format!(
             "{question} Nothing was changed: there is no terminal to ask on; pass -y to go ahead"
         )));

@@ -16,13 +16,34 @@ pub fn read(path: &Path) -> Result<HashMap<String, String>, ConfigError> {
     if !path.exists() {
         return Ok(HashMap::new());
     }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError::new(format!("cannot read {}: {e}", path.display())))?;
+    let bytes = std::fs::read(path).map_err(|e| {
+        let fix = if path.is_dir() {
+            "it is a directory; --env-file / ENV_FILE must name a file"
+        } else {
+            "check that ghr's user can read it"
+        };
+        ConfigError::new(format!("cannot read {}: {e}; {fix}", path.display()))
+    })?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        ConfigError::new(format!(
+            "{} is not UTF-8 text (byte {} is not); save it as UTF-8",
+            path.display(),
+            e.utf8_error().valid_up_to() + 1
+        ))
+    })?;
     parse(&text)
         .map_err(|(line, why)| ConfigError::new(format!("{} line {line} {why}", path.display())))
 }
 
+/// The file's permission bits, when it exists.
+pub fn mode(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).ok().map(|m| m.permissions().mode())
+}
+
 fn parse(text: &str) -> Result<HashMap<String, String>, (usize, String)> {
+    // Editors on some systems start a UTF-8 file with a byte-order mark: not part of a key.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut pairs = HashMap::new();
     for (index, raw) in text.lines().enumerate() {
         let line = raw.trim();

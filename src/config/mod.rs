@@ -4,6 +4,7 @@
 pub mod boards;
 pub mod env_file;
 pub mod error;
+pub mod keys;
 pub mod names;
 pub mod runner_image;
 pub mod settings;

@@ -6,6 +6,7 @@
 use crate::config::boards::{self, Board};
 use crate::config::env_file;
 use crate::config::error::ConfigError;
+use crate::config::keys;
 use runner_wrapper::contract;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -24,6 +25,8 @@ pub struct Sources {
     process: HashMap<String, String>,
     file: HashMap<String, String>,
     pub env_path: PathBuf,
+    /// The `.env` file's permission bits, when it exists.
+    file_mode: Option<u32>,
 }
 
 impl Sources {
@@ -42,11 +45,13 @@ impl Sources {
             })
             .unwrap_or_else(|| PathBuf::from(DEFAULT_ENV_FILE));
         let file = env_file::read(&env_path)?;
+        let file_mode = env_file::mode(&env_path);
         Ok(Self {
             cli,
             process,
             file,
             env_path,
+            file_mode,
         })
     }
 
@@ -57,6 +62,7 @@ impl Sources {
             process,
             file,
             env_path: PathBuf::from(DEFAULT_ENV_FILE),
+            file_mode: None,
         }
     }
 
@@ -85,6 +91,13 @@ impl Sources {
 
     pub fn set_cli(&mut self, key: &str, value: String) {
         self.cli.insert(key.to_string(), value);
+    }
+
+    /// The keys the `.env` file sets (with a value or not), sorted.
+    pub fn file_keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self.file.keys().cloned().collect();
+        keys.sort();
+        keys
     }
 
     /// Every key with a value in any layer, sorted (for the board key families); an empty
@@ -163,6 +176,28 @@ impl Sources {
     }
 }
 
+/// Keys whose value is a secret when `.env` holds it.
+const SECRET_KEYS: [&str; 2] = ["GH_PAT", "REG_TOKEN"];
+
+/// A warning when the `.env` file holds a secret and others may read it (as ssh says of a key
+/// file): the file, its mode, and the `chmod` that fixes it.
+pub fn exposed_secret(
+    file: &str,
+    mode: Option<u32>,
+    keys: &[String],
+    has_value: impl Fn(&str) -> bool,
+) -> Option<String> {
+    let mode = mode? & 0o777;
+    let secret = SECRET_KEYS
+        .iter()
+        .find(|k| keys.iter().any(|key| key == *k) && has_value(k))?;
+    (mode & 0o077 != 0).then(|| {
+        format!(
+            "{file} holds {secret} and others can read it (mode {mode:04o}); run chmod 600 {file}"
+        )
+    })
+}
+
 pub fn parse_bool(value: &str) -> Option<bool> {
     match value.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" => Some(true),
@@ -183,10 +218,15 @@ pub struct Settings {
     pub reg_token: Option<String>,
     pub repo: Option<String>,
     pub prefix: String,
-    pub runner_group: String,
+    /// RUNNER_GROUP; `None` when unset: runners register into the default group and ghr
+    /// makes no runner-group call at all.
+    pub runner_group: Option<String>,
     pub labels: Vec<String>,
     pub runner_image: String,
     pub custom_image: String,
+    /// RUNNER_DOCKERFILE: the Dockerfile of the custom image (relative to the directory ghr
+    /// runs in); unset: `./Dockerfile` only where it was built before (see `world::image`).
+    pub dockerfile: Option<PathBuf>,
     pub workdir: Option<String>,
     pub disable_auto_update: bool,
     pub runner_count: u32,
@@ -262,13 +302,32 @@ impl Settings {
             name.push_str(ext);
             PathBuf::from(name)
         };
-        let boards::Boards { boards, warnings } = boards::resolve(|k| src.get(k), &src.set_keys())?;
+        let boards::Boards {
+            boards,
+            mut warnings,
+        } = boards::resolve(|k| src.get(k), &src.set_keys())?;
+        let env_name = src.env_path.display().to_string();
+        warnings.extend(exposed_secret(
+            &env_name,
+            src.file_mode,
+            &src.file_keys(),
+            |k| src.file.get(k).is_some_and(|v| !v.is_empty()),
+        ));
+        warnings.extend(
+            src.file_keys()
+                .iter()
+                .filter(|key| !keys::is_known(key))
+                .map(|key| keys::unknown_key_warning(key, &env_name)),
+        );
         let labels = boards::dedup(boards::split_list(
             &src.get("RUNNER_LABELS").unwrap_or_else(|| "intel".into()),
             ',',
         ));
-        let runner_group = src.get("RUNNER_GROUP").unwrap_or_else(|| "Default".into());
-        if repo.is_some() && !runner_group.eq_ignore_ascii_case("Default") {
+        let runner_group = src.get("RUNNER_GROUP");
+        if let Some(runner_group) = runner_group
+            .as_ref()
+            .filter(|g| repo.is_some() && !g.eq_ignore_ascii_case("Default"))
+        {
             return Err(ConfigError::new(format!(
                 "RUNNER_GROUP={runner_group} cannot apply: repository runners have no runner groups; remove RUNNER_GROUP or register at the organization (no REPO)"
             )));
@@ -276,6 +335,39 @@ impl Settings {
         let github_api_url = url_setting(src, "GITHUB_API_URL", "https://api.github.com")?;
         let github_server_url = url_setting(src, "GITHUB_SERVER_URL", "https://github.com")?;
         let runner_count = src.number("RUNNER_COUNT", 2u32, "a whole number")?;
+        check_count(&format!("RUNNER_COUNT={runner_count}"), runner_count)?;
+        check_labels("RUNNER_LABELS", &labels)?;
+        for board in &boards {
+            check_labels(
+                &format!("the labels of board {}", board.name),
+                &board.labels,
+            )?;
+        }
+        // A NUL cannot pass through a command line, the compose file or the environment.
+        if let Some(key) = src
+            .set_keys()
+            .into_iter()
+            .find(|k| keys::is_known(k) && src.get(k).is_some_and(|v| v.contains('\0')))
+        {
+            return Err(ConfigError::new(format!(
+                "{key} holds a NUL byte, which no setting can carry; rewrite {key} in {} (a copy-paste from a binary file?)",
+                src.origin(&key).unwrap_or_default()
+            )));
+        }
+        let lock_host_path = src
+            .get("RUNNER_LOCK_HOST_PATH")
+            .unwrap_or_else(|| DEFAULT_LOCK_DIR.into());
+        if !lock_host_path.starts_with('/') {
+            return Err(ConfigError::new(format!(
+                "RUNNER_LOCK_HOST_PATH={lock_host_path} is not an absolute path; compose mounts it into every board runner, so set an absolute host path such as {DEFAULT_LOCK_DIR}"
+            )));
+        }
+        let kvm_gid = src.optional_number("RUNNER_KVM_GID", "a numeric group id")?;
+        if kvm_gid == Some(0) {
+            return Err(ConfigError::new(
+                "RUNNER_KVM_GID=0 is root's group, which ghr never gives runners; set RUNNER_KVM_GID to the id of a group of its own for /dev/kvm (`getent group kvm`)",
+            ));
+        }
 
         Ok(Settings {
             env_path: src.env_path.clone(),
@@ -290,6 +382,7 @@ impl Settings {
             custom_image: src
                 .get("RUNNER_CUSTOM_IMAGE")
                 .unwrap_or_else(|| DEFAULT_CUSTOM_IMAGE.into()),
+            dockerfile: src.get("RUNNER_DOCKERFILE").map(PathBuf::from),
             workdir: src.get("RUNNER_WORKDIR"),
             disable_auto_update: src.bool("DISABLE_AUTO_UPDATE", false)?,
             runner_count,
@@ -297,9 +390,7 @@ impl Settings {
             lock_dir: src
                 .get("RUNNER_LOCK_DIR")
                 .unwrap_or_else(|| DEFAULT_LOCK_DIR.into()),
-            lock_host_path: src
-                .get("RUNNER_LOCK_HOST_PATH")
-                .unwrap_or_else(|| DEFAULT_LOCK_DIR.into()),
+            lock_host_path,
             lock_timeout: src.optional_duration(contract::env::LOCK_TIMEOUT)?,
             healthcheck_interval: src.interval(contract::env::HEALTHCHECK_INTERVAL)?,
             healthcheck_timeout: src.interval(contract::env::HEALTHCHECK_TIMEOUT)?,
@@ -335,7 +426,7 @@ impl Settings {
             map_usb_device: src.bool("MAP_USB_DEVICE", true)?,
             mount_udev_rules_dir: src.bool("MOUNT_UDEV_RULES_DIR", true)?,
             mount_docker_sock: src.bool("MOUNT_DOCKER_SOCK", false)?,
-            kvm_gid: src.optional_number("RUNNER_KVM_GID", "a numeric group id")?,
+            kvm_gid,
             github_api_url,
             github_server_url,
             warnings,
@@ -412,12 +503,56 @@ pub fn hostname() -> String {
 
 // ORG and REPO end up in URLs, file names and container names: refuse anything GitHub would.
 fn check_name(key: &str, value: &str) -> Result<(), ConfigError> {
-    match value.chars().find(|c| !(c.is_ascii_alphanumeric() || "-_.".contains(*c))) {
-        Some(c) => Err(ConfigError::new(format!(
-            "{key}={value} has '{c}', which GitHub names cannot hold; use letters, digits, '-', '_', '.'"
-        ))),
-        None => Ok(()),
+    if let Some(c) = value
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "-_.".contains(*c)))
+    {
+        return Err(ConfigError::new(format!(
+            "{key}={} has '{}', which GitHub names cannot hold; use letters, digits, '-', '_', '.'",
+            value.escape_debug(),
+            c.escape_debug()
+        )));
     }
+    // `.` and `..` would name a parent in GitHub's URLs and in ghr's file names.
+    if value.starts_with('.') {
+        return Err(ConfigError::new(format!(
+            "{key}={value} starts with '.', which no GitHub organization or repository name does; set {key} to the name as GitHub shows it"
+        )));
+    }
+    Ok(())
+}
+
+/// Labels travel to config.sh and GitHub's labels API: no quotes, backslashes, blanks or
+/// control characters, which would be taken apart on the way (a label is one word).
+pub fn check_labels(what: &str, labels: &[String]) -> Result<(), ConfigError> {
+    for label in labels {
+        if let Some(c) = label
+            .chars()
+            .find(|c| "\"'`\\".contains(*c) || c.is_whitespace() || c.is_control())
+        {
+            return Err(ConfigError::new(format!(
+                "{what}: label '{}' has '{}', which a runner label cannot hold; use letters, digits and - _ . : / + (labels are separated by ',')",
+                label.escape_debug(),
+                c.escape_debug()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The most runners one fleet may have: more is a typo (`-n 100000` would write a 76 MB
+/// compose file), and no host runs that many containers.
+pub const MAX_RUNNERS: u32 = 1000;
+
+/// `count` generic runners; `given` shows where the number came from (`-n 5`,
+/// `RUNNER_COUNT=5`).
+pub fn check_count(given: &str, count: u32) -> Result<(), ConfigError> {
+    if count > MAX_RUNNERS {
+        return Err(ConfigError::new(format!(
+            "{given} is more runners than one fleet may have (at most {MAX_RUNNERS}); give a smaller number"
+        )));
+    }
+    Ok(())
 }
 
 fn check_container_chars(key: &str, value: &str) -> Result<(), ConfigError> {
@@ -457,6 +592,32 @@ mod tests {
     }
 
     #[test]
+    fn a_readable_env_with_a_secret_is_named() {
+        let keys = |k: &[&str]| k.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let all = |_: &str| true;
+        let cases = [
+            (Some(0o100644), keys(&["ORG", "GH_PAT"]), true),
+            (Some(0o100640), keys(&["GH_PAT"]), true),
+            (Some(0o100600), keys(&["GH_PAT"]), false),
+            (Some(0o100644), keys(&["ORG"]), false),
+            (None, keys(&["GH_PAT"]), false),
+        ];
+        for (mode, keys, warned) in cases {
+            assert_eq!(
+                exposed_secret(".env", mode, &keys, all).is_some(),
+                warned,
+                "{mode:?} {keys:?}"
+            );
+        }
+        assert_eq!(
+            exposed_secret(".env", Some(0o100644), &keys(&["GH_PAT"]), all).unwrap(),
+            ".env holds GH_PAT and others can read it (mode 0644); run chmod 600 .env"
+        );
+        // An empty GH_PAT= line holds nothing.
+        assert!(exposed_secret(".env", Some(0o644), &keys(&["GH_PAT"]), |_| false).is_none());
+    }
+
+    #[test]
     fn process_env_beats_file_and_cli_beats_both() {
         let mut src = Sources::from_maps(
             map(&[("ORG", "from-env"), ("RUNNER_GROUP", "")]),
@@ -464,7 +625,11 @@ mod tests {
         );
         let s = Settings::resolve(&src).unwrap();
         assert_eq!(s.org, "from-env");
-        assert_eq!(s.runner_group, "lab", "an empty value counts as unset");
+        assert_eq!(
+            s.runner_group.as_deref(),
+            Some("lab"),
+            "an empty value counts as unset"
+        );
         src.set_cli("ORG", "from-cli".into());
         assert_eq!(Settings::resolve(&src).unwrap().org, "from-cli");
     }

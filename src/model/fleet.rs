@@ -157,7 +157,8 @@ pub struct RemoteRunner {
     pub labels: Vec<String>,
     /// The labels that are not read-only: the ones a runner registers with and ghr sets.
     pub custom_labels: Vec<String>,
-    pub group_id: u64,
+    /// Its runner group; `None` when GitHub did not say (the field is optional).
+    pub group_id: Option<u64>,
 }
 
 /// What one side (Docker or GitHub) says, or why it could not be asked.
@@ -348,7 +349,7 @@ pub mod tests {
             busy: false,
             labels: vec![],
             custom_labels: vec![],
-            group_id: 1,
+            group_id: Some(1),
         }
     }
 

@@ -59,7 +59,11 @@ pub fn labels_and_group(
             why,
         );
     }
-    if let Some(group) = input.group.filter(|g| g.id != remote.group_id) {
+    // A runner whose group GitHub did not say is left where it is.
+    if let Some(group) = input
+        .group
+        .filter(|g| remote.group_id.is_some_and(|id| id != g.id))
+    {
         plan.push(
             Some(name),
             Action::SetGroup {
@@ -121,7 +125,10 @@ mod tests {
                 why: "belongs in runner group lab".into()
             }]
         );
-        w.github_mut("1").group_id = 7;
+        w.github_mut("1").group_id = Some(7);
+        assert!(w.init().is_empty());
+        // GitHub's runner object may leave the group out: unknown is never "elsewhere".
+        w.github_mut("1").group_id = None;
         assert!(w.init().is_empty());
     }
 

@@ -76,10 +76,15 @@ pub fn apply(ctx: &Context, plan: &Plan) -> Result<Outcome> {
     let mut out = Outcome::default();
     for step in plan.of(Phase::Build) {
         if let Action::BuildImage { tag } = &step.action {
+            // The same choice the plan was made from (the same files, under the fleet lock).
+            let dockerfile = crate::world::image::choice(ctx.settings, ctx.dir)
+                .dockerfile(ctx.dir)
+                .unwrap_or_else(|| ctx.dir.join(crate::world::image::DOCKERFILE));
             crate::world::image::build(
                 ctx.settings,
                 ctx.docker,
                 ctx.dir,
+                &dockerfile,
                 tag,
                 ctx.build_hash.unwrap_or_default(),
                 &step.why,
@@ -409,7 +414,7 @@ fn register(ctx: &Context, plan: &Plan, local: &[LocalRunner], out: &mut Outcome
                 url: &url,
                 name: &c.name,
                 labels: &labels,
-                group: &ctx.settings.runner_group,
+                group: ctx.settings.runner_group.as_deref().unwrap_or("Default"),
                 workdir: ctx.settings.workdir.as_deref(),
                 disable_update: ctx.settings.disable_auto_update,
                 proxy_env: &proxy_env,

@@ -27,6 +27,9 @@ impl Desired {
         fleet::check_names(&runners)?;
         let wrapper = crate::world::wrapper_bin::for_fleet(settings)?;
         let host = host::probe(settings.loop_device_count);
+        for warning in compose::host_warnings(settings, &host) {
+            crate::world::notify::warn(&warning);
+        }
         let compose = compose::render(&RenderInput {
             settings,
             runners: &runners,

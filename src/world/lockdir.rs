@@ -62,6 +62,23 @@ pub fn prepare(path: &Path) -> Result<Prepared, ConfigError> {
     }
 }
 
+/// The lock directory's path names a directory or nothing yet (ghr makes it): a file or a
+/// dangling link there is a settings error before anything changes.
+pub fn check_path(path: &Path) -> Result<(), ConfigError> {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_dir() => Ok(()),
+        Ok(_) => Err(ConfigError::new(format!(
+            "RUNNER_LOCK_HOST_PATH={} is a file, not a directory; remove it or set RUNNER_LOCK_HOST_PATH to a directory",
+            path.display()
+        ))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(ConfigError::new(format!(
+            "RUNNER_LOCK_HOST_PATH={} cannot be read ({e}); set it to a directory ghr can create or use",
+            path.display()
+        ))),
+    }
+}
+
 /// The shared lock directory must exist, usable by every runner user, before compose mounts it.
 pub fn prepare_for(settings: &Settings) -> crate::world::error::Result<()> {
     let path = std::path::Path::new(&settings.lock_host_path);

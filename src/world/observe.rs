@@ -125,9 +125,7 @@ pub fn image(
 ) -> Result<(crate::plan::ImageState, Option<String>)> {
     let plan = crate::world::image::plan(settings, docker, dir, false)?;
     let (reference, build, hash) = match plan {
-        crate::world::image::Plan::Build { tag, hash, why } => {
-            (tag, Some(why.to_string()), Some(hash))
-        }
+        crate::world::image::Plan::Build { tag, hash, why, .. } => (tag, Some(why), Some(hash)),
         other => (other.image().to_string(), None, None),
     };
     let id = docker.image_id(&reference)?;

@@ -29,7 +29,10 @@ pub fn unusable(path: &Path) -> Option<String> {
             "is dynamically linked, so it cannot run inside runner images (which may lack its libraries)"
                 .into(),
         ),
-        Linkage::NotElf => Some("is not an x86-64 ELF executable".into()),
+        Linkage::NotElf => Some(format!(
+            "is not an ELF executable for this host ({})",
+            HOST_MACHINE.1
+        )),
     }
 }
 
@@ -93,11 +96,27 @@ pub enum Linkage {
     NotElf,
 }
 
-/// A 64-bit little-endian x86-64 ELF executable is dynamically linked iff one of its program
-/// headers is `PT_INTERP` (the dynamic loader it needs); static-pie binaries have none.
+/// ELF machine numbers of the hosts ghr runs on.
+pub const EM_X86_64: u16 = 62;
+pub const EM_AARCH64: u16 = 183;
+
+/// This host's machine: the wrapper runs in containers on this host.
+pub const HOST_MACHINE: (u16, &str) = if cfg!(target_arch = "aarch64") {
+    (EM_AARCH64, "aarch64")
+} else {
+    (EM_X86_64, "x86-64")
+};
+
+/// The linkage of an executable for this host (see [`elf_linkage_for`]).
 pub fn elf_linkage(head: &[u8]) -> Linkage {
+    elf_linkage_for(head, HOST_MACHINE.0)
+}
+
+/// A 64-bit little-endian ELF executable for `machine` is dynamically linked iff one of its
+/// program headers is `PT_INTERP` (the dynamic loader it needs); static-pie binaries have
+/// none. An executable for another machine is `NotElf` (it cannot run here).
+pub fn elf_linkage_for(head: &[u8], machine: u16) -> Linkage {
     const PT_INTERP: u32 = 3;
-    const EM_X86_64: u16 = 62;
     let u16_at = |o: usize| head.get(o..o + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
     let u32_at = |o: usize| {
         head.get(o..o + 4)
@@ -109,7 +128,7 @@ pub fn elf_linkage(head: &[u8]) -> Linkage {
     };
     let is_elf64_le =
         head.starts_with(b"\x7fELF") && head.get(4) == Some(&2) && head.get(5) == Some(&1);
-    if !is_elf64_le || u16_at(18) != Some(EM_X86_64) {
+    if !is_elf64_le || u16_at(18) != Some(machine) {
         return Linkage::NotElf;
     }
     let (Some(phoff), Some(phentsize), Some(phnum)) = (u64_at(32), u16_at(54), u16_at(56)) else {
@@ -162,8 +181,14 @@ mod tests {
             (b"#!/bin/sh\necho hi\n".to_vec(), Linkage::NotElf),
             (elf(62, &[1])[..70].to_vec(), Linkage::NotElf),
         ] {
-            assert_eq!(elf_linkage(&head), want);
+            assert_eq!(elf_linkage_for(&head, EM_X86_64), want);
         }
+        // An aarch64 host takes aarch64 binaries, and no x86-64 one.
+        assert_eq!(
+            elf_linkage_for(&elf(183, &[1]), EM_AARCH64),
+            Linkage::Static
+        );
+        assert_eq!(elf_linkage_for(&elf(62, &[1]), EM_AARCH64), Linkage::NotElf);
     }
 
     #[test]

@@ -19,7 +19,13 @@ const STATUS_INTERVAL: Duration = Duration::from_secs(5);
 
 pub fn run(settings: &Settings, args: HoldArgs) -> Result<()> {
     let dir = Path::new(&settings.lock_host_path);
-    let resource = one_resource(dir, &args.resource)?;
+    // A board `.env` configures can be taken out of service before its runner ever started
+    // (a new board; a lock directory a reboot emptied): the lock directory is made for it.
+    let configured = configured_resources(settings);
+    let resource = one_resource(dir, &args.resource, &configured)?;
+    if configured.contains(&resource) {
+        crate::world::lockdir::prepare_for(settings)?;
+    }
     let until = match &args.duration {
         None => None,
         Some(text) => {
@@ -64,8 +70,20 @@ pub fn keeper(args: HoldKeeperArgs) -> Result<()> {
     std::process::exit(hold::keep(&spec));
 }
 
-/// One resource that exists in the lock directory, else a settings error (exit 3).
-pub(crate) fn one_resource(dir: &Path, resource: &str) -> Result<String> {
+/// The resource ids this fleet's boards use (pool members one by one).
+pub(crate) fn configured_resources(settings: &Settings) -> Vec<String> {
+    let mut ids: Vec<String> = settings
+        .boards
+        .iter()
+        .flat_map(|b| b.resources.iter().cloned())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// One resource that the lock directory or `configured` knows, else a settings error (exit 3).
+pub(crate) fn one_resource(dir: &Path, resource: &str, configured: &[String]) -> Result<String> {
     let ids = contract::parse_resource_list(resource)
         .map_err(|e| ConfigError::new(format!("RESOURCE {e}")))?;
     if ids.len() > 1 {
@@ -76,19 +94,27 @@ pub(crate) fn one_resource(dir: &Path, resource: &str) -> Result<String> {
         .into());
     }
     let id = ids.into_iter().next().unwrap_or_default();
-    if !hold::known(dir, &id).map_err(|e| {
-        Error::io(
-            format!("cannot read the lock directory {}", dir.display()),
-            e,
-        )
-    })? {
-        let known: Vec<String> = runner_wrapper::read_lock_dir(dir)
+    if configured.contains(&id) {
+        return Ok(id);
+    }
+    let in_dir = dir.exists()
+        && hold::known(dir, &id).map_err(|e| {
+            Error::io(
+                format!("cannot read the lock directory {}", dir.display()),
+                e,
+            )
+        })?;
+    if !in_dir {
+        let mut known: Vec<String> = runner_wrapper::read_lock_dir(dir)
             .unwrap_or_default()
             .into_iter()
             .map(|r| r.resource)
+            .chain(configured.iter().cloned())
             .collect();
+        known.sort();
+        known.dedup();
         return Err(ConfigError::new(format!(
-            "{id} is not a resource in the lock directory {} (RUNNER_LOCK_HOST_PATH); known: {}; a resource appears there once a runner using it has started",
+            "{id} is not a resource in the lock directory {} (RUNNER_LOCK_HOST_PATH) or of this fleet's boards; known: {}; check the spelling (`ghr locks` lists the lock directory's)",
             dir.display(),
             if known.is_empty() { "none".to_string() } else { known.join(", ") }
         ))

@@ -1,4 +1,5 @@
-//! `ghr image`: rebuild the custom image from ./Dockerfile, whatever the recorded hash says.
+//! `ghr image`: rebuild the custom image from its Dockerfile (`RUNNER_DOCKERFILE`, else
+//! `./Dockerfile`), whatever the recorded hash says.
 
 use crate::config::settings::Settings;
 use crate::world::docker::Docker;
@@ -6,9 +7,9 @@ use crate::world::error::{Error, Result};
 
 pub fn run(settings: &Settings) -> Result<()> {
     let dir = std::path::Path::new(".");
-    if !dir.join(crate::world::image::DOCKERFILE).exists() {
+    if settings.dockerfile.is_none() && !dir.join(crate::world::image::DOCKERFILE).exists() {
         return Err(Error::Config(
-            "there is no ./Dockerfile to build; run ghr image in the directory that holds it"
+            "there is no ./Dockerfile to build; run ghr image in the directory that holds it, or set RUNNER_DOCKERFILE"
                 .into(),
         ));
     }

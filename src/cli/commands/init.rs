@@ -3,7 +3,7 @@
 //! planner; `plan` prints the plan, `init` hands it to the executor.
 
 use crate::cli::args::{InitArgs, PlanArgs};
-use crate::cli::carry_out::{carry_out, confirm_removals, kept_result};
+use crate::cli::carry_out::{carry_out, confirm_despite_warnings, confirm_removals, kept_result};
 use crate::cli::targets::Targets;
 use crate::cli::ui;
 use crate::config::settings::Settings;
@@ -36,9 +36,9 @@ fn make_plan(
     let desired = Desired::of(settings, count, &image.reference)?;
     let compose_change = desired.change(settings)?;
     // A runner group that does not exist is refused before anything changes.
-    let group = match remote {
-        Some(remote) => remote.group(&settings.runner_group)?,
-        None => None,
+    let group = match (remote, &settings.runner_group) {
+        (Some(remote), Some(name)) => remote.group(name)?,
+        _ => None,
     };
     let snapshot = observe::snapshot(settings, docker, remote)?;
     let targets = Targets::new(settings, &desired.runners, &snapshot.local.runners);
@@ -96,6 +96,7 @@ pub fn run(settings: &Settings, args: InitArgs) -> Result<()> {
         &args.force,
     )?;
     let plan = &planned.plan;
+    confirm_despite_warnings(settings, plan, args.yes)?;
     confirm_removals(plan, args.yes, &settings.scope_label())?;
     let outcome = carry_out(
         settings,

@@ -91,8 +91,14 @@ pub fn run(cli: Cli) -> Result<()> {
 /// the image, and a compose file that is ghr's to write.
 fn preflight(settings: &Settings, count: Option<u32>) -> Result<()> {
     let recorded = compose_file::recorded(settings);
+    if let Some(n) = count {
+        crate::config::settings::check_count(&format!("-n {n}"), n)?;
+    }
     let size = crate::model::fleet::size(count, recorded, settings.runner_count);
     crate::model::fleet::check_names(&crate::model::fleet::desired(settings, size))?;
+    if settings.boards.iter().any(|b| b.is_shared()) {
+        crate::world::lockdir::check_path(std::path::Path::new(&settings.lock_host_path))?;
+    }
     crate::world::wrapper_bin::for_fleet(settings)?;
     compose_file::ensure_ours(settings)?;
     Ok(())

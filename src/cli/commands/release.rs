@@ -12,7 +12,7 @@ use std::path::Path;
 
 pub fn run(settings: &Settings, args: ReleaseArgs) -> Result<()> {
     let dir = Path::new(&settings.lock_host_path);
-    let resource = super::hold::one_resource(dir, &args.resource)?;
+    let resource = super::hold::one_resource(dir, &args.resource, &[])?;
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
     let by = format!(
         "{} on {} (ghr release{})",

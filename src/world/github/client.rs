@@ -171,7 +171,8 @@ pub struct Runner {
     pub status: String,
     pub busy: bool,
     pub labels: Vec<Label>,
-    pub group_id: u64,
+    /// Optional in GitHub's schema: `None` is "unknown", never "some other group".
+    pub group_id: Option<u64>,
 }
 
 /// A runner group of an organization.
@@ -216,7 +217,7 @@ struct RunnerJson {
     #[serde(default)]
     labels: Vec<LabelJson>,
     #[serde(default)]
-    runner_group_id: u64,
+    runner_group_id: Option<u64>,
 }
 
 impl From<RunnerJson> for Runner {
@@ -572,6 +573,11 @@ impl GitHub {
                 None => GitHubError::Forbidden {
                     scope: self.scope.clone(),
                     message,
+                    granted: reply
+                        .headers
+                        .get("x-oauth-scopes")
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string),
                 },
             },
             (404, Target::Runner { id, .. }) => GitHubError::RunnerNotFound {

@@ -19,7 +19,13 @@ pub enum GitHubError {
     BadCredentials,
     /// 403 that is not a rate limit: the PAT lacks the permission for this scope. `message`
     /// is GitHub's own.
-    Forbidden { scope: Scope, message: String },
+    /// `granted`: the classic PAT's scopes as GitHub lists them (`X-OAuth-Scopes`), when it
+    /// says.
+    Forbidden {
+        scope: Scope,
+        message: String,
+        granted: Option<String>,
+    },
     /// 403 with `X-GitHub-SSO: required`: the org enforces SAML single sign-on and the PAT
     /// is not authorized for it; `url` is where to authorize it.
     SsoRequired { scope: Scope, url: String },
@@ -82,7 +88,11 @@ impl fmt::Display for GitHubError {
                 "GitHub rejected the PAT (GH_PAT): bad credentials (HTTP 401); \
                  check that GH_PAT holds a valid, unexpired token"
             ),
-            GitHubError::Forbidden { scope, message } => {
+            GitHubError::Forbidden {
+                scope,
+                message,
+                granted,
+            } => {
                 write!(
                     f,
                     "the PAT (GH_PAT) lacks permission to manage the self-hosted runners of {} \
@@ -92,7 +102,12 @@ impl fmt::Display for GitHubError {
                 if !message.is_empty() {
                     write!(f, ": {message}")?;
                 }
-                write!(f, "): it needs {}", scope.permission_needed())
+                write!(f, "): it needs {}", scope.permission_needed())?;
+                match granted.as_deref().map(str::trim) {
+                    Some("") => write!(f, "; the PAT has no scopes"),
+                    Some(scopes) => write!(f, "; the PAT has: {scopes}"),
+                    None => Ok(()),
+                }
             }
             GitHubError::SsoRequired { scope, url } => {
                 write!(

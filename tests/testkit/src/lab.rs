@@ -35,6 +35,14 @@ pub fn docker_ready(test: &str) -> bool {
     true
 }
 
+/// Writes a `.env` private (0600), as the README tells users to keep one that holds a PAT
+/// (ghr warns about a readable one).
+pub fn write_env(path: &Path, contents: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, contents).expect("write .env");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod .env");
+}
+
 /// A scratch directory, removed on drop.
 pub struct TempDir(PathBuf);
 
@@ -81,7 +89,7 @@ impl Ghr {
 
     /// Writes `.env` with exactly `contents`.
     pub fn env_file(self, contents: &str) -> Self {
-        std::fs::write(self.dir.path().join(".env"), contents).expect("write .env");
+        write_env(&self.dir.path().join(".env"), contents);
         self
     }
 
@@ -122,6 +130,15 @@ impl Ghr {
 
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
+    }
+
+    /// One more `.env` line; later lines win, so this changes a setting.
+    pub fn set_env(&self, line: &str) {
+        let path = self.path(".env");
+        let mut env = std::fs::read_to_string(&path).expect("read .env");
+        env.push_str(line);
+        env.push('\n');
+        write_env(&path, &env);
     }
 
     pub fn file(&self, name: &str) -> Option<String> {
@@ -318,7 +335,7 @@ impl FleetBuilder<'_> {
             env.push_str(line);
             env.push('\n');
         }
-        std::fs::write(fleet.ghr.path(".env"), env).expect("write .env");
+        write_env(&fleet.ghr.path(".env"), &env);
         fleet
     }
 }
@@ -361,11 +378,7 @@ impl Fleet {
 
     /// One more `.env` line; later lines win, so this changes a setting.
     pub fn set_env(&self, line: &str) {
-        let path = self.path(".env");
-        let mut env = std::fs::read_to_string(&path).expect("read .env");
-        env.push_str(line);
-        env.push('\n');
-        std::fs::write(&path, env).expect("write .env");
+        self.ghr.set_env(line);
     }
 
     pub fn custom_image(&self) -> &str {

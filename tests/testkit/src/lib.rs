@@ -10,3 +10,4 @@ pub mod docker;
 pub mod lab;
 pub mod proxy;
 pub mod runner_layout;
+pub mod terminal;

@@ -222,6 +222,11 @@ impl FakeGitHub {
         self.with(|st| st.runner_errors = (n > 0).then_some((n, status)));
     }
 
+    /// Runner answers leave out `runner_group_id`, which GitHub's schema makes optional.
+    pub fn omit_runner_group_id(&self, omit: bool) {
+        self.with(|st| st.omit_runner_group_id = omit);
+    }
+
     /// Added before every REST API answer.
     pub fn set_latency(&self, latency: Duration) {
         self.with(|st| st.latency = latency);

@@ -192,7 +192,7 @@ fn route(sh: &Shared, st: &mut State, req: &Req, scope: &ScopeKey, rest: &[&str]
         ("POST", ["registration-token"]) => token(st, scope, TokenKind::Registration),
         ("POST", ["remove-token"]) => token(st, scope, TokenKind::Remove),
         ("GET", [id]) => match find(st, scope, id) {
-            Some(r) => Reply::json(200, runner_json(r)),
+            Some(r) => Reply::json(200, runner_json(r, st.omit_runner_group_id)),
             None => Reply::not_found(),
         },
         ("DELETE", [id]) => {
@@ -288,9 +288,11 @@ fn find<'a>(st: &'a State, scope: &ScopeKey, id: &str) -> Option<&'a Runner> {
     st.runners.get(&id).filter(|r| &r.scope == scope)
 }
 
-pub(crate) fn runner_json(r: &Runner) -> Value {
+/// A runner as GitHub shows it. `runner_group_id` is optional in GitHub's schema (some
+/// answers leave it out): `omit_group` models those.
+pub(crate) fn runner_json(r: &Runner, omit_group: bool) -> Value {
     let info = r.info();
-    json!({
+    let mut runner = json!({
         "id": info.id,
         "name": info.name,
         "os": info.os,
@@ -299,7 +301,11 @@ pub(crate) fn runner_json(r: &Runner) -> Value {
         "ephemeral": false,
         "runner_group_id": info.runner_group_id,
         "labels": label_json(r),
-    })
+    });
+    if omit_group {
+        runner.as_object_mut().unwrap().remove("runner_group_id");
+    }
+    runner
 }
 
 fn token(st: &mut State, scope: &ScopeKey, kind: TokenKind) -> Reply {
@@ -321,6 +327,7 @@ fn token(st: &mut State, scope: &ScopeKey, kind: TokenKind) -> Reply {
 
 fn list(sh: &Shared, st: &State, req: &Req, scope: &ScopeKey) -> Reply {
     let name = req.query("name");
+    let omit_group = st.omit_runner_group_id;
     let all: Vec<&Runner> = st
         .runners
         .values()
@@ -340,7 +347,7 @@ fn list(sh: &Shared, st: &State, req: &Req, scope: &ScopeKey) -> Reply {
         .iter()
         .skip((page - 1) * per_page)
         .take(per_page)
-        .map(|r| runner_json(r))
+        .map(|r| runner_json(r, omit_group))
         .collect();
     let mut reply = Reply::json(200, json!({"total_count": all.len(), "runners": items}));
     if last > 1 {

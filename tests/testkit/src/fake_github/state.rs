@@ -125,6 +125,8 @@ pub(crate) struct State {
     pub runner_errors: Option<(usize, u16)>,
     pub latency: Duration,
     pub registration_latency: Duration,
+    /// Runner answers leave the optional `runner_group_id` out.
+    pub omit_runner_group_id: bool,
     pub agent_latency: Duration,
     pub rate: RateLimit,
     pub token_ttl: Duration,
@@ -156,6 +158,7 @@ impl State {
             runner_errors: None,
             latency: Duration::ZERO,
             registration_latency: Duration::ZERO,
+            omit_runner_group_id: false,
             agent_latency: Duration::ZERO,
             rate: RateLimit {
                 limit: 5000,
