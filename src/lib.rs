@@ -23,6 +23,7 @@ pub mod observe;
 pub mod plan;
 pub mod prompt;
 pub mod remote;
+pub mod report;
 pub mod settings;
 pub mod token_cache;
 pub mod ui;
