@@ -27,9 +27,18 @@ pub struct Remote {
 
 impl Remote {
     pub fn connect(settings: &Settings) -> Result<Remote> {
+        Remote::connect_with(settings, |_| {})
+    }
+
+    /// [`Remote::connect`] with the client's options changed by `tune` (a long-running
+    /// process counts its calls and does not sleep through rate limits).
+    pub fn connect_with(
+        settings: &Settings,
+        tune: impl FnOnce(&mut crate::github::Options),
+    ) -> Result<Remote> {
         let pat = settings.require_pat()?;
         let scope = Scope::from_settings(&settings.org, settings.repo.as_deref());
-        let opts = crate::github::Options {
+        let mut opts = crate::github::Options {
             proxy: crate::github::ProxySettings {
                 http: settings.http_proxy.clone(),
                 https: settings.https_proxy.clone(),
@@ -37,6 +46,7 @@ impl Remote {
             },
             ..Default::default()
         };
+        tune(&mut opts);
         let gh = GitHub::with_options(&settings.github_api_url, scope, pat, opts)?;
         let cache = TokenCache::new(&settings.reg_token_cache_file, settings.reg_token_cache_ttl);
         Ok(Remote {
