@@ -24,6 +24,7 @@ pub mod plan;
 pub mod prompt;
 pub mod remote;
 pub mod report;
+pub mod serve;
 pub mod settings;
 pub mod token_cache;
 pub mod ui;

@@ -23,6 +23,7 @@ pub struct Remote {
     gh: GitHub,
     cache: TokenCache,
     org_scope: bool,
+    stats: Option<std::sync::Arc<crate::github::ApiStats>>,
 }
 
 impl Remote {
@@ -47,13 +48,20 @@ impl Remote {
             ..Default::default()
         };
         tune(&mut opts);
+        let stats = opts.stats.clone();
         let gh = GitHub::with_options(&settings.github_api_url, scope, pat, opts)?;
         let cache = TokenCache::new(&settings.reg_token_cache_file, settings.reg_token_cache_ttl);
         Ok(Remote {
             gh,
             cache,
             org_scope: settings.repo.is_none(),
+            stats,
         })
+    }
+
+    /// The counts of this client's calls, when it keeps them.
+    pub fn stats(&self) -> Option<&std::sync::Arc<crate::github::ApiStats>> {
+        self.stats.as_ref()
     }
 
     /// A client when GH_PAT is set; `None` when runners register with REG_TOKEN alone.
