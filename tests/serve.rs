@@ -188,7 +188,9 @@ fn serve_answers_safely_and_cheaply() {
     );
     assert_eq!(status, 201, "{v}");
     // The lock directory is read every second.
-    assert!(wait_for(Duration::from_secs(3), || rw.json("/api/v1/locks")[0]["state"] == "held"));
+    assert!(wait_for(Duration::from_secs(3), || rw
+        .json("/api/v1/locks")[0]["state"]
+        == "held"));
     let locks = rw.json("/api/v1/locks");
     assert_eq!(locks[0]["holder"]["kind"], "hold", "{locks}");
     assert_eq!(locks[0]["holder"]["user"], "alice");
