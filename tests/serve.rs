@@ -173,6 +173,23 @@ fn serve_answers_safely_and_cheaply() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+    // The Grafana dashboard asks only for metrics serve has.
+    let metrics = ro.get("/metrics");
+    let grafana = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/contrib/grafana/ghr.json"
+    ))
+    .unwrap();
+    let _: Value = serde_json::from_str(&grafana).expect("the dashboard is JSON");
+    for name in grafana
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.starts_with("ghr_"))
+    {
+        assert!(
+            metrics.contains(&format!("# TYPE {name} ")),
+            "the dashboard uses {name}, which /metrics lacks"
+        );
+    }
     let mut ro = ro;
     let (code, took) = ro.stop();
     assert_eq!(code, Some(0), "SIGTERM ends serve with 0: {}", ro.stderr());
