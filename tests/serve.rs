@@ -45,6 +45,15 @@ fn lab_dir(lab: &Lab, tag: &str) -> Ghr {
         .env("SERVE_GITHUB_REFRESH", "1s")
 }
 
+/// Releases `resource` on drop, so a failing test leaves no hold keeper behind.
+struct ReleaseOnDrop<'a>(&'a Ghr, &'a str);
+
+impl Drop for ReleaseOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.run(&["release", self.1]);
+    }
+}
+
 fn serve(dir: &Ghr, args: &[&str], token: Option<&str>) -> Serve {
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
@@ -197,6 +206,7 @@ fn serve_answers_safely_and_cheaply() {
 
     // Holds from the API do what `ghr hold`/`ghr release` do; what they say is escaped.
     let rw = serve(&dir, &["--allow-holds"], None);
+    let _release = ReleaseOnDrop(&dir, "pi");
     let (status, v) = rw.send(
         "POST",
         "/api/v1/holds",
@@ -495,6 +505,7 @@ fn the_lab_live_in_a_browser_and_in_prometheus() {
     let marker = dom("window.__same_page = 42; return 1");
     assert_eq!(marker, 1);
     a.ghr(&["hold", hc, "--reason", XSS]).ok();
+    let _release = ReleaseOnDrop(&a.ghr, hc);
     let held_at = std::time::Instant::now();
     let shown = wait_for(Duration::from_secs(3), || {
         row(hc, "r.dataset.kind") == "hold"
