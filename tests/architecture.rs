@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// The stages, in order: a module may import its own stage and the ones before it.
-const STAGES: [&str; 6] = ["config", "model", "plan", "world", "serve", "cli"];
+const STAGES: [&str; 7] = ["config", "model", "plan", "report", "world", "serve", "cli"];
 
 /// What a pure stage must not touch (`config` may read the `.env` file, in `env_file.rs`).
 const IO: [&str; 8] = [
@@ -25,7 +25,7 @@ const IO: [&str; 8] = [
     "std::env::var",
     "File::",
 ];
-const PURE: [&str; 3] = ["config", "model", "plan"];
+const PURE: [&str; 4] = ["config", "model", "plan", "report"];
 const MAY_READ_FILES: [&str; 2] = ["config::env_file", "config::settings"];
 
 struct Source {

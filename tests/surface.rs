@@ -5,9 +5,9 @@
 
 use testkit::lab::{docker_ready, Ghr};
 
-const COMMANDS: [&str; 15] = [
+const COMMANDS: [&str; 17] = [
     "init", "plan", "compose", "register", "start", "stop", "restart", "logs", "list", "rm",
-    "purge", "image", "locks", "hold", "release",
+    "purge", "image", "locks", "hold", "release", "serve", "systemd",
 ];
 
 /// An API nobody answers: a case that reached GitHub would fail another way.

@@ -19,9 +19,9 @@ pub struct Cli {
 /// Settings given on the command line win over the environment and `.env`.
 #[derive(Debug, Args, Clone, Default)]
 pub struct GlobalArgs {
-    /// The settings file [env: ENV_FILE] [default: .env]
+    /// The settings file [env: ENV_FILE] [default: .env]; `ghr serve` takes it once per fleet
     #[arg(long, global = true, value_name = "PATH")]
-    pub env_file: Option<PathBuf>,
+    pub env_file: Vec<PathBuf>,
     /// GitHub organization (or user) owning the runners; overrides ORG
     #[arg(long, global = true)]
     pub org: Option<String>,
@@ -69,6 +69,10 @@ pub enum Command {
     Hold(HoldArgs),
     /// Release a resource held by `ghr hold` (a job's lock only with --force)
     Release(ReleaseArgs),
+    /// Serve the lab's dashboard, JSON API and Prometheus metrics until stopped
+    Serve(ServeArgs),
+    /// Write (or print) a systemd unit that keeps `ghr serve` running for this lab
+    Systemd(SystemdArgs),
     /// Internal: the process that keeps a `ghr hold`
     #[command(name = "__hold-keeper", hide = true)]
     HoldKeeper(HoldKeeperArgs),
@@ -190,4 +194,32 @@ pub struct ReleaseArgs {
 pub struct HoldKeeperArgs {
     #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
     pub args: Vec<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on; one other than loopback needs --token-file
+    #[arg(long, value_name = "ADDR", default_value = crate::serve::DEFAULT_LISTEN)]
+    pub listen: String,
+    /// Serve every settings file (*.env, .env) of DIR [default: the current directory]
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// A 0600 file holding the token every request must carry (Authorization: Bearer)
+    #[arg(long, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+    /// Let the page and the API take and release maintenance holds
+    #[arg(long)]
+    pub allow_holds: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct SystemdArgs {
+    /// A user unit (systemctl --user) instead of a system one
+    #[arg(long)]
+    pub user: bool,
+    /// Print the unit instead of writing it
+    #[arg(long)]
+    pub print: bool,
+    #[command(flatten)]
+    pub serve: ServeArgs,
 }

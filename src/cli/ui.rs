@@ -2,12 +2,11 @@
 //! progress and diagnostics on stderr (`warning:` / `error:` prefixed where they are one),
 //! progress bars (indicatif) and confirmations (dialoguer) only on a terminal.
 
-use crate::model::fleet::{Member, Registration};
+use crate::model::fleet::Member;
 use crate::plan::Plan;
 use crate::world::error::{Error, Result};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde::Serialize;
 use std::io::IsTerminal;
 
 /// A result, on stdout.
@@ -30,22 +29,10 @@ pub fn error(text: &str) {
     eprintln!("error: {text}");
 }
 
-pub const NOT_REGISTERED: &str = "not registered";
-pub const DELETED_ON_GITHUB: &str = "deleted on GitHub";
-/// GitHub lists the runner, but its volume holds no registration.
-pub const NOT_IN_VOLUME: &str = "not in its volume";
-pub const NO_CONTAINER: &str = "no container";
-pub const UNKNOWN: &str = "unknown";
-
-fn registration_text(r: &Registration) -> String {
-    match r {
-        Registration::Listed(status) => status.clone(),
-        Registration::DeletedOnGitHub => DELETED_ON_GITHUB.into(),
-        Registration::NotRegistered => NOT_REGISTERED.into(),
-        Registration::ListedNotInVolume(status) => format!("{status}, {NOT_IN_VOLUME}"),
-        Registration::Unknown => UNKNOWN.into(),
-    }
-}
+pub use crate::report::fleet_json::{
+    fleet_json, registration_text, DELETED_ON_GITHUB, NOT_IN_VOLUME, NOT_REGISTERED, NO_CONTAINER,
+    UNKNOWN,
+};
 
 /// The fleet view as a table: NAME, CONTAINER, GITHUB, BUSY, LABELS. A side ghr could not
 /// ask says `unknown`, never "no container" or "not registered".
@@ -77,64 +64,6 @@ pub fn fleet_table(members: &[Member], docker_known: bool) -> String {
         ]);
     }
     table.to_string()
-}
-
-#[derive(Serialize)]
-struct JsonContainer<'a> {
-    state: &'a str,
-    image: &'a str,
-}
-
-#[derive(Serialize)]
-struct JsonGithub<'a> {
-    id: u64,
-    status: &'a str,
-    busy: bool,
-    labels: &'a [String],
-}
-
-#[derive(Serialize)]
-struct JsonMember<'a> {
-    name: &'a str,
-    container: Option<JsonContainer<'a>>,
-    github: Option<JsonGithub<'a>>,
-    registration: String,
-}
-
-#[derive(Serialize)]
-struct JsonFleet<'a> {
-    docker: &'static str,
-    github: &'static str,
-    runners: Vec<JsonMember<'a>>,
-}
-
-/// `{docker: "known"|"unknown", github: "known"|"unknown", runners: [{name, container:
-/// {state, image}|null, github: {id, status, busy, labels}|null, registration}]}`.
-pub fn fleet_json(members: &[Member], docker_known: bool, github_known: bool) -> String {
-    let side = |known: bool| if known { "known" } else { "unknown" };
-    let runners = members
-        .iter()
-        .map(|m| JsonMember {
-            name: &m.name,
-            container: m.container.as_ref().map(|c| JsonContainer {
-                state: c.state.as_str(),
-                image: &c.image,
-            }),
-            github: m.github.as_ref().map(|g| JsonGithub {
-                id: g.id,
-                status: &g.status,
-                busy: g.busy,
-                labels: &g.labels,
-            }),
-            registration: registration_text(&m.registration),
-        })
-        .collect();
-    let fleet = JsonFleet {
-        docker: side(docker_known),
-        github: side(github_known),
-        runners,
-    };
-    serde_json::to_string_pretty(&fleet).expect("plain data serializes")
 }
 
 /// `ghr plan`: one line per action (runner, action, why), then the kept runners and the
@@ -279,7 +208,7 @@ pub fn confirm(question: &str) -> Result<bool> {
 mod tests {
     use super::*;
     use crate::model::fleet::tests::{local, remote};
-    use crate::model::fleet::ContainerState;
+    use crate::model::fleet::{ContainerState, Registration};
 
     fn members() -> Vec<Member> {
         let mut created = local("p-runner-1");

@@ -23,13 +23,23 @@ pub struct Remote {
     gh: GitHub,
     cache: TokenCache,
     org_scope: bool,
+    stats: Option<std::sync::Arc<crate::world::github::ApiStats>>,
 }
 
 impl Remote {
     pub fn connect(settings: &Settings) -> Result<Remote> {
+        Remote::connect_with(settings, |_| {})
+    }
+
+    /// [`Remote::connect`] with the client's options changed by `tune` (a long-running
+    /// process counts its calls and does not sleep through rate limits).
+    pub fn connect_with(
+        settings: &Settings,
+        tune: impl FnOnce(&mut crate::world::github::Options),
+    ) -> Result<Remote> {
         let pat = settings.require_pat()?;
         let scope = Scope::from_settings(&settings.org, settings.repo.as_deref());
-        let opts = crate::world::github::Options {
+        let mut opts = crate::world::github::Options {
             proxy: crate::world::github::ProxySettings {
                 http: settings.http_proxy.clone(),
                 https: settings.https_proxy.clone(),
@@ -37,13 +47,21 @@ impl Remote {
             },
             ..Default::default()
         };
+        tune(&mut opts);
+        let stats = opts.stats.clone();
         let gh = GitHub::with_options(&settings.github_api_url, scope, pat, opts)?;
         let cache = TokenCache::new(&settings.reg_token_cache_file, settings.reg_token_cache_ttl);
         Ok(Remote {
             gh,
             cache,
             org_scope: settings.repo.is_none(),
+            stats,
         })
+    }
+
+    /// The counts of this client's calls, when it keeps them.
+    pub fn stats(&self) -> Option<&std::sync::Arc<crate::world::github::ApiStats>> {
+        self.stats.as_ref()
     }
 
     /// A client when GH_PAT is set; `None` when runners register with REG_TOKEN alone.

@@ -4,18 +4,17 @@
 //! the grant history, and the same as Prometheus text.
 
 mod history;
-mod prometheus;
 
 use crate::cli::args::LocksArgs;
 use crate::config::error::ConfigError;
 use crate::config::settings::Settings;
+use crate::report::locks_json::{locks_json, state};
+use crate::report::prometheus;
 use crate::world::error::{Error, Result};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
-use runner_wrapper::contract::{format_duration, format_utc, now_epoch_ms, parse_duration};
-use runner_wrapper::health::HealthRecord;
+use runner_wrapper::contract::{format_duration, format_utc, parse_duration};
 use runner_wrapper::record::{HolderKind, OwnerRecord};
 use runner_wrapper::status::{self, ResourceStatus};
-use serde_json::{json, Value};
 use std::path::Path;
 use std::time::Duration;
 
@@ -48,7 +47,7 @@ pub fn run(settings: &Settings, args: LocksArgs) -> Result<()> {
     }
     let resources = read()?;
     if args.json {
-        let all: Vec<Value> = resources.iter().map(to_json).collect();
+        let all = locks_json(&resources);
         crate::cli::ui::result(&serde_json::to_string_pretty(&all).expect("plain data serializes"));
     } else if resources.is_empty() {
         crate::cli::ui::result(&format!("No locks in {}", dir.display()));
@@ -56,15 +55,6 @@ pub fn run(settings: &Settings, args: LocksArgs) -> Result<()> {
         crate::cli::ui::result(&table(&resources).to_string());
     }
     Ok(())
-}
-
-fn state(resource: &ResourceStatus) -> &'static str {
-    match &resource.holder {
-        Some(holder) if holder.stale => "stale",
-        Some(_) => "held",
-        None if resource.locked => "held",
-        None => "free",
-    }
 }
 
 fn who(record: &OwnerRecord) -> String {
@@ -166,63 +156,4 @@ fn table(resources: &[ResourceStatus]) -> Table {
         ]);
     }
     table
-}
-
-fn record_json(record: &OwnerRecord) -> Value {
-    json!({
-        "kind": record.kind.as_str(),
-        "runner": record.runner,
-        "org": record.org,
-        "repo": record.repo,
-        "repository": record.repository,
-        "run_id": record.run_id,
-        "run_attempt": record.run_attempt,
-        "job": record.job,
-        "pool": record.pool,
-        "user": record.user,
-        "reason": record.reason,
-        "since": record.since,
-        "until": if record.until > 0 { json!(record.until) } else { Value::Null },
-    })
-}
-
-fn health_json(h: &HealthRecord) -> Value {
-    json!({
-        "checked_at": h.checked_at_ms / 1000,
-        "checked_at_utc": format_utc((h.checked_at_ms / 1000) as i64),
-        "age_secs": now_epoch_ms().saturating_sub(h.checked_at_ms) / 1000,
-        "duration_ms": h.duration_ms,
-        "exit_code": h.exit_code,
-        "output": h.output,
-        "runner": h.runner,
-        "org": h.org,
-    })
-}
-
-fn to_json(resource: &ResourceStatus) -> Value {
-    let holder = resource.holder.as_ref().map(|h| {
-        let mut v = record_json(&h.record);
-        v["stale"] = json!(h.stale);
-        v["held_for_secs"] = json!(h.held_for_secs);
-        v
-    });
-    let waiters: Vec<Value> = resource
-        .waiters
-        .iter()
-        .map(|w| {
-            let mut v = record_json(&w.record);
-            v["ticket"] = json!(w.ticket);
-            v["alive"] = json!(w.alive);
-            v["waiting_for_secs"] = json!(w.waiting_for_secs);
-            v
-        })
-        .collect();
-    json!({
-        "resource": resource.resource,
-        "state": state(resource),
-        "health": resource.health_state().as_str(),
-        "health_check": resource.health.as_ref().map(health_json),
-        "holder": holder,
-        "waiters": waiters,
-    })
 }

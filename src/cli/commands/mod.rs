@@ -10,14 +10,16 @@ mod locks;
 mod logs;
 mod release;
 mod rm;
+mod serve;
 mod start;
 mod stop;
+mod systemd;
 
 use crate::cli::args::{Cli, Command, GlobalArgs};
 use crate::cli::prompt::{self, Need};
 use crate::config::settings::{Settings, Sources};
 use crate::world::compose_file;
-use crate::world::error::Result;
+use crate::world::error::{Error, Result};
 use std::collections::HashMap;
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -83,6 +85,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Hold(args) => hold::run(&load(g, Need::Nothing)?, args),
         Command::Release(args) => release::run(&load(g, Need::Nothing)?, args),
         Command::HoldKeeper(args) => hold::keeper(args),
+        Command::Serve(args) => serve::run(g, args),
+        Command::Systemd(args) => systemd::run(g, args),
     }
 }
 
@@ -153,7 +157,16 @@ pub fn load(global: &GlobalArgs, need: Need) -> Result<Settings> {
     if let Some(repo) = &global.repo {
         cli.insert("REPO".to_string(), repo.clone());
     }
-    let mut sources = Sources::gather(cli, global.env_file.clone())?;
+    let env_file = match global.env_file.as_slice() {
+        [] => None,
+        [one] => Some(one.clone()),
+        _ => {
+            return Err(Error::Config(
+                "--env-file is given more than once; only `ghr serve` serves several fleets".into(),
+            ))
+        }
+    };
+    let mut sources = Sources::gather(cli, env_file)?;
     prompt::ensure_required(&mut sources, need)?;
     let settings = Settings::resolve(&sources)?;
     for warning in &settings.warnings {

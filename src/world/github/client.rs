@@ -59,6 +59,9 @@ pub struct Options {
     pub proxy: ProxySettings,
     /// Where notices go; default: ghr's message module (stderr).
     pub notify: Notify,
+    /// Counts of calls, failures and the rate limit, for a process that reports them
+    /// (`ghr serve`); `None`: not counted.
+    pub stats: Option<Arc<super::ApiStats>>,
 }
 
 impl Default for Options {
@@ -74,6 +77,7 @@ impl Default for Options {
             max_rate_limit_waits: 3,
             proxy: ProxySettings::default(),
             notify: Arc::new(|msg: &str| crate::world::notify::info(msg)),
+            stats: None,
         }
     }
 }
@@ -90,6 +94,7 @@ impl fmt::Debug for Options {
             .field("max_rate_limit_wait", &self.max_rate_limit_wait)
             .field("max_rate_limit_waits", &self.max_rate_limit_waits)
             .field("proxy", &self.proxy)
+            .field("stats", &self.stats.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -613,6 +618,9 @@ impl GitHub {
             if let Some(body) = body {
                 request = request.json(body);
             }
+            if let Some(stats) = &self.opts.stats {
+                stats.call(method.as_str(), url.path());
+            }
             let outcome = request.send().and_then(|resp| {
                 let status = resp.status().as_u16();
                 let headers = resp.headers().clone();
@@ -623,6 +631,12 @@ impl GitHub {
                     body,
                 })
             });
+            if let Some(stats) = &self.opts.stats {
+                match &outcome {
+                    Ok(reply) => stats.answer(reply.status, &reply.headers),
+                    Err(_) => stats.network_error(),
+                }
+            }
             let failure = match outcome {
                 Ok(reply) if reply.status == 403 || reply.status == 429 => {
                     let Some(rl) = rate_limit_wait(

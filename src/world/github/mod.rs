@@ -7,6 +7,7 @@ mod pagination;
 mod retry;
 mod scope;
 mod secret;
+mod stats;
 mod timefmt;
 
 pub use client::{
@@ -18,4 +19,5 @@ pub use pagination::{link_rel, pages_needed};
 pub use retry::{backoff_delay, rate_limit_wait, RateLimitWait};
 pub use scope::Scope;
 pub use secret::Secret;
+pub use stats::{endpoint_kind, error_kind, ApiStats, StatsSnapshot};
 pub use timefmt::{format_utc, now_epoch, parse_rfc3339};

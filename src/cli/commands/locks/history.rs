@@ -3,12 +3,12 @@
 //! percentiles and the busy share of the window.
 
 use crate::cli::ui;
+use crate::report::history_json::history_json;
 use crate::world::error::{Error, Result};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use runner_wrapper::contract::{format_duration, format_utc, now_epoch_ms};
 use runner_wrapper::history::{in_window, summarize, Summary, Window};
 use runner_wrapper::ledger::{self, Entry};
-use serde_json::{json, Value};
 use std::path::Path;
 use std::time::Duration;
 
@@ -29,11 +29,7 @@ pub fn run(dir: &Path, since: Option<Duration>, as_json: bool) -> Result<()> {
     let grants = in_window(&ledger.entries, window);
     let summary = summarize(&ledger.entries, window);
     if as_json {
-        let v = json!({
-            "window": {"from_ms": window.from_ms, "to_ms": window.to_ms},
-            "grants": grants.iter().map(|e| grant_json(e)).collect::<Vec<_>>(),
-            "summary": summary.iter().map(summary_json).collect::<Vec<_>>(),
-        });
+        let v = history_json(&ledger.entries, window);
         ui::result(&serde_json::to_string_pretty(&v).expect("plain data serializes"));
         return Ok(());
     }
@@ -123,41 +119,4 @@ fn grants_table(grants: &[&Entry]) -> Table {
         ]);
     }
     t
-}
-
-fn grant_json(e: &Entry) -> Value {
-    json!({
-        "kind": e.kind.as_str(),
-        "resource": e.resource,
-        "pool": e.pool,
-        "runner": e.runner,
-        "org": e.org,
-        "repo": e.repo,
-        "repository": e.repository,
-        "run_id": e.run_id,
-        "run_attempt": e.run_attempt,
-        "job": e.job,
-        "user": e.user,
-        "reason": e.reason,
-        "requested_ms": e.requested_ms,
-        "granted_ms": e.granted_ms,
-        "released_ms": e.released_ms,
-        "waited_ms": e.waited_ms(),
-        "held_ms": e.held_ms(),
-        "cause": e.cause,
-    })
-}
-
-fn summary_json(s: &Summary) -> Value {
-    json!({
-        "org": s.group,
-        "resource": s.resource,
-        "grants": s.grants,
-        "jobs": s.jobs,
-        "wait_p50_ms": s.wait_p50_ms,
-        "wait_p95_ms": s.wait_p95_ms,
-        "wait_max_ms": s.wait_max_ms,
-        "held_ms": s.held_ms,
-        "busy_share": s.busy_share,
-    })
 }

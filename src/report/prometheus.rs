@@ -1,5 +1,6 @@
 //! `ghr locks --prometheus`: the lock directory's state and the ledger's counters in the
 //! Prometheus text exposition format (version 0.0.4), for node_exporter's textfile collector.
+//! `ghr serve`'s `/metrics` writes the same families, plus its own, with [`write_families`].
 //!
 //! Hand-written on purpose: the official Rust client (`prometheus-client`) only emits
 //! OpenMetrics (`# EOF`, `# UNIT`, `info` types), which node_exporter's textfile collector does
@@ -17,15 +18,16 @@ use runner_wrapper::record::HolderKind;
 use runner_wrapper::status::ResourceStatus;
 use std::fmt::Write;
 
-struct Family {
-    name: &'static str,
-    kind: &'static str,
-    help: &'static str,
-    samples: Vec<(Vec<(&'static str, String)>, f64)>,
+/// One metric family: its samples (labels, value) under one HELP and TYPE.
+pub struct Family {
+    pub name: &'static str,
+    pub kind: &'static str,
+    pub help: &'static str,
+    pub samples: Vec<(Vec<(&'static str, String)>, f64)>,
 }
 
 impl Family {
-    fn new(name: &'static str, kind: &'static str, help: &'static str) -> Self {
+    pub fn new(name: &'static str, kind: &'static str, help: &'static str) -> Self {
         Family {
             name,
             kind,
@@ -34,7 +36,7 @@ impl Family {
         }
     }
 
-    fn add(&mut self, labels: Vec<(&'static str, String)>, value: f64) {
+    pub fn add(&mut self, labels: Vec<(&'static str, String)>, value: f64) {
         self.samples.push((labels, value));
     }
 }
@@ -55,7 +57,14 @@ fn number(v: f64) -> String {
 
 /// The whole exposition (pure: state in, text out).
 pub fn render(resources: &[ResourceStatus], counters: &[Counter]) -> String {
-    let now = now_epoch();
+    let mut out = String::new();
+    let _ = writeln!(out, "# ghr locks --prometheus at {}", now_epoch());
+    write_families(&mut out, &lock_families(resources, counters));
+    out
+}
+
+/// The lock directory's families: state gauges of each resource, the ledger's counters.
+pub fn lock_families(resources: &[ResourceStatus], counters: &[Counter]) -> Vec<Family> {
     let mut held = Family::new(
         "ghr_lock_held",
         "gauge",
@@ -133,9 +142,7 @@ pub fn render(resources: &[ResourceStatus], counters: &[Counter]) -> String {
         busy.add(labels(), c.held_ms as f64 / 1000.0);
     }
 
-    let mut out = String::new();
-    let _ = writeln!(out, "# ghr locks --prometheus at {now}");
-    for f in [
+    vec![
         held,
         holding_for,
         waiters,
@@ -144,7 +151,12 @@ pub fn render(resources: &[ResourceStatus], counters: &[Counter]) -> String {
         grants,
         waited,
         busy,
-    ] {
+    ]
+}
+
+/// Appends each family: HELP, TYPE, then its samples, label values escaped.
+pub fn write_families(out: &mut String, families: &[Family]) {
+    for f in families {
         let _ = writeln!(out, "# HELP {} {}", f.name, f.help);
         let _ = writeln!(out, "# TYPE {} {}", f.name, f.kind);
         for (labels, value) in &f.samples {
@@ -152,14 +164,17 @@ pub fn render(resources: &[ResourceStatus], counters: &[Counter]) -> String {
                 .iter()
                 .map(|(k, v)| format!("{k}=\"{}\"", escape_label(v)))
                 .collect();
-            let _ = writeln!(out, "{}{{{}}} {}", f.name, l.join(","), number(*value));
+            if l.is_empty() {
+                let _ = writeln!(out, "{} {}", f.name, number(*value));
+            } else {
+                let _ = writeln!(out, "{}{{{}}} {}", f.name, l.join(","), number(*value));
+            }
         }
     }
-    out
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use runner_wrapper::health::HealthRecord;
     use runner_wrapper::record::OwnerRecord;
@@ -170,7 +185,7 @@ mod tests {
     /// before its samples, families contiguous, valid names, escaped label values, numbers.
     /// Returns (family -> type, (name, labels) -> value).
     #[allow(clippy::type_complexity)]
-    fn parse(
+    pub(crate) fn parse(
         text: &str,
     ) -> Result<
         (

@@ -1,0 +1,85 @@
+//! The fleet view of `ghr list --json` (and of `ghr serve`'s `/api/v1/fleets`): each runner's
+//! container beside GitHub's registration, with each side marked known or unknown.
+
+use crate::model::fleet::{Member, Registration};
+use serde::Serialize;
+
+pub const NOT_REGISTERED: &str = "not registered";
+pub const DELETED_ON_GITHUB: &str = "deleted on GitHub";
+/// GitHub lists the runner, but its volume holds no registration.
+pub const NOT_IN_VOLUME: &str = "not in its volume";
+pub const NO_CONTAINER: &str = "no container";
+pub const UNKNOWN: &str = "unknown";
+
+pub fn registration_text(r: &Registration) -> String {
+    match r {
+        Registration::Listed(status) => status.clone(),
+        Registration::DeletedOnGitHub => DELETED_ON_GITHUB.into(),
+        Registration::NotRegistered => NOT_REGISTERED.into(),
+        Registration::ListedNotInVolume(status) => format!("{status}, {NOT_IN_VOLUME}"),
+        Registration::Unknown => UNKNOWN.into(),
+    }
+}
+
+#[derive(Serialize)]
+pub struct JsonContainer<'a> {
+    pub state: &'a str,
+    pub image: &'a str,
+}
+
+#[derive(Serialize)]
+pub struct JsonGithub<'a> {
+    pub id: u64,
+    pub status: &'a str,
+    pub busy: bool,
+    pub labels: &'a [String],
+}
+
+#[derive(Serialize)]
+pub struct JsonMember<'a> {
+    pub name: &'a str,
+    pub container: Option<JsonContainer<'a>>,
+    pub github: Option<JsonGithub<'a>>,
+    pub registration: String,
+}
+
+#[derive(Serialize)]
+pub struct JsonFleet<'a> {
+    pub docker: &'static str,
+    pub github: &'static str,
+    pub runners: Vec<JsonMember<'a>>,
+}
+
+/// The view as data, for callers that embed it in a larger document (`ghr serve`).
+pub fn fleet_view(members: &[Member], docker_known: bool, github_known: bool) -> JsonFleet<'_> {
+    let side = |known: bool| if known { "known" } else { "unknown" };
+    let runners = members
+        .iter()
+        .map(|m| JsonMember {
+            name: &m.name,
+            container: m.container.as_ref().map(|c| JsonContainer {
+                state: c.state.as_str(),
+                image: &c.image,
+            }),
+            github: m.github.as_ref().map(|g| JsonGithub {
+                id: g.id,
+                status: &g.status,
+                busy: g.busy,
+                labels: &g.labels,
+            }),
+            registration: registration_text(&m.registration),
+        })
+        .collect();
+    JsonFleet {
+        docker: side(docker_known),
+        github: side(github_known),
+        runners,
+    }
+}
+
+/// `{docker: "known"|"unknown", github: "known"|"unknown", runners: [{name, container:
+/// {state, image}|null, github: {id, status, busy, labels}|null, registration}]}`.
+pub fn fleet_json(members: &[Member], docker_known: bool, github_known: bool) -> String {
+    serde_json::to_string_pretty(&fleet_view(members, docker_known, github_known))
+        .expect("plain data serializes")
+}
