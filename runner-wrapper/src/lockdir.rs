@@ -181,9 +181,8 @@ pub fn fix_for(errno: Option<i32>, host: &str, gid: u32, uid: u32, in_group: boo
     let root = host == env::LOCK_HOST_PATH;
     match errno {
         Some(libc::EACCES) | Some(libc::EPERM) if !in_group => format!(
-            "uid {uid} is not in the lock group (gid {gid}) that owns the lock directory: run this runner with that group (ghr adds {} to the board containers' group_add), or give the lock directory to its group with chgrp -R <gid> {}",
-            env::LOCK_GROUP,
-            env::LOCK_HOST_PATH
+            "uid {uid} is not in the lock group (gid {gid}): the lock directory is for root and that group only; run this as root (sudo) or as a member of gid {gid} (a board container: ghr adds {} to its group_add)",
+            env::LOCK_GROUP
         ),
         Some(libc::EACCES) | Some(libc::EPERM) if root => format!(
             "on the host: chown root:{gid} {host} && chmod 2770 {host} (ghr init does this)"
