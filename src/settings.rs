@@ -211,6 +211,9 @@ pub struct Settings {
     pub boards: Vec<Board>,
     pub lock_dir: String,
     pub lock_host_path: String,
+    /// RUNNER_LOCK_GROUP as a gid (default 1001): the group of the lock directory, and of every
+    /// board container that locks in it.
+    pub lock_group: u32,
     /// RUNNER_LOCK_TIMEOUT; `None` waits as long as it takes.
     pub lock_timeout: Option<Duration>,
     /// RUNNER_HEALTHCHECK_INTERVAL / _TIMEOUT for boards with a health check; `None`: the
@@ -317,6 +320,14 @@ impl Settings {
             lock_host_path: src
                 .get("RUNNER_LOCK_HOST_PATH")
                 .unwrap_or_else(|| DEFAULT_LOCK_DIR.into()),
+            lock_group: match src.get(contract::env::LOCK_GROUP) {
+                None => contract::DEFAULT_LOCK_GROUP,
+                Some(v) => crate::lockdir::resolve_group(
+                    &v,
+                    &std::fs::read_to_string("/etc/group").unwrap_or_default(),
+                )
+                .map_err(ConfigError::new)?,
+            },
             lock_timeout: src.optional_duration(contract::env::LOCK_TIMEOUT)?,
             healthcheck_interval: src.interval(contract::env::HEALTHCHECK_INTERVAL)?,
             healthcheck_timeout: src.interval(contract::env::HEALTHCHECK_TIMEOUT)?,

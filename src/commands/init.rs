@@ -211,16 +211,18 @@ pub fn kept_result(plan: &Plan, outcome: &apply::Outcome) -> Result<()> {
     )))
 }
 
-/// The shared lock directory must exist, usable by every runner user, before compose mounts it.
+/// The shared lock directory must exist, usable by the runners (the lock group) and root only,
+/// before compose mounts it.
 pub fn prepare_lock_dir(settings: &Settings) -> Result<()> {
     let path = Path::new(&settings.lock_host_path);
-    match crate::lockdir::prepare(path)? {
+    let gid = settings.lock_group;
+    match crate::lockdir::prepare(path, gid)? {
         crate::lockdir::Prepared::Created => ui::info(&format!(
-            "Created the lock directory {} (mode 1777)",
+            "Created the lock directory {} (root:{gid}, mode 2770: root and the runners' lock group only)",
             path.display()
         )),
-        crate::lockdir::Prepared::Widened { from } => ui::info(&format!(
-            "Made the lock directory {} usable by every runner user (mode {from:04o} -> 1777)",
+        crate::lockdir::Prepared::Secured { from } => ui::info(&format!(
+            "Secured the lock directory {} ({from} -> root:{gid} mode 2770, and what is inside): only root and the runners' lock group may use it",
             path.display()
         )),
         crate::lockdir::Prepared::Ready => {}
