@@ -17,8 +17,9 @@ const R: &str = "board-p";
 
 /// A holds for `hold` seconds; `pull` pulls the lock directory away under it; then B (running
 /// before) and C (started after, making what is missing itself) ask for the board. Neither may
-/// start before A's job ended, and A says what happened.
-fn pulled_away_under_a_holder(tag: &str, pull: fn(&Path)) {
+/// start before A's job ended, and A says what happened. `dir_moved`: the resource directory A
+/// watches for health records is no longer at its path, so A re-reads them instead.
+fn pulled_away_under_a_holder(tag: &str, dir_moved: bool, pull: fn(&Path)) {
     let s = Scratch::new(tag);
     let dir = s.lock_dir();
     let mut a = Wrapper::spawn(&s, Spec::new("A", R).uid(1001));
@@ -76,20 +77,25 @@ fn pulled_away_under_a_holder(tag: &str, pull: fn(&Path)) {
         "{:#?}",
         a.err.all()
     );
+    if dir_moved {
+        a.err.wait("A re-reads the health records", secs(5), |l| {
+            l.contains("cannot watch the health records (a resource directory was removed or moved); re-reading them every 5s")
+        });
+    }
     let log = a.err.all().join("\n");
     assert!(!log.contains("ERROR"), "{log}");
 }
 
 #[test]
 fn a_resource_directory_removed_under_a_holder() {
-    pulled_away_under_a_holder("pull-resource", |dir| {
+    pulled_away_under_a_holder("pull-resource", true, |dir| {
         std::fs::remove_dir_all(dir.join(R)).unwrap();
     });
 }
 
 #[test]
 fn a_lock_file_removed_under_a_holder() {
-    pulled_away_under_a_holder("pull-file", |dir| {
+    pulled_away_under_a_holder("pull-file", false, |dir| {
         std::fs::remove_file(dir.join(R).join("lock")).unwrap();
     });
 }
@@ -98,7 +104,7 @@ fn a_lock_file_removed_under_a_holder() {
 /// /tmp/github-runner-locks in /tmp (mode 1777).
 #[test]
 fn the_whole_lock_directory_removed_under_a_holder() {
-    pulled_away_under_a_holder("pull-root", |dir| {
+    pulled_away_under_a_holder("pull-root", true, |dir| {
         let parent = dir.parent().unwrap();
         std::fs::set_permissions(parent, std::os::unix::fs::PermissionsExt::from_mode(0o1777))
             .unwrap();
@@ -108,7 +114,7 @@ fn the_whole_lock_directory_removed_under_a_holder() {
 
 #[test]
 fn the_lock_directory_replaced_under_a_holder() {
-    pulled_away_under_a_holder("pull-replace", |dir| {
+    pulled_away_under_a_holder("pull-replace", true, |dir| {
         let old = dir.with_extension("old");
         std::fs::rename(dir, &old).unwrap();
         // A new one, as `ghr start` makes it, before anyone asks.
