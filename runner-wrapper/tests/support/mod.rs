@@ -216,6 +216,9 @@ pub struct Spec<'a> {
     /// Make the lock directory and the resource's directory first, as a lab has them (see
     /// [`prepare_lock_dir`]); false: the wrapper makes them itself.
     pub prepare: bool,
+    /// Run the wrapper in its own mount namespace with this host directory bind-mounted at the
+    /// lock directory, as a container has `RUNNER_LOCK_HOST_PATH` (root only).
+    pub bind: Option<PathBuf>,
 }
 
 impl<'a> Spec<'a> {
@@ -231,7 +234,13 @@ impl<'a> Spec<'a> {
             groups: Vec::new(),
             umask: None,
             prepare: true,
+            bind: None,
         }
+    }
+
+    pub fn bind(mut self, host_dir: &Path) -> Self {
+        self.bind = Some(host_dir.to_path_buf());
+        self
     }
 
     pub fn groups(mut self, groups: &[u32]) -> Self {
@@ -320,6 +329,15 @@ impl Wrapper {
             prepare_lock_dir(&s.lock_dir(), r);
         }
         let mut c = match (spec.uid, spec.groups.is_empty()) {
+            _ if spec.bind.is_some() => {
+                let mut c = Command::new("unshare");
+                c.args(["--mount", "--propagation", "private", "sh", "-c"])
+                    .arg("mount --bind \"$0\" \"$1\" && shift && exec \"$@\"")
+                    .arg(spec.bind.as_ref().unwrap())
+                    .arg(s.lock_dir())
+                    .arg(wrapper_bin());
+                c
+            }
             (Some(uid), false) => {
                 let mut c = Command::new("setpriv");
                 let groups: Vec<String> = spec.groups.iter().map(|g| g.to_string()).collect();
