@@ -21,6 +21,7 @@ pub mod ledger;
 pub mod lockdir;
 pub mod lockfile;
 pub mod messages;
+pub mod mountinfo;
 pub mod output;
 pub mod peer;
 pub mod protocol;

@@ -181,13 +181,13 @@ fn a_holder_that_cannot_take_its_lock_back_stops_taking_jobs() {
 }
 
 /// In containers the lock directory is a bind mount of the host's. Removed on the host, it
-/// stays visible (empty, removed) inside the running containers, and a new one made by `ghr
-/// start` is not: those runners can no longer take turns with the others. Every wrapper there
-/// says so and takes no more jobs; the idle one goes offline and exits 1 at once (its container
-/// restarts onto the new directory), the holder once its job ended.
-#[test]
-fn a_container_whose_lock_directory_was_removed_on_the_host_stops_taking_jobs() {
-    let s = Scratch::new("pull-mount");
+/// stays visible (empty, removed) inside the running containers; renamed, the mount follows it;
+/// and a new one made by `ghr start` is not visible either way: those runners can no longer
+/// take turns with the others. Every wrapper there says so and takes no more jobs; the idle one
+/// goes offline and exits 1 at once (its container restarts onto the new directory), the
+/// holder once its job ended.
+fn a_container_loses_its_lock_directory(tag: &str, pull: fn(&Path), says: &str) {
+    let s = Scratch::new(tag);
     let host = s.path.join("host-locks");
     prepare_lock_dir(&host, R);
     std::fs::create_dir_all(s.lock_dir()).unwrap();
@@ -196,13 +196,12 @@ fn a_container_whose_lock_directory_was_removed_on_the_host_stops_taking_jobs() 
     let mut b = Wrapper::spawn(&s, Spec::new("B", R).bind(&host).fresh());
     a.job("a1 2");
     a.wait_event("start", "a1", secs(10));
-    std::fs::remove_dir_all(&host).unwrap();
+    pull(&host);
     runner_wrapper::lockdir::ensure_root(&host, LOCK_GID).unwrap(); // ghr start makes a new one
 
     let said = b.err.wait("B says why", secs(5), |l| l.contains("ERROR:"));
     assert!(
-        said.contains("was removed on the host: this container still sees the removed directory")
-            && said.contains("this runner takes no more jobs"),
+        said.contains(says) && said.contains("this runner takes no more jobs"),
         "{said}"
     );
     b.wait_event("offline", "-", secs(10));
@@ -213,4 +212,22 @@ fn a_container_whose_lock_directory_was_removed_on_the_host_stops_taking_jobs() 
     let offline = a.wait_event("offline", "-", secs(10)).t();
     assert!(offline >= end, "the holder's job ran to its end");
     assert_eq!(a.wait_exit(secs(10)), 1);
+}
+
+#[test]
+fn a_container_whose_lock_directory_was_removed_on_the_host_stops_taking_jobs() {
+    a_container_loses_its_lock_directory(
+        "pull-mount",
+        |host| std::fs::remove_dir_all(host).unwrap(),
+        "was removed on the host: this container still sees the removed directory",
+    );
+}
+
+#[test]
+fn a_container_whose_lock_directory_was_moved_on_the_host_stops_taking_jobs() {
+    a_container_loses_its_lock_directory(
+        "move-mount",
+        |host| std::fs::rename(host, host.with_extension("old")).unwrap(),
+        "was moved or removed on the host (its mount was",
+    );
 }
