@@ -124,9 +124,12 @@ pub fn prepare(path: &Path, gid: u32) -> Result<Prepared, ConfigError> {
                 .map_err(|e| cannot("was created but must be root's", &e, true))?;
             return Ok(Prepared::Created);
         }
-        Err(e) => return Err(ConfigError::new(format!(
-            "{key}={shown} cannot be read ({e}); point {key} at a directory ghr can create or read"
-        ))),
+        Err(e) => {
+            let line = format!(
+                "{key}={shown} cannot be read ({e}); point {key} at a directory ghr can create or read"
+            );
+            return Err(ConfigError::new(line));
+        }
         Ok(meta) => meta,
     };
     if !meta.is_dir() {
