@@ -119,7 +119,12 @@ fn main() {
         .seed_runners(&Scope::Org("acme"), "bench-runner", RUNNERS);
     let locks = lab.scratch().join("locks");
     for i in 0..RESOURCES {
-        runner_wrapper::lockdir::ensure_resource(&locks, &format!("board-{i}")).unwrap();
+        runner_wrapper::lockdir::ensure_resource(
+            &locks,
+            &format!("board-{i}"),
+            runner_wrapper::contract::DEFAULT_LOCK_GROUP,
+        )
+        .unwrap();
     }
     let now = runner_wrapper::contract::now_epoch_ms();
     for g in 0..GRANTS as u64 {

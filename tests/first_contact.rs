@@ -3,7 +3,7 @@
 //! rules of the real runner and of a lab host that broke that day before (signals,
 //! interrupted registrations, proxies, private CAs, the Docker socket, compose errors).
 
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime};
@@ -99,14 +99,11 @@ fn a_newcomer_follows_the_readme() {
     assert!(gh.wait_until(Duration::from_secs(60), |gh| all
         .iter()
         .all(|n| gh.runner(&ORG, n).is_some_and(|r| r.status == "online"))));
-    let mode = std::fs::metadata(lab.lock_dir())
-        .unwrap()
-        .permissions()
-        .mode()
-        & 0o7777;
+    let meta = std::fs::metadata(lab.lock_dir()).unwrap();
     assert_eq!(
-        mode, 0o1777,
-        "ghr creates the lock directory for every runner user"
+        (meta.uid(), meta.gid(), meta.permissions().mode() & 0o7777),
+        (0, 1001, 0o2770),
+        "ghr creates the lock directory for root and the runners' lock group only"
     );
 
     // Jobs for both boards: they share one resource, so they take turns.

@@ -35,7 +35,12 @@ fn assert_no_secret(serve: &Serve, token: Option<&str>) {
 /// A lab directory with one fleet's `.env` (the fake GitHub, a lock dir with resource `pi`).
 fn lab_dir(lab: &Lab, tag: &str) -> Ghr {
     let locks = lab.scratch().join("locks");
-    runner_wrapper::lockdir::ensure_resource(&locks, "pi").expect("a resource");
+    runner_wrapper::lockdir::ensure_resource(
+        &locks,
+        "pi",
+        runner_wrapper::contract::DEFAULT_LOCK_GROUP,
+    )
+    .expect("a resource");
     Ghr::new(env!("CARGO_BIN_EXE_ghr"), tag)
         .env_file(&format!(
             "ORG=acme\nGH_PAT={PAT}\nRUNNER_NAME_PREFIX=srv{tag}-\nGITHUB_API_URL={api}\nGITHUB_SERVER_URL={api}\nRUNNER_LOCK_HOST_PATH={locks}\n",

@@ -382,3 +382,73 @@ fn a_failing_health_check_keeps_the_board_runner_offline_until_it_passes() {
     assert_eq!(done.result.as_deref(), Some("Succeeded"), "{}", done.log);
     assert_eq!(health(&f)["health"], "healthy");
 }
+
+/// An older ghr made the lock directory 1777 (its resources 0777, files 0666). `init` gives it
+/// and what is inside to the lock group, here one the image's runner user is not in
+/// (`RUNNER_LOCK_GROUP=3456`): the board runner gets it through `group_add`, and its jobs run.
+#[test]
+fn an_older_open_lock_directory_is_secured_for_the_lock_group() {
+    if !docker_ready("an_older_open_lock_directory_is_secured_for_the_lock_group") {
+        return;
+    }
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let lab = Lab::new(env!("CARGO_BIN_EXE_ghr"));
+    let dir = lab.lock_dir();
+    let resource = dir.join("shared-sec");
+    std::fs::create_dir_all(&resource).unwrap();
+    std::fs::write(resource.join("lock"), "").unwrap();
+    for (path, mode) in [
+        (&dir, 0o1777),
+        (&resource, 0o777),
+        (&resource.join("lock"), 0o666),
+    ] {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let label = "board-sec";
+    let fleet = lab
+        .fleet("sec")
+        .org("sec-org")
+        .env(&format!("BOARD_RUNNERS=pi:{label}"))
+        .env("RUNNER_RESOURCE_ID=shared-sec")
+        .env("RUNNER_LOCK_GROUP=3456")
+        .build();
+    let out = fleet.ghr(&["init", "-n", "0"]).ok();
+    let said = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        said.contains(&format!(
+            "Secured the lock directory {} (owner 0:0 mode 1777 -> root:3456 mode 2770",
+            dir.display()
+        )),
+        "{said}"
+    );
+    let meta = |p: &std::path::Path| {
+        let m = std::fs::metadata(p).unwrap();
+        (m.gid(), m.mode() & 0o7777)
+    };
+    assert_eq!(meta(&dir), (3456, 0o2770));
+    assert_eq!(meta(&resource), (3456, 0o2770));
+    assert_eq!(meta(&resource.join("lock")), (3456, 0o660));
+    let board = board_runner(&fleet);
+    assert!(
+        fleet
+            .inspect(&board, "{{.HostConfig.GroupAdd}}")
+            .contains("3456"),
+        "the board runner is in the lock group"
+    );
+    let gh = &lab.gh;
+    assert!(both_online(gh, &[&fleet]), "{}", fleet.logs(&board, 40));
+    let id = gh.dispatch_job(
+        &Scope::Org(&fleet.org),
+        &[label],
+        JobSpec {
+            name: "flash".into(),
+            duration: Duration::from_millis(200),
+            ..JobSpec::default()
+        },
+    );
+    let job = gh
+        .wait_job(id, Duration::from_secs(60))
+        .unwrap_or_else(|| panic!("{}", fleet.logs(&board, 60)));
+    assert_eq!(job.result.as_deref(), Some("Succeeded"), "{}", job.log);
+    assert!(job.log.contains("acquired shared-sec"), "{}", job.log);
+}

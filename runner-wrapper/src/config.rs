@@ -12,6 +12,9 @@ pub struct Config {
     /// RUNNER_RESOURCE_ID: one id or a pool; `None` (unset or empty) means no locking at all.
     pub members: Option<Vec<String>>,
     pub lock_dir: PathBuf,
+    /// RUNNER_LOCK_GROUP (a gid): the group of a lock directory the wrapper has to create
+    /// itself; 1001 when unset. (An existing lock directory's own group is the lock group.)
+    pub lock_group: u32,
     /// RUNNER_LOCK_TIMEOUT; `None` (unset, empty or 0) waits forever.
     pub timeout: Option<Duration>,
     /// How often a waiting started hook prints who holds the resource.
@@ -73,11 +76,21 @@ impl Config {
             member_env.push(pairs);
         }
         let d = |k: &str| var(k);
+        let lock_group = match var(env::LOCK_GROUP) {
+            None => contract::DEFAULT_LOCK_GROUP,
+            Some(v) => v.trim().parse().map_err(|_| {
+                format!(
+                    "{}={v} must be a group id (a number) for the wrapper (only ghr on the host reads group names)",
+                    env::LOCK_GROUP
+                )
+            })?,
+        };
         Ok(Config {
             members,
             lock_dir: var(env::LOCK_DIR)
                 .unwrap_or_else(|| contract::DEFAULT_LOCK_DIR.into())
                 .into(),
+            lock_group,
             timeout: contract::optional_duration(
                 env::LOCK_TIMEOUT,
                 d(env::LOCK_TIMEOUT).as_deref(),
@@ -132,6 +145,11 @@ mod tests {
         assert_eq!(c.status_interval, Duration::from_secs(10));
         assert_eq!(c.check_interval, Duration::from_secs(600));
         assert_eq!(c.healthcheck, None);
+        assert_eq!(c.lock_group, 1001);
+        assert_eq!(
+            cfg(&[("RUNNER_LOCK_GROUP", "2000")]).unwrap().lock_group,
+            2000
+        );
     }
 
     #[test]
@@ -166,6 +184,10 @@ mod tests {
             (
                 ("RUNNER_LOCK_STATUS_INTERVAL", "1x"),
                 "RUNNER_LOCK_STATUS_INTERVAL=1x",
+            ),
+            (
+                ("RUNNER_LOCK_GROUP", "ghr-locks"),
+                "RUNNER_LOCK_GROUP=ghr-locks must be a group id",
             ),
         ];
         for ((k, v), want) in table {

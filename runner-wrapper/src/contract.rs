@@ -52,6 +52,9 @@ pub mod env {
     // ---- ghr's own keys (.env on the host) that map onto the above
     /// Host directory mounted at `RUNNER_LOCK_DIR` in every board container.
     pub const LOCK_HOST_PATH: &str = "RUNNER_LOCK_HOST_PATH";
+    /// The group that owns the lock directory (a name or a gid on the host; in a container, a
+    /// gid the wrapper gives a lock directory it has to create itself).
+    pub const LOCK_GROUP: &str = "RUNNER_LOCK_GROUP";
     /// `RUNNER_RESOURCE_ID_<BOARD>`: per-board resource id or pool.
     pub const BOARD_RESOURCE_ID_PREFIX: &str = "RUNNER_RESOURCE_ID_";
     /// `BOARD_HEALTHCHECK_<BOARD>`: becomes `RUNNER_HEALTHCHECK` of that board's runner.
@@ -64,9 +67,13 @@ pub const DEFAULT_RUNNER_SCRIPT: &str = "/home/runner/run.sh";
 pub const DEFAULT_STATUS_INTERVAL: Duration = Duration::from_secs(10);
 pub const DEFAULT_HEALTHCHECK_INTERVAL: Duration = Duration::from_secs(10 * 60);
 pub const DEFAULT_HEALTHCHECK_TIMEOUT: Duration = Duration::from_secs(10 * 60);
-/// Mode ghr gives the host lock directory when it creates it: sticky and world-writable like
-/// /tmp, so runners of every uid can use it (see runner-wrapper/README.md, "On-disk format").
-pub const LOCK_HOST_DIR_MODE: u32 = 0o1777;
+/// Mode of the lock directory and of every directory in it: the owner (root) and the lock group
+/// only, setgid so everything created inside belongs to the lock group (see
+/// runner-wrapper/README.md, "Security").
+pub const LOCK_HOST_DIR_MODE: u32 = 0o2770;
+/// The lock group when `RUNNER_LOCK_GROUP` is not set: the stock runner image's `runner` user
+/// (uid 1001) has gid 1001.
+pub const DEFAULT_LOCK_GROUP: u32 = 1001;
 
 /// The accepted duration syntax, for error messages.
 pub const DURATION_SYNTAX: &str = "seconds (30, 1.5) or a number with s, m or h (30s, 5m, 1h)";

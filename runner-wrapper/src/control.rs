@@ -5,16 +5,18 @@
 //! `ghr release` asks the holder through it to let go.
 //!
 //! Request: one line `release <resource> <force 0|1> <who asks>`. Reply: `info` lines, then `ok`
-//! or `fail <text>` (see [`crate::protocol::Reply`]).
+//! or `fail <text>` (see [`crate::protocol::Reply`]). Only root and the holder's own uid are
+//! heard (see [`crate::peer`]); anybody else gets `fail refused: ...`.
 
 use std::fs;
 use std::io::{self, BufRead, BufReader, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::lockdir::{ensure_subdir, unique_tmp, LockDirError, CONTROL_DIR};
+use crate::lockdir::{ensure_subdir, unique_tmp, LockDirError, CONTROL_DIR, FILE_MODE};
+use crate::peer::{self, Peer};
 use crate::protocol::Reply;
 use crate::record::{HolderKind, OwnerRecord};
 use crate::status;
@@ -62,6 +64,15 @@ pub struct ControlSocket {
     pub path: PathBuf,
     /// `path` relative to the lock directory, for the owner record.
     pub relative: String,
+    /// The socket file bound (to see whether it is still at `path`).
+    pub id: Option<crate::lockfile::FileId>,
+}
+
+impl ControlSocket {
+    /// Is our socket still at its path? (Not if the lock directory was removed or replaced.)
+    pub fn in_place(&self) -> bool {
+        self.id.is_some() && crate::lockfile::id_at(&self.path).ok().flatten() == self.id
+    }
 }
 
 impl Drop for ControlSocket {
@@ -70,29 +81,29 @@ impl Drop for ControlSocket {
     }
 }
 
-/// Bind a new control socket in `<root>/.control/` (0777 so ghr of any uid may connect).
-/// Sockets left behind by killed holders are removed first (nobody answers on them).
-pub fn bind(root: &Path) -> Result<ControlSocket, LockDirError> {
-    let dir = ensure_subdir(root, CONTROL_DIR)?;
+/// Bind a new control socket in `<root>/.control/`, mode 0660: root and the lock group may
+/// connect (and only root and our own uid are heard, see [`admit`]). Sockets left behind by
+/// killed holders are removed first (nobody answers on them). `create_gid`: the group of a lock
+/// directory that has to be created first.
+pub fn bind(root: &Path, create_gid: u32) -> Result<ControlSocket, LockDirError> {
+    let dir = ensure_subdir(root, CONTROL_DIR, create_gid)?;
     remove_dead(&dir);
     let path = unique_tmp(&dir, "c").with_extension("sock");
-    let fail = |e: io::Error| LockDirError {
-        root: root.to_path_buf(),
-        path: dir.clone(),
-        uid: crate::lockdir::euid(),
-        action: "creating a socket in",
-        source: e,
-    };
+    let gid = fs::metadata(root).map(|m| m.gid()).unwrap_or(create_gid);
+    let fail = |e: io::Error| crate::lockdir::err(root, &path, "creating the socket", e, gid);
     let listener = UnixListener::bind(&path).map_err(fail)?;
-    let _ = fs::set_permissions(&path, fs::Permissions::from_mode(0o777));
+    // Whatever the umask: the lock group may connect, nobody else.
+    fs::set_permissions(&path, fs::Permissions::from_mode(FILE_MODE)).map_err(fail)?;
     let relative = format!(
         "{CONTROL_DIR}/{}",
         path.file_name().unwrap_or_default().to_string_lossy()
     );
+    let id = crate::lockfile::id_at(&path).ok().flatten();
     Ok(ControlSocket {
         listener,
         path,
         relative,
+        id,
     })
 }
 
@@ -108,6 +119,19 @@ fn remove_dead(dir: &Path) {
             }
         }
     }
+}
+
+/// Is the caller on this accepted connection root or our own uid? `Err`: the refusal, for the
+/// caller (see [`refuse`]) and our log.
+pub fn caller(stream: &UnixStream) -> Result<Peer, String> {
+    let peer = peer::of(stream).map_err(|e| format!("refused: cannot tell who is asking: {e}"))?;
+    peer::admit(peer.uid, crate::lockdir::euid())?;
+    Ok(peer)
+}
+
+/// Send the refusal (the caller prints it).
+pub fn refuse(mut stream: &UnixStream, text: &str) {
+    let _ = stream.write_all(Reply::Fail(text.to_string()).to_line().as_bytes());
 }
 
 /// Read one request from an accepted connection.

@@ -10,7 +10,9 @@
 //! After the grant it closes stdout and lives on alone.
 //!
 //! A hold lives in its keeper: a reboot (or `kill -9` of the keeper) ends it; the kernel drops
-//! the flock and the owner record is left stale until the next holder replaces it.
+//! the flock and the owner record is left stale until the next holder replaces it. Like a
+//! wrapper, the keeper watches its lock file (see `lockfile`): if it is removed or replaced, the
+//! keeper takes the new one at once; if it cannot, the hold ends (and says so in the ledger).
 
 use std::fs::File;
 use std::io::{self, BufRead, Write};
@@ -27,6 +29,7 @@ use crate::control::{self, ReleaseRequest};
 use crate::health::HealthRecord;
 use crate::ledger::{self, Entry};
 use crate::lockdir;
+use crate::lockfile::{self, Got, Wait, Watch, GUARD_EVERY};
 use crate::messages::{self, MemberView};
 use crate::protocol::Reply;
 use crate::record::{HolderKind, OwnerRecord};
@@ -139,8 +142,13 @@ fn run(
     rx: mpsc::Receiver<Event>,
     out: &mut io::Stdout,
 ) -> Result<i32, String> {
-    let paths = lockdir::ensure_resource(&spec.dir, &spec.resource).map_err(|e| e.to_string())?;
-    let socket = control::bind(&spec.dir).map_err(|e| e.to_string())?;
+    // The lock directory exists (a hold is only for a resource there): its group is the lock
+    // group, for anything the keeper has to create again.
+    let gid = lockdir::ensure_root(&spec.dir, crate::contract::DEFAULT_LOCK_GROUP)
+        .map_err(|e| e.to_string())?;
+    let paths =
+        lockdir::ensure_resource(&spec.dir, &spec.resource, gid).map_err(|e| e.to_string())?;
+    let mut socket = control::bind(&spec.dir, gid).map_err(|e| e.to_string())?;
     let requested_ms = now_epoch_ms();
     let mut who = OwnerRecord {
         resource: spec.resource.clone(),
@@ -178,12 +186,11 @@ fn run(
                 spec.resource
             ));
         }
-        let lock = paths.open_lock().map_err(|e| e.to_string())?;
-        match lock.try_lock() {
-            Ok(()) => {
+        match lockfile::acquire(&paths, gid, Wait::Try).map_err(|e| e.to_string())? {
+            Got::Lock(lock) => {
                 let _ = tx.send(Event::Acquired(lock));
             }
-            Err(std::fs::TryLockError::WouldBlock) => {
+            Got::Busy | Got::Cancelled => {
                 let st = status::read_resource(&paths).map_err(|e| e.to_string())?;
                 let v = MemberView::from_status(&spec.resource, &st, None);
                 return Err(format!(
@@ -192,20 +199,22 @@ fn run(
                     messages::holder_text(&v.holder)
                 ));
             }
-            Err(std::fs::TryLockError::Error(e)) => return Err(e.to_string()),
         }
     } else {
         let cancelled = Arc::new(AtomicBool::new(false));
         let (p, c, t) = (paths.clone(), cancelled.clone(), tx.clone());
         thread::spawn(move || {
-            let got = (|| -> io::Result<File> {
-                tickets::wait_turn(&p, number, &|| c.load(Ordering::SeqCst))?;
-                let lock = p.open_lock()?;
-                lock.lock()?;
-                Ok(lock)
+            let cancelled = || c.load(Ordering::SeqCst);
+            let got = (|| -> io::Result<Option<File>> {
+                tickets::wait_turn(&p, number, &cancelled)?;
+                match lockfile::acquire(&p, gid, Wait::Block(&cancelled))? {
+                    Got::Lock(l) => Ok(Some(l)),
+                    Got::Busy | Got::Cancelled => Ok(None),
+                }
             })();
             let _ = t.send(match got {
-                Ok(l) => Event::Acquired(l),
+                Ok(Some(l)) => Event::Acquired(l),
+                Ok(None) => return,
                 Err(e) => Event::AcquireFailed(e.to_string()),
             });
         });
@@ -235,7 +244,7 @@ fn run(
     // Wait for the turn, telling `ghr hold` who holds the resource meanwhile.
     let start = Instant::now();
     let mut next_status = start + Duration::from_millis(200);
-    let lock = loop {
+    let mut lock = loop {
         let wait = next_status.saturating_duration_since(Instant::now());
         match rx.recv_timeout(wait) {
             Ok(Event::Acquired(lock)) => break lock,
@@ -263,8 +272,10 @@ fn run(
     };
     let granted_ms = now_epoch_ms();
     who.since = now_epoch();
-    who.write_atomic(&paths.owner)
-        .map_err(|e| format!("cannot write the owner record: {e}"))?;
+    who.write_atomic(&paths.owner).map_err(|e| {
+        let e = lockdir::annotate(&spec.dir, &paths.owner, "writing", e);
+        format!("cannot write the owner record: {e}")
+    })?;
     drop(ticket);
     let health = HealthRecord::read(&paths.health).ok().flatten();
     let mut text = format!("held {}: {}", spec.resource, who.describe());
@@ -279,30 +290,42 @@ fn run(
     detach_stdio();
 
     // Serve releases until the end of the hold.
-    let t = tx.clone();
-    let listener = socket.listener.try_clone().map_err(|e| e.to_string())?;
-    thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            if let Ok(Some(r)) = control::read_request(&stream) {
-                if t.send(Event::Release(r, stream)).is_err() {
-                    return;
-                }
-            }
-        }
-    });
+    serve_releases(&socket, tx)?;
     let deadline = spec
         .until
         .map(|u| Instant::now() + Duration::from_secs(u.saturating_sub(now_epoch())));
     let (cause, reply_to) = loop {
-        let ev = match deadline {
-            Some(d) => match rx.recv_timeout(d.saturating_duration_since(Instant::now())) {
-                Ok(ev) => ev,
-                Err(_) => break ("the hold ended (--for)".to_string(), None),
-            },
-            None => match rx.recv() {
-                Ok(ev) => ev,
-                Err(_) => break ("the keeper lost its channel".to_string(), None),
-            },
+        // Wake at least every GUARD_EVERY to look after the lock file (see `lockfile`).
+        let wake = Instant::now() + GUARD_EVERY;
+        let until = deadline.map_or(wake, |d| d.min(wake));
+        let ev = match rx.recv_timeout(until.saturating_duration_since(Instant::now())) {
+            Ok(ev) => ev,
+            Err(RecvTimeoutError::Disconnected) => {
+                break ("the keeper lost its channel".to_string(), None)
+            }
+            Err(RecvTimeoutError::Timeout) if deadline.is_some_and(|d| Instant::now() >= d) => {
+                break ("the hold ended (--for)".to_string(), None)
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                let held = lockfile::id_of(&lock).map_err(|e| e.to_string())?;
+                match lockfile::watch(&paths, gid, held) {
+                    Watch::Fine | Watch::Unknown(_) => {}
+                    Watch::Relocked { file, .. } => {
+                        lock = file;
+                        if !socket.in_place() {
+                            if let Ok(s) = control::bind(&spec.dir, gid) {
+                                socket = s;
+                                serve_releases(&socket, tx)?;
+                            }
+                        }
+                        who.control = socket.relative.clone();
+                        who.relocked = now_epoch();
+                        let _ = who.write_atomic(&paths.owner);
+                    }
+                    Watch::Failed { why } => break (format!("the hold ended: {why}"), None),
+                }
+                continue;
+            }
         };
         match ev {
             Event::Release(r, stream) if r.resource == spec.resource => {
@@ -316,7 +339,9 @@ fn run(
             _ => {}
         }
     };
-    let _ = std::fs::remove_file(&paths.owner);
+    if lockfile::id_at(&paths.lock).ok().flatten() == lockfile::id_of(&lock).ok() {
+        let _ = std::fs::remove_file(&paths.owner);
+    }
     drop(lock);
     let held = Duration::from_millis(now_epoch_ms().saturating_sub(granted_ms));
     if let Some(mut s) = reply_to {
@@ -344,6 +369,26 @@ fn run(
     );
     drop(socket);
     Ok(0)
+}
+
+/// Hear `ghr release` on the control socket: root and our own uid only (see `peer`).
+fn serve_releases(socket: &control::ControlSocket, tx: &Sender<Event>) -> Result<(), String> {
+    let t = tx.clone();
+    let listener = socket.listener.try_clone().map_err(|e| e.to_string())?;
+    thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            if let Ok(Some(r)) = control::read_request(&stream) {
+                if let Err(text) = control::caller(&stream) {
+                    control::refuse(&stream, &text);
+                    continue;
+                }
+                if t.send(Event::Release(r, stream)).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    Ok(())
 }
 
 /// After the grant nobody reads our output: point stdin/stdout/stderr at /dev/null.

@@ -9,8 +9,8 @@
 //! .ledger/totals         counts of every rotated-away file (kind, resource, org -> sums)
 //! .ledger/lock           flocked while rotating
 //! ```
-//! The directory is 0777 and every file 0666, so wrappers of any uid (and ghr on the host) can
-//! append and rotate. A line is `key=value` fields separated by tabs, values escaped.
+//! The directory and its files belong to the lock group (2770, 0660), so wrappers of any of
+//! its uids (and ghr on the host) can append and rotate. A line is `key=value` fields separated by tabs, values escaped.
 
 use std::collections::BTreeMap;
 use std::fs::{self, OpenOptions};
@@ -19,7 +19,9 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::escape::{escape, unescape};
-use crate::lockdir::{create_shared_file, ensure_subdir, write_atomic, LEDGER_DIR};
+use crate::lockdir::{
+    annotate, create_shared_file, ensure_subdir, write_atomic, FILE_MODE, LEDGER_DIR,
+};
 use crate::record::HolderKind;
 
 pub const MAX_BYTES: u64 = 4 << 20;
@@ -228,26 +230,29 @@ pub fn append(root: &Path, entry: &Entry) -> io::Result<()> {
 /// [`append`] with another bound (tests).
 pub fn append_bounded(root: &Path, entry: &Entry, max_bytes: u64) -> io::Result<()> {
     let dir = dir_of(root);
+    let path = dir.join(CURRENT);
     let open = || {
         OpenOptions::new()
             .append(true)
             .create(true)
-            .mode(0o666)
-            .open(dir.join(CURRENT))
+            .mode(FILE_MODE)
+            .open(&path)
     };
-    // The directory is made (atomically, 0777) only the first time.
+    // The directory is made (atomically) only the first time; the lock directory exists.
     let mut f = match open() {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            ensure_subdir(root, LEDGER_DIR).map_err(|e| io::Error::other(e.to_string()))?;
-            open()?
+            ensure_subdir(root, LEDGER_DIR, crate::contract::DEFAULT_LOCK_GROUP)?;
+            open()
         }
-        other => other?,
-    };
-    let _ = f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+        other => other,
+    }
+    .map_err(|e| annotate(root, &path, "opening", e))?;
+    let _ = f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(FILE_MODE));
     // One write() per line: O_APPEND makes concurrent appenders' lines land whole.
-    f.write_all(entry.to_line().as_bytes())?;
+    f.write_all(entry.to_line().as_bytes())
+        .map_err(|e| annotate(root, &path, "appending to", e))?;
     if f.metadata()?.len() > max_bytes {
-        rotate(&dir, max_bytes)?;
+        rotate(&dir, max_bytes).map_err(|e| annotate(root, &dir, "rotating the ledger in", e))?;
     }
     Ok(())
 }

@@ -69,6 +69,9 @@ pub struct OwnerRecord {
     pub host: String,
     /// The holder's control socket, relative to the lock directory (see `control`).
     pub control: String,
+    /// Epoch seconds when the holder re-established its lock because the lock file was removed
+    /// or replaced under it (0: never; see `lockfile`).
+    pub relocked: u64,
 }
 
 /// Values are single-line: newlines would break the format.
@@ -96,6 +99,7 @@ impl OwnerRecord {
             ("pid", self.pid.to_string()),
             ("host", clean(&self.host)),
             ("control", clean(&self.control)),
+            ("relocked", self.relocked.to_string()),
         ];
         let mut s = String::new();
         for (k, v) in fields {
@@ -128,6 +132,7 @@ impl OwnerRecord {
             pid: get("pid").parse().unwrap_or(0),
             host: get("host"),
             control: get("control"),
+            relocked: get("relocked").parse().unwrap_or(0),
         }
     }
 
@@ -216,6 +221,7 @@ mod tests {
             since: 5,
             pid: 7,
             control: ".control/7.sock".into(),
+            relocked: 6,
             ..Default::default()
         };
         let p = OwnerRecord::parse(&r.to_text());

@@ -16,6 +16,11 @@
 //!   runner takes its first job and then, while the runner is idle, whenever its record is older
 //!   than the interval (by any wrapper: the record is shared). While every member is unhealthy
 //!   the runner is stopped (it goes offline on GitHub) and it is started again once one heals.
+//! - **A lock pulled away.** When a held lock file is no longer the one at its path, the shell
+//!   takes the new one at once ([`Input::Relocked`]: the grant goes on under it); when it cannot
+//!   ([`Input::LockLost`]), this runner takes no more jobs: waiting jobs fail with the reason,
+//!   the runner is stopped once no job runs, and then the wrapper exits (its container restarts
+//!   with the lock directory as it is now). See `lockfile`.
 //!
 //! `H` is the held lock (a `File` in the wrapper, a token in tests): the machine owns it while
 //! the lock is held and hands it back in [`Effect::Release`] / [`Effect::Drop`].
@@ -133,6 +138,18 @@ pub enum Input<H> {
         force: bool,
         by: String,
     },
+    /// A held lock file was removed or replaced, and the shell took the new one at its path
+    /// (`what`: what happened, for the log).
+    Relocked {
+        member: usize,
+        lock: H,
+        what: String,
+    },
+    /// The lock directory cannot be used safely any more (a held lock could not be re-established,
+    /// or the directory was removed under a container's bind mount); `why` says so.
+    LockLost {
+        why: String,
+    },
     /// A deadline from [`Core::next_deadline`] passed.
     Tick,
 }
@@ -163,6 +180,14 @@ pub enum Effect<H> {
         member: usize,
         owner: OwnerRecord,
     },
+    /// A held lock was re-established: write the owner record at the path again. (The old lock
+    /// comes back in [`Effect::Close`].)
+    Relocked {
+        member: usize,
+        owner: OwnerRecord,
+    },
+    /// Close a lock that locks nothing any more (its file was removed).
+    Close(H),
     /// Remove the owner record, close the lock, append the ledger entry.
     Release {
         member: usize,
@@ -273,6 +298,8 @@ pub struct Core<H> {
     job_running: bool,
     shutting_down: bool,
     exited: bool,
+    /// Why this wrapper takes no more jobs (the lock directory cannot be used safely).
+    lost: Option<String>,
 }
 
 impl<H> Core<H> {
@@ -295,7 +322,13 @@ impl<H> Core<H> {
             job_running: false,
             shutting_down: false,
             exited: false,
+            lost: None,
         }
+    }
+
+    /// Why this wrapper takes no more jobs, if it does not.
+    pub fn lost(&self) -> Option<&str> {
+        self.lost.as_deref()
     }
 
     /// The first decisions: queue the due checks, start the runner if a member is usable.
@@ -420,6 +453,10 @@ impl<H> Core<H> {
                 force,
                 by,
             } => self.release_request(now, conn, &resource, force, &by, &mut fx),
+            Input::Relocked { member, lock, what } => {
+                self.relocked(now, member, lock, &what, &mut fx)
+            }
+            Input::LockLost { why } => self.lock_lost(why, &mut fx),
             Input::Tick => self.tick(now, &mut fx),
         }
         self.evaluate(now, &mut fx);
@@ -445,7 +482,12 @@ impl<H> Core<H> {
                         since,
                         killed: false,
                     } => at(since + policy.timeout),
-                    CheckState::Idle if !self.busy() && !self.shutting_down && !self.exited => {
+                    CheckState::Idle
+                        if !self.busy()
+                            && !self.shutting_down
+                            && !self.exited
+                            && self.lost.is_none() =>
+                    {
                         let due = self.check_due_ms(i, policy);
                         at(now.mono + Duration::from_millis(due.saturating_sub(now.wall_ms)));
                     }
@@ -475,6 +517,13 @@ impl<H> Core<H> {
     ) {
         for (m, h) in self.members.iter_mut().zip(health) {
             m.health = h;
+        }
+        if let Some(why) = &self.lost {
+            fx.push(Effect::Reply {
+                conn,
+                reply: Reply::Fail(format!("{PREFIX} this runner takes no more jobs: {why}")),
+            });
+            return;
         }
         // A lock still held from an earlier job (its completed hook never ran and no line was
         // seen): holding it into this job would starve the other orgs, and queueing behind
@@ -764,7 +813,9 @@ impl<H> Core<H> {
             self.release(m, now, cause, fx);
         }
         self.withdraw_jobs(cause, fx);
-        if expected {
+        if expected && self.lost.is_some() {
+            self.exit(now, 1, fx);
+        } else if expected {
             self.runner = RunnerState::Stopped;
             fx.push(Effect::Log(format!(
                 "runner stopped (exit {code}); it starts again once {} is healthy",
@@ -827,6 +878,55 @@ impl<H> Core<H> {
             conn,
             reply: Reply::Ok,
         });
+    }
+
+    fn relocked(&mut self, now: Now, member: usize, lock: H, what: &str, fx: &mut Vec<Effect<H>>) {
+        let name = self.setup.members[member].clone();
+        let Some(g) = self.members[member].grant.as_mut() else {
+            // Released meanwhile: nothing to keep.
+            fx.push(Effect::Close(lock));
+            return;
+        };
+        let old = std::mem::replace(&mut g.lock, lock);
+        g.owner.relocked = now.wall_ms / 1000;
+        fx.push(Effect::Close(old));
+        fx.push(Effect::Log(format!(
+            "WARNING: {what} while this runner held {name} ({}); it took the new lock file at once, before anyone else could (nobody takes a new lock file for {}s); the lock directory must not be removed while runners use it",
+            g.owner.describe(),
+            crate::lockfile::SETTLE.as_secs()
+        )));
+        fx.push(Effect::Relocked {
+            member,
+            owner: g.owner.clone(),
+        });
+    }
+
+    fn lock_lost(&mut self, why: String, fx: &mut Vec<Effect<H>>) {
+        if self.lost.is_some() {
+            return;
+        }
+        fx.push(Effect::Log(format!(
+            "ERROR: {why}; this runner takes no more jobs: waiting jobs fail, the runner goes offline once no job runs, and then the wrapper exits (exit 1) so that its container restarts with the lock directory as it is now"
+        )));
+        self.lost = Some(why.clone());
+        let (jobs, rest): (Vec<Request>, Vec<Request>) = std::mem::take(&mut self.requests)
+            .into_iter()
+            .partition(|r| matches!(r.purpose, Purpose::Job { .. }));
+        for r in rest {
+            withdraw(&r, fx);
+            for &m in &r.waiting {
+                self.members[m].check = CheckState::Idle;
+            }
+        }
+        for r in jobs {
+            withdraw(&r, fx);
+            if let Purpose::Job { conn, .. } = r.purpose {
+                fx.push(Effect::Reply {
+                    conn,
+                    reply: Reply::Fail(format!("{PREFIX} this runner takes no more jobs: {why}")),
+                });
+            }
+        }
     }
 
     fn tick(&mut self, now: Now, fx: &mut Vec<Effect<H>>) {
@@ -905,7 +1005,7 @@ impl<H> Core<H> {
             return;
         }
         if let Some(policy) = self.setup.check.clone() {
-            if !self.busy() && !self.shutting_down {
+            if !self.busy() && !self.shutting_down && self.lost.is_none() {
                 for m in 0..self.members.len() {
                     let idle = self.members[m].check == CheckState::Idle
                         && self.members[m].grant.is_none();
@@ -931,6 +1031,24 @@ impl<H> Core<H> {
         }
         let usable = (0..self.members.len()).any(|m| self.usable(m));
         let all_unhealthy = (0..self.members.len()).all(|m| self.health(m) == Health::Unhealthy);
+        if self.lost.is_some() {
+            match self.runner {
+                RunnerState::NotStarted | RunnerState::Stopped => self.exit(now, 1, fx),
+                RunnerState::Running if !self.busy() => {
+                    fx.push(Effect::Log(
+                        "stopping the runner (it goes offline); the wrapper exits when it has"
+                            .into(),
+                    ));
+                    self.runner = RunnerState::Stopping {
+                        since: now.mono,
+                        killed: false,
+                    };
+                    fx.push(Effect::StopRunner);
+                }
+                _ => {}
+            }
+            return;
+        }
         match self.runner {
             RunnerState::NotStarted | RunnerState::Stopped if usable && !self.shutting_down => {
                 if self.runner == RunnerState::Stopped {

@@ -671,3 +671,97 @@ fn a_check_that_cannot_queue_is_retried_an_interval_later() {
     assert!(queued(&fx).is_empty(), "no busy retry loop");
     assert_eq!(t.deadline_ms(), Some(60 * SEC));
 }
+
+#[test]
+fn a_pulled_away_lock_is_re_established_and_the_grant_goes_on() {
+    let (mut t, _) = T::new(setup(&["b1"]), vec![None]);
+    t.started(1, "flash");
+    t.acquired(1, 0, 10);
+    let fx = t.at(3 * SEC).feed(Input::Relocked {
+        member: 0,
+        lock: 20,
+        what: "the lock file /l/b1/lock was removed".into(),
+    });
+    assert!(has(&fx, |e| *e == Effect::Close(10)), "{fx:?}");
+    let owner = fx
+        .iter()
+        .find_map(|e| match e {
+            Effect::Relocked { member: 0, owner } => Some(owner.clone()),
+            _ => None,
+        })
+        .expect("the owner record is written again");
+    assert_eq!(
+        (owner.job.as_str(), owner.relocked),
+        ("flash", (WALL0 + 3 * SEC) / 1000)
+    );
+    assert!(has(&fx, |e| matches!(e, Effect::Log(l)
+        if l.starts_with("WARNING: the lock file /l/b1/lock was removed while this runner held b1"))));
+    // The job's end releases the new lock.
+    let fx = t.feed(Input::Completed { conn: 2 });
+    assert_eq!(released(&fx)[0].1, 20);
+    // A re-established lock of a member released meanwhile is closed at once.
+    let fx = t.feed(Input::Relocked {
+        member: 0,
+        lock: 30,
+        what: "x".into(),
+    });
+    assert_eq!(fx, vec![Effect::Close(30)]);
+}
+
+/// When a lock cannot be re-established, the runner takes no more jobs: the waiting one fails,
+/// the running one finishes, then the runner goes offline and the wrapper exits 1.
+#[test]
+fn a_lost_lock_directory_stops_granting_and_exits_once_idle() {
+    let (mut t, _) = T::new(setup(&["a", "b"]), vec![None, None]);
+    t.feed(Input::RunningJob);
+    t.started(1, "one");
+    t.acquired(1, 0, 10);
+    let fx = t.feed(Input::LockLost {
+        why: "the lock file /l/a/lock was removed and could not be re-established".into(),
+    });
+    assert!(has(
+        &fx,
+        |e| matches!(e, Effect::Log(l) if l.starts_with("ERROR: the lock file"))
+    ));
+    assert!(!has(&fx, |e| *e == Effect::StopRunner), "a job runs");
+    // A later job (the runner may already have taken one) fails at once, naming the reason.
+    let fx = t.started(2, "two");
+    assert!(queued(&fx).is_empty());
+    assert!(failed(&fx, 2)
+        .unwrap()
+        .contains("takes no more jobs: the lock file /l/a/lock"));
+    // The running job ends: its lock is released, the runner is stopped, and then we exit 1.
+    let fx = t.feed(Input::Completed { conn: 3 });
+    assert_eq!(released(&fx)[0].1, 10);
+    assert!(has(&fx, |e| *e == Effect::StopRunner), "{fx:?}");
+    let fx = t.feed(Input::RunnerExited { code: 0 });
+    assert_eq!(fx.last(), Some(&Effect::Exit(1)));
+}
+
+#[test]
+fn a_lost_lock_directory_withdraws_waiting_jobs_and_checks() {
+    let (mut t, _) = T::new(checked(setup(&["b1"])), vec![rec(true, WALL0)]);
+    t.feed(Input::RunningJob);
+    let fx = t.started(1, "j");
+    assert_eq!(queued(&fx), [(1, 0)]);
+    let fx = t.feed(Input::LockLost { why: "gone".into() });
+    assert!(has(&fx, |e| *e == Effect::Withdraw { req: 1, member: 0 }));
+    assert_eq!(
+        failed(&fx, 1).as_deref(),
+        Some("runner-wrapper: this runner takes no more jobs: gone")
+    );
+    // No check is ever due again (no busy loop of ticks), and the idle runner is stopped.
+    t.feed(Input::JobLine);
+    assert_eq!(
+        t.core.runner(),
+        RunnerState::Stopping {
+            since: t.now().mono,
+            killed: false
+        }
+    );
+    assert_eq!(
+        t.at(120 * SEC).deadline_ms(),
+        Some(30 * SEC),
+        "only the stop grace"
+    );
+}

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use crate::contract::now_epoch;
 use crate::health::{Health, HealthRecord};
-use crate::lockdir::{resource_names, ResourcePaths};
+use crate::lockdir::{annotate, resource_names, ResourcePaths};
 use crate::record::OwnerRecord;
 use crate::tickets;
 
@@ -73,6 +73,10 @@ pub fn read_lock_dir(dir: &Path) -> io::Result<Vec<ResourceStatus>> {
 
 /// Status of one resource.
 pub fn read_resource(paths: &ResourcePaths) -> io::Result<ResourceStatus> {
+    read(paths).map_err(|e| annotate(&paths.root, &paths.dir, "reading", e))
+}
+
+fn read(paths: &ResourcePaths) -> io::Result<ResourceStatus> {
     let now = now_epoch();
     let locked = lock_is_held(&paths.lock)?;
     let holder = match OwnerRecord::read(&paths.owner) {
@@ -117,13 +121,16 @@ pub fn read_resource(paths: &ResourcePaths) -> io::Result<ResourceStatus> {
     })
 }
 
-/// Find a resource by id (or directory name) in `dir`.
+/// Find a resource by id (or directory name) in `dir`. A lock directory this uid may not read
+/// is an error that says so (not "no such resource").
 pub fn find(dir: &Path, resource: &str) -> io::Result<Option<ResourceStatus>> {
     let paths = ResourcePaths::new(dir, resource);
-    if !paths.lock.is_file() {
-        return Ok(None);
+    match fs::metadata(&paths.lock) {
+        Ok(m) if m.is_file() => read_resource(&paths).map(Some),
+        Ok(_) => Ok(None),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(annotate(dir, &paths.lock, "reading", e)),
     }
-    read_resource(&paths).map(Some)
 }
 
 /// Is the lock file flocked by anybody? A shared try-lock, released at once: it cannot make the

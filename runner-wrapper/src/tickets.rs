@@ -3,14 +3,15 @@
 //! flock on it while it waits; it blocks (flock, no polling) on its predecessor's ticket and only
 //! the head of the queue blocks on the resource lock itself. A ticket whose file still exists
 //! while its flock is free belongs to a dead waiter: it is skipped and removed (the resource
-//! directory is 0777 and not sticky, so any uid may remove it).
+//! directory is the lock group's and not sticky, so any runner's uid may remove it).
 
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use crate::lockdir::{create_shared_file, unique_tmp, ResourcePaths};
+use crate::lockdir::{annotate, create_shared_file, unique_tmp, ResourcePaths};
+use crate::lockfile::{id_at, id_of};
 use crate::record::OwnerRecord;
 
 const SUFFIX: &str = ".ticket";
@@ -26,7 +27,15 @@ pub struct Ticket {
 
 impl Drop for Ticket {
     fn drop(&mut self) {
-        let _ = fs::remove_file(&self.path);
+        // Only our own: if the resource directory was removed and made again, the same name
+        // may be another waiter's ticket now.
+        let ours = match (id_of(&self._file), id_at(&self.path)) {
+            (Ok(mine), Ok(Some(there))) => mine == there,
+            _ => false,
+        };
+        if ours {
+            let _ = fs::remove_file(&self.path);
+        }
     }
 }
 
@@ -37,23 +46,31 @@ fn ticket_path(dir: &Path, number: u64) -> PathBuf {
 /// Draw the next ticket. Numbers come from a counter file under a short flock, and the ticket
 /// is locked before it is renamed into view, so nobody can mistake it for a dead one.
 pub fn draw(paths: &ResourcePaths, who: &OwnerRecord) -> io::Result<Ticket> {
-    let mut seq = create_shared_file(&paths.seq)?;
-    seq.lock()?;
+    let at = |path: &Path, action: &str| {
+        let (root, path, action) = (paths.root.clone(), path.to_path_buf(), action.to_string());
+        move |e: io::Error| annotate(&root, &path, &action, e)
+    };
+    let seq_path = &paths.seq;
+    let mut seq = create_shared_file(seq_path).map_err(at(seq_path, "opening"))?;
+    seq.lock().map_err(at(seq_path, "locking"))?;
     let mut text = String::new();
-    seq.read_to_string(&mut text)?;
+    seq.read_to_string(&mut text)
+        .map_err(at(seq_path, "reading"))?;
     let number = text.trim().parse::<u64>().unwrap_or(0) + 1;
-    seq.seek(SeekFrom::Start(0))?;
-    seq.set_len(0)?;
-    seq.write_all(number.to_string().as_bytes())?;
+    seq.seek(SeekFrom::Start(0))
+        .and_then(|_| seq.set_len(0))
+        .and_then(|()| seq.write_all(number.to_string().as_bytes()))
+        .map_err(at(seq_path, "writing"))?;
 
     let tmp = unique_tmp(&paths.dir, ".tmp-ticket");
-    let mut file = create_shared_file(&tmp)?;
-    file.lock()?;
-    file.write_all(who.to_text().as_bytes())?;
+    let mut file = create_shared_file(&tmp).map_err(at(&tmp, "creating"))?;
+    file.lock()
+        .and_then(|()| file.write_all(who.to_text().as_bytes()))
+        .map_err(at(&tmp, "writing"))?;
     let path = ticket_path(&paths.dir, number);
     if let Err(e) = fs::rename(&tmp, &path) {
         let _ = fs::remove_file(&tmp);
-        return Err(e);
+        return Err(at(&path, "creating")(e));
     }
     drop(seq);
     Ok(Ticket {
@@ -106,20 +123,24 @@ pub fn wait_turn(
         if cancelled() {
             return Ok(false);
         }
-        let before = list(&paths.dir)?;
+        let before =
+            list(&paths.dir).map_err(|e| annotate(&paths.root, &paths.dir, "reading", e))?;
         let Some((_, pred)) = before.into_iter().rev().find(|(n, _)| *n < mine) else {
             return Ok(true);
         };
         let f = match File::open(&pred) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(e),
+            Err(e) => return Err(annotate(&paths.root, &pred, "opening", e)),
         };
-        f.lock_shared()?;
+        f.lock_shared()
+            .map_err(|e| annotate(&paths.root, &pred, "locking", e))?;
         // We got its lock. If the file is still linked its owner died without unlinking: skip it.
         if f.metadata()?.nlink() > 0 {
             match fs::remove_file(&pred) {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                    return Err(annotate(&paths.root, &pred, "removing the dead ticket", e))
+                }
                 _ => {}
             }
         }

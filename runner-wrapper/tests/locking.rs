@@ -349,7 +349,7 @@ fn sigterm_is_forwarded_and_the_runner_exit_code_returned() {
 fn newcomer_cannot_jump_ahead_of_a_blocked_waiter() {
     use runner_wrapper::{tickets, OwnerRecord};
     let s = Scratch::new("jump");
-    let paths = runner_wrapper::lockdir::ensure_resource(&s.lock_dir(), R).unwrap();
+    let paths = runner_wrapper::lockdir::ensure_resource(&s.lock_dir(), R, LOCK_GID).unwrap();
     let me = OwnerRecord {
         resource: R.into(),
         runner: "N".into(),

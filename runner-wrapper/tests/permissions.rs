@@ -1,7 +1,8 @@
-//! Runners of different uids sharing one lock directory (ghr creates it 1777, sticky like /tmp;
-//! the stock image runs as uid 1001, custom images may run as root), an unusable lock
-//! directory, and the runner's own `.env`. The tests run as root and start wrappers as other
-//! uids (`Command::uid`).
+//! Runners of different uids sharing one lock directory through its lock group (ghr creates it
+//! 2770 root:1001; the stock image runs as uid 1001, custom images as root or other uids, which
+//! are then members of the lock group), lock directories a runner cannot use, and the runner's
+//! own `.env`. The tests run as root and start wrappers as other uids (`Command::uid`,
+//! `setpriv` for supplementary groups).
 
 mod support;
 
@@ -12,26 +13,20 @@ use support::*;
 
 const R: &str = "board-u";
 
-/// The lock directory as ghr creates it on the host: mode 1777.
-fn sticky_lock_dir(s: &Scratch) -> PathBuf {
-    let d = s.lock_dir();
-    std::fs::create_dir_all(&d).unwrap();
-    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o1777)).unwrap();
-    d
-}
-
 fn mode(p: &Path) -> u32 {
     std::fs::metadata(p).unwrap().mode() & 0o7777
 }
 
-/// Hand-offs between uids 1001, 1002 and root: a killed holder's record is replaced by another
-/// uid, a dead waiter's ticket is removed by another uid, everyone appends to the ledger.
+/// Hand-offs between uids 1001, 1002 (a member of the lock group 1001) and root: a killed
+/// holder's record is replaced by another uid, a dead waiter's ticket is removed by another uid,
+/// everyone appends to the ledger.
 #[test]
-fn runners_of_different_uids_share_a_sticky_lock_dir() {
+fn runners_of_different_uids_share_a_lock_group() {
     let s = Scratch::new("uids");
-    let dir = sticky_lock_dir(&s);
+    let dir = s.lock_dir();
     let mut a = Wrapper::spawn(&s, Spec::new("A", R).uid(1001));
-    let mut b = Wrapper::spawn(&s, Spec::new("B", R).uid(1002));
+    let mut b = Wrapper::spawn(&s, Spec::new("B", R).uid(1002).groups(&[LOCK_GID]));
+    // Root on purpose: custom images run the runner as root.
     let mut c = Wrapper::spawn(&s, Spec::new("C", R));
 
     // 1. A (1001) holds; B (1002) and C (root) wait. A is killed: B takes over and replaces
@@ -77,13 +72,14 @@ fn runners_of_different_uids_share_a_sticky_lock_dir() {
 
     let iv = intervals(&[&b, &c]);
     assert_no_overlap(&iv);
-    // Only directories at the top of the sticky directory; 0777 inside.
+    // Only directories at the top, each the lock group's, 2770.
     for e in std::fs::read_dir(&dir).unwrap() {
         let e = e.unwrap();
         assert!(e.file_type().unwrap().is_dir(), "{:?}", e.path());
-        assert_eq!(mode(&e.path()), 0o777, "{:?}", e.path());
+        assert_eq!(mode(&e.path()), 0o2770, "{:?}", e.path());
+        assert_eq!(e.metadata().unwrap().gid(), LOCK_GID, "{:?}", e.path());
     }
-    assert_eq!(mode(&dir), 0o1777);
+    assert_eq!(mode(&dir), 0o2770);
     // The ledger took lines from uids 1002 and 0 (A was killed while holding: no line).
     let ledger = runner_wrapper::ledger::read(&dir).unwrap();
     let runners: Vec<&str> = ledger.entries.iter().map(|e| e.runner.as_str()).collect();
@@ -93,46 +89,87 @@ fn runners_of_different_uids_share_a_sticky_lock_dir() {
     );
 }
 
-/// A lock directory this uid cannot write: the runner is never started (its jobs would run
-/// unlocked) and the one line says which directory, which uid and the fix.
+/// A lock directory the wrapper must not or cannot use: the runner is never started (its jobs
+/// would run unlocked, or locked where anybody could break in) and the one line says which
+/// directory, which uid, what is wrong and the fix.
+/// What is wrong, how to make it so, what the one line must say.
+type Case = (&'static str, fn(&Path), &'static [&'static str]);
+
 #[test]
 fn an_unusable_lock_dir_stops_the_wrapper_with_one_line() {
-    let s = Scratch::new("nodir");
-    let dir = s.lock_dir();
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let mut w = Wrapper::spawn(&s, Spec::new("A", R).uid(1001).no_wait());
-    assert_eq!(w.wait_exit(secs(10)), 1);
-    let err = w.err.all();
-    assert_eq!(err.len(), 1, "{err:#?}");
-    let line = &err[0];
-    for want in [
-        &dir.display().to_string(),
-        "uid 1001",
-        "chmod 1777",
-        "RUNNER_LOCK_HOST_PATH",
-        "Permission denied",
-    ] {
-        assert!(line.contains(want), "{want}: {line}");
+    let cases: [Case; 4] = [
+        (
+            "the old world-writable layout",
+            |dir| {
+                std::fs::create_dir_all(dir).unwrap();
+                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o1777)).unwrap();
+            },
+            &[
+                "has mode 1777 owner 0:0",
+                "any local user could release, steal or delete its locks",
+                "chown -R root:1001 RUNNER_LOCK_HOST_PATH && chmod 2770 RUNNER_LOCK_HOST_PATH",
+            ],
+        ),
+        (
+            "made by Docker for a missing bind mount",
+            |dir| {
+                std::fs::create_dir_all(dir).unwrap();
+                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+            },
+            &["has mode 0755 owner 0:0", "chmod 2770"],
+        ),
+        (
+            "a lock group the runner is not in",
+            |dir| {
+                std::fs::create_dir_all(dir).unwrap();
+                std::os::unix::fs::chown(dir, Some(0), Some(3000)).unwrap();
+                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o2770)).unwrap();
+            },
+            &[
+                "Permission denied",
+                "uid 1001 is not in the lock group (gid 3000)",
+                "group_add",
+            ],
+        ),
+        (
+            "a resource directory of another uid left by an older version",
+            |dir| {
+                runner_wrapper::lockdir::ensure_root(dir, LOCK_GID).unwrap();
+                let r = dir.join(R);
+                std::fs::create_dir(&r).unwrap();
+                std::fs::write(r.join("lock"), "").unwrap();
+                std::os::unix::fs::chown(&r, Some(1002), Some(1002)).unwrap();
+                std::fs::set_permissions(&r, std::fs::Permissions::from_mode(0o777)).unwrap();
+            },
+            &[
+                "securing",
+                "Operation not permitted",
+                "chgrp -R 1001 RUNNER_LOCK_HOST_PATH/board-u && chmod -R g+rwX RUNNER_LOCK_HOST_PATH/board-u",
+            ],
+        ),
+    ];
+    for (what, make, wants) in cases {
+        let s = Scratch::new("nodir");
+        let dir = s.lock_dir();
+        make(&dir);
+        let mut w = Wrapper::spawn(&s, Spec::new("A", R).uid(1001).no_wait().fresh());
+        assert_eq!(w.wait_exit(secs(10)), 1, "{what}");
+        let err = w.err.all();
+        assert_eq!(err.len(), 1, "{what}: {err:#?}");
+        let line = &err[0];
+        let head = format!(
+            "runner-wrapper: cannot use the lock directory {} as uid 1001: ",
+            dir.display()
+        );
+        assert!(line.starts_with(&head), "{what}: {line}");
+        for want in wants {
+            assert!(line.contains(want), "{what}: {want}: {line}");
+        }
+        assert!(
+            w.out.all().iter().all(|l| !l.contains("Listening")),
+            "{what}: runner never started"
+        );
     }
-    assert!(
-        w.out.all().iter().all(|l| !l.contains("Listening")),
-        "runner never started"
-    );
-
-    // A resource directory left narrow (made by hand, or by an old version) names that one.
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o1777)).unwrap();
-    std::fs::create_dir(dir.join(R)).unwrap();
-    std::fs::write(dir.join(R).join("lock"), "").unwrap();
-    let mut w = Wrapper::spawn(&s, Spec::new("B", R).uid(1001).no_wait());
-    assert_eq!(w.wait_exit(secs(10)), 1);
-    let err = w.err.all();
-    assert_eq!(err.len(), 1, "{err:#?}");
-    assert!(
-        err[0].contains(&format!("chmod -R a+rwX RUNNER_LOCK_HOST_PATH/{R}")),
-        "{}",
-        err[0]
-    );
 }
 
 fn user_hooks(s: &Scratch) -> (PathBuf, PathBuf) {
@@ -158,7 +195,6 @@ fn user_hooks(s: &Scratch) -> (PathBuf, PathBuf) {
 #[test]
 fn hooks_in_the_runners_env_file_are_chained_not_a_way_around_the_lock() {
     let s = Scratch::new("dotenv");
-    sticky_lock_dir(&s);
     let (started, completed) = user_hooks(&s);
     let dotenv = format!(
         "LANG=C.UTF-8\nACTIONS_RUNNER_HOOK_JOB_STARTED={}\nACTIONS_RUNNER_HOOK_JOB_COMPLETED={}\n",
@@ -221,7 +257,6 @@ fn hooks_in_the_runners_env_file_are_chained_not_a_way_around_the_lock() {
 #[test]
 fn a_runner_env_file_that_cannot_be_rewritten_refuses_to_start() {
     let s = Scratch::new("dotenv-ro");
-    sticky_lock_dir(&s);
     let mut spec = Spec::new("A", R)
         .uid(1001)
         .no_wait()

@@ -5,6 +5,7 @@ pub mod boards;
 pub mod env_file;
 pub mod error;
 pub mod keys;
+pub mod lock_group;
 pub mod names;
 pub mod runner_image;
 pub mod settings;

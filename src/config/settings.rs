@@ -27,6 +27,8 @@ pub struct Sources {
     pub env_path: PathBuf,
     /// The `.env` file's permission bits, when it exists.
     file_mode: Option<u32>,
+    /// This host's `/etc/group`, for a `RUNNER_LOCK_GROUP` given by name.
+    host_groups: String,
 }
 
 impl Sources {
@@ -46,12 +48,14 @@ impl Sources {
             .unwrap_or_else(|| PathBuf::from(DEFAULT_ENV_FILE));
         let file = env_file::read(&env_path)?;
         let file_mode = env_file::mode(&env_path);
+        let host_groups = std::fs::read_to_string("/etc/group").unwrap_or_default();
         Ok(Self {
             cli,
             process,
             file,
             env_path,
             file_mode,
+            host_groups,
         })
     }
 
@@ -63,6 +67,7 @@ impl Sources {
             file,
             env_path: PathBuf::from(DEFAULT_ENV_FILE),
             file_mode: None,
+            host_groups: String::new(),
         }
     }
 
@@ -234,6 +239,9 @@ pub struct Settings {
     pub boards: Vec<Board>,
     pub lock_dir: String,
     pub lock_host_path: String,
+    /// RUNNER_LOCK_GROUP as a gid (default 1001): the group of the lock directory, and of every
+    /// board container that locks in it.
+    pub lock_group: u32,
     /// RUNNER_LOCK_TIMEOUT; `None` waits as long as it takes.
     pub lock_timeout: Option<Duration>,
     /// RUNNER_HEALTHCHECK_INTERVAL / _TIMEOUT for boards with a health check; `None`: the
@@ -391,6 +399,18 @@ impl Settings {
                 .get("RUNNER_LOCK_DIR")
                 .unwrap_or_else(|| DEFAULT_LOCK_DIR.into()),
             lock_host_path,
+            lock_group: match src.get(contract::env::LOCK_GROUP) {
+                None => contract::DEFAULT_LOCK_GROUP,
+                Some(v) => match crate::config::lock_group::resolve_group(&v, &src.host_groups)
+                    .map_err(ConfigError::new)?
+                {
+                    0 => return Err(ConfigError::new(format!(
+                        "{}={v} is root's group, which ghr never gives runners; set it to a group of the runners (e.g. 1001, the stock image's) or create one (sudo groupadd ghr-locks)",
+                        contract::env::LOCK_GROUP
+                    ))),
+                    gid => gid,
+                },
+            },
             lock_timeout: src.optional_duration(contract::env::LOCK_TIMEOUT)?,
             healthcheck_interval: src.interval(contract::env::HEALTHCHECK_INTERVAL)?,
             healthcheck_timeout: src.interval(contract::env::HEALTHCHECK_TIMEOUT)?,

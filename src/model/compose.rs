@@ -317,6 +317,12 @@ fn service(input: &RenderInput, runner: &DesiredRunner, labels: Ordered<String>)
     if let Some(h) = hardware {
         group_add.extend(h.group_add.iter().cloned());
     }
+    let locks = board.filter(|b| b.is_shared()).and(input.wrapper).is_some();
+    if locks {
+        // The lock directory is its lock group's only (2770): the runner's user must be in it,
+        // whatever uid the image runs as (the stock image's gid is 1001 already).
+        group_add.push(s.lock_group.to_string());
+    }
     let group_add = crate::config::boards::dedup(group_add);
 
     let mut env = Ordered::default();
@@ -615,6 +621,16 @@ mod tests {
                 .volumes
                 .contains(&Mount::bind(DOCKER_SOCK, DOCKER_SOCK, false)));
         }
+        // The lock directory is its lock group's only: the board runner is in that group.
+        assert_eq!(board.group_add, ["108", "998", "1001"]);
+        assert!(!generic.group_add.contains(&"1001".to_string()));
+        let s = settings(&[
+            ("BOARD_RUNNERS", "pi:board"),
+            ("RUNNER_RESOURCE_ID", "bench-1"),
+            ("RUNNER_LOCK_GROUP", "2345"),
+            ("MAP_USB_DEVICE", "false"),
+        ]);
+        assert_eq!(services(&s, &host())[1].1.group_add, ["108", "2345"]);
     }
 
     #[test]

@@ -32,6 +32,7 @@ pub fn record_json(record: &OwnerRecord) -> Value {
         "reason": record.reason,
         "since": record.since,
         "until": if record.until > 0 { json!(record.until) } else { Value::Null },
+        "relocked": if record.relocked > 0 { json!(record.relocked) } else { Value::Null },
     })
 }
 

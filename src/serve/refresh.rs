@@ -361,7 +361,12 @@ mod tests {
     fn lock_directories_are_read_together_and_the_ledger_only_on_change() {
         let dir = std::env::temp_dir().join(format!("ghr-serve-locks-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        runner_wrapper::lockdir::ensure_resource(&dir, "b1").unwrap();
+        runner_wrapper::lockdir::ensure_resource(
+            &dir,
+            "b1",
+            runner_wrapper::contract::DEFAULT_LOCK_GROUP,
+        )
+        .unwrap();
         let mut cache = BTreeMap::new();
         let v = read_locks(std::slice::from_ref(&dir), &mut cache);
         assert_eq!(v.resources.known().unwrap().len(), 1);

@@ -6,9 +6,11 @@
 //! Threads: this one (the event loop), the signal thread (sigwait: forwards signals, reaps every
 //! child as PID 1 must), the runner's output pump, the two socket servers (one thread per
 //! connection), one thread per (request, member) blocked in the ticket queue or on the lock,
-//! the health-record watcher, and a reader per running check.
+//! the health-record watcher, the guard of the held locks (see `lockfile`), and a reader per
+//! running check.
 
 mod checks;
+mod guard;
 mod queue;
 mod runner;
 mod server;
@@ -32,6 +34,7 @@ use crate::health::HealthRecord;
 use crate::hooks::RuntimeDir;
 use crate::ledger;
 use crate::lockdir::{self, ResourcePaths};
+use crate::lockfile::{self, FileId};
 use crate::messages::{self, MemberView};
 use crate::output::OutputPump;
 use crate::protocol::Reply;
@@ -74,7 +77,25 @@ pub(crate) enum Raw {
         req: ReqId,
         member: usize,
         lock: File,
+        id: FileId,
         health: Option<HealthRecord>,
+    },
+    /// The guard took the new lock file of a held member whose file (`from`) was pulled away.
+    Relocked {
+        member: usize,
+        from: FileId,
+        lock: File,
+        what: String,
+    },
+    /// The guard could not re-establish the lock of a held member.
+    RelockFailed {
+        member: usize,
+        from: FileId,
+        why: String,
+    },
+    /// The lock directory cannot be used any more (removed under this container's mount).
+    Lost {
+        why: String,
     },
     AcquireFailed {
         req: ReqId,
@@ -122,11 +143,15 @@ pub fn run_locked(cfg: &Config, members: &[String]) -> Result<i32, String> {
 
     // Jobs must never run unlocked: any problem with the lock directory stops us here.
     let root = cfg.lock_dir.clone();
+    let gid = lockdir::ensure_root(&root, cfg.lock_group).map_err(|e| e.to_string())?;
     let mut paths = Vec::new();
     for m in members {
-        paths.push(lockdir::ensure_resource(&root, m).map_err(|e| e.to_string())?);
+        paths.push(lockdir::ensure_resource(&root, m, gid).map_err(|e| e.to_string())?);
     }
-    let control = control::bind(&root).map_err(|e| e.to_string())?;
+    let control = control::bind(&root, gid).map_err(|e| e.to_string())?;
+    // Held open, to notice the directory being removed under a bind mount (see `guard`).
+    let root_dir =
+        File::open(&root).map_err(|e| lockdir::annotate(&root, &root, "opening", e).to_string())?;
 
     let rt =
         RuntimeDir::create().map_err(|e| format!("cannot create my runtime directory: {e}"))?;
@@ -140,8 +165,17 @@ pub fn run_locked(cfg: &Config, members: &[String]) -> Result<i32, String> {
         .listener
         .try_clone()
         .map_err(|e| format!("control socket: {e}"))?;
-    server::serve_control(control_listener, tx.clone(), ids);
+    server::serve_control(control_listener, tx.clone(), ids.clone());
     watch::spawn(paths.iter().map(|p| p.dir.clone()).collect(), tx.clone());
+    let held: guard::Held = Arc::new(Mutex::new(vec![None; paths.len()]));
+    guard::spawn(
+        root.clone(),
+        root_dir,
+        paths.clone(),
+        gid,
+        held.clone(),
+        tx.clone(),
+    );
     spawn_signal_thread(tx.clone());
 
     let health: Vec<Option<HealthRecord>> = paths
@@ -173,6 +207,12 @@ pub fn run_locked(cfg: &Config, members: &[String]) -> Result<i32, String> {
         cfg,
         members,
         root,
+        gid,
+        control,
+        ids,
+        held,
+        acquired_ids: HashMap::new(),
+        relock_ids: HashMap::new(),
         paths,
         exe,
         rt,
@@ -251,6 +291,16 @@ struct Shell<'a> {
     cfg: &'a Config,
     members: &'a [String],
     root: PathBuf,
+    /// The lock group (the lock directory's group).
+    gid: u32,
+    /// Our control socket (bound again if the lock directory was replaced).
+    control: control::ControlSocket,
+    ids: server::ConnIds,
+    /// The file each held member's lock is on (for the guard).
+    held: guard::Held,
+    /// Files of locks acquired but not yet granted, and of re-established ones.
+    acquired_ids: HashMap<(ReqId, usize), FileId>,
+    relock_ids: HashMap<usize, FileId>,
     paths: Vec<ResourcePaths>,
     exe: PathBuf,
     rt: RuntimeDir,
@@ -313,8 +363,10 @@ impl Shell<'_> {
                 req,
                 member,
                 lock,
+                id,
                 health,
             } => {
+                self.acquired_ids.insert((req, member), id);
                 self.seen_health[member] = health.clone();
                 Input::Acquired {
                     req,
@@ -326,6 +378,27 @@ impl Shell<'_> {
             Raw::AcquireFailed { req, member, error } => {
                 Input::AcquireFailed { req, member, error }
             }
+            Raw::Relocked {
+                member,
+                from,
+                lock,
+                what,
+            } => {
+                // Only for the lock we still hold; one released meanwhile needs no new file.
+                if self.held_id(member) != Some(from) {
+                    return None;
+                }
+                let id = lockfile::id_of(&lock).ok()?;
+                self.relock_ids.insert(member, id);
+                Input::Relocked { member, lock, what }
+            }
+            Raw::RelockFailed { member, from, why } => {
+                if self.held_id(member) != Some(from) {
+                    return None;
+                }
+                Input::LockLost { why }
+            }
+            Raw::Lost { why } => Input::LockLost { why },
             Raw::Line(runner::Line::RunningJob) => Input::RunningJob,
             Raw::Line(runner::Line::JobCompleted) => Input::JobLine,
             Raw::Reaped { pid, code } => {
@@ -394,9 +467,10 @@ impl Shell<'_> {
                     waiter,
                 } => match queue::start(
                     self.paths[member].clone(),
+                    self.gid,
                     req,
                     member,
-                    &waiter,
+                    &self.ours(waiter),
                     self.tx.clone(),
                 ) {
                     Ok(w) => {
@@ -414,18 +488,16 @@ impl Shell<'_> {
                     }
                 }
                 Effect::Drop { req, member, lock } => {
+                    self.acquired_ids.remove(&(req, member));
                     drop(lock);
                     if let Some(w) = self.waits.remove(&(req, member)) {
                         w.cancel();
                     }
                 }
                 Effect::Grant { req, member, owner } => {
-                    if let Err(e) = owner.write_atomic(&self.paths[member].owner) {
-                        log(&format!(
-                            "cannot write the owner record of {}: {e}",
-                            self.members[member]
-                        ));
-                    }
+                    let id = self.acquired_ids.remove(&(req, member));
+                    self.set_held(member, id);
+                    self.write_owner(member, owner);
                     // Unlink the ticket only now: a ticket or an owner record always shows.
                     if let Some(w) = self.waits.remove(&(req, member)) {
                         w.drop_ticket();
@@ -437,12 +509,23 @@ impl Shell<'_> {
                     entry,
                 } => {
                     // Record first, lock second: the record never names a holder that let go.
-                    let _ = fs::remove_file(&self.paths[member].owner);
+                    // Not another holder's record, though: only while the path leads to ours.
+                    let at = lockfile::id_at(&self.paths[member].lock).ok().flatten();
+                    if at.is_some() && at == self.held_id(member) {
+                        let _ = fs::remove_file(&self.paths[member].owner);
+                    }
+                    self.set_held(member, None);
                     drop(lock);
                     if let Err(e) = ledger::append(&self.root, &entry) {
                         log(&format!("cannot append to the ledger: {e}"));
                     }
                 }
+                Effect::Relocked { member, owner } => {
+                    let id = self.relock_ids.remove(&member);
+                    self.set_held(member, id);
+                    self.write_owner(member, owner);
+                }
+                Effect::Close(lock) => drop(lock),
                 Effect::Reply { conn, reply } => push_reply(&mut out, conn, &reply),
                 Effect::WaitStatus {
                     conn,
@@ -503,7 +586,9 @@ impl Shell<'_> {
                     }
                 }
                 Effect::WriteHealth { member, record } => {
-                    if let Err(e) = record.write_atomic(&self.paths[member].health) {
+                    let path = &self.paths[member].health;
+                    if let Err(e) = record.write_atomic(path) {
+                        let e = lockdir::annotate(&self.root, path, "writing", e);
                         log(&format!(
                             "cannot write the health record of {}: {e}",
                             self.members[member]
@@ -568,6 +653,44 @@ impl Shell<'_> {
             }
         }
         exit
+    }
+
+    fn held_id(&self, member: usize) -> Option<FileId> {
+        self.held.lock().unwrap_or_else(|e| e.into_inner())[member]
+    }
+
+    fn set_held(&self, member: usize, id: Option<FileId>) {
+        self.held.lock().unwrap_or_else(|e| e.into_inner())[member] = id;
+    }
+
+    /// A record of ours names our control socket as it is now.
+    fn ours(&self, mut record: OwnerRecord) -> OwnerRecord {
+        record.control = self.control.relative.clone();
+        record
+    }
+
+    /// Write a holder's owner record; if the lock directory was replaced, first bind our
+    /// control socket again, so `ghr release` can still reach us.
+    fn write_owner(&mut self, member: usize, owner: OwnerRecord) {
+        if !self.control.in_place() {
+            match control::bind(&self.root, self.gid) {
+                Ok(c) => {
+                    if let Ok(l) = c.listener.try_clone() {
+                        server::serve_control(l, self.tx.clone(), self.ids.clone());
+                    }
+                    self.control = c;
+                }
+                Err(e) => log(&format!("cannot bind the control socket again: {e}")),
+            }
+        }
+        let owner = self.ours(owner);
+        if let Err(e) = owner.write_atomic(&self.paths[member].owner) {
+            let e = lockdir::annotate(&self.root, &self.paths[member].owner, "writing", e);
+            log(&format!(
+                "cannot write the owner record of {}: {e}",
+                self.members[member]
+            ));
+        }
     }
 
     /// What a status line needs: each waited-for member's name, paths and our ticket there.

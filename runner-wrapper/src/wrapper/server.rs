@@ -1,5 +1,7 @@
 //! The sockets: the hooks' socket (private runtime dir) and the control socket (lock dir).
 //! One thread per connection; everything they hear goes to the event loop as a [`Raw`] event.
+//! Both hear only root and our own uid (`SO_PEERCRED`, see `peer`); others are refused in one
+//! line, which also goes to our log.
 
 use std::io::{BufReader, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -24,7 +26,25 @@ pub fn serve_hooks(listener: UnixListener, tx: Sender<Raw>, pump: PumpSlot, ids:
     });
 }
 
+/// Refuse a caller that is neither root nor us; the refusal goes to our log too.
+fn refused(stream: &UnixStream, socket: &str) -> bool {
+    match control::caller(stream) {
+        Ok(_) => false,
+        Err(text) => {
+            control::refuse(stream, &text);
+            let pid = crate::peer::of(stream).map(|p| p.pid).unwrap_or(0);
+            eprintln!(
+                "runner-wrapper: {socket} socket: {text} (caller pid {pid}; 0: outside this container)"
+            );
+            true
+        }
+    }
+}
+
 fn hook_connection(stream: UnixStream, tx: Sender<Raw>, pump: PumpSlot, ids: ConnIds) {
+    if refused(&stream, "hook") {
+        return;
+    }
     let Ok(clone) = stream.try_clone() else {
         return;
     };
@@ -76,7 +96,10 @@ pub fn serve_control(listener: UnixListener, tx: Sender<Raw>, ids: ConnIds) {
     thread::spawn(move || {
         for mut stream in listener.incoming().flatten() {
             let (tx, ids) = (tx.clone(), ids.clone());
+            // Read first: a dead-socket sweep of another runner connects and closes, saying
+            // nothing, and is not worth a refusal in our log.
             thread::spawn(move || match control::read_request(&stream) {
+                Ok(Some(_)) if refused(&stream, "control") => {}
                 Ok(Some(r)) => {
                     let conn = ids.fetch_add(1, Ordering::SeqCst);
                     let _ = tx.send(Raw::Control {

@@ -1,6 +1,7 @@
 //! Notice health records written by other wrappers (other orgs' runners) at once: inotify on
 //! each member's directory (works across bind mounts on one kernel). Where inotify is not
-//! available, the records are re-read every [`FALLBACK`] instead.
+//! available, or a watched directory was removed or moved (the watch would follow the old one;
+//! see `lockfile` for the locks), the records are re-read every [`FALLBACK`] instead.
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
@@ -10,6 +11,7 @@ use std::thread;
 use std::time::Duration;
 
 use super::Raw;
+use crate::lockfile;
 
 pub const FALLBACK: Duration = Duration::from_secs(5);
 
@@ -51,8 +53,33 @@ fn watch(dirs: &[PathBuf], tx: &Sender<Raw>) -> std::io::Result<()> {
         }
         wds.push(wd);
     }
+    // What each watched path led to; a watch follows its directory, not the path, so once a
+    // path leads elsewhere (the directory or a parent removed or renamed) we re-read instead.
+    let ids: Vec<_> = dirs
+        .iter()
+        .map(|d| lockfile::id_at(d).ok().flatten())
+        .collect();
     let mut buf = vec![0u8; 16 * 1024];
     loop {
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ready = unsafe { libc::poll(&mut pfd, 1, lockfile::SETTLE.as_millis() as i32) };
+        let moved = dirs
+            .iter()
+            .zip(&ids)
+            .any(|(d, id)| lockfile::id_at(d).ok().flatten() != *id);
+        if moved {
+            unsafe { libc::close(fd) };
+            return Err(std::io::Error::other(
+                "a resource directory was removed or moved",
+            ));
+        }
+        if ready <= 0 {
+            continue; // timeout, or EINTR
+        }
         let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
         if n < 0 {
             let e = std::io::Error::last_os_error();

@@ -13,6 +13,27 @@ use runner_wrapper::status::{read_lock_dir, ResourceStatus};
 
 pub const FAKE_RUNNER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/fake-runner.sh");
 
+/// The lock group of the tests' lock directories: the default one (the stock runner's gid).
+pub const LOCK_GID: u32 = 1001;
+
+/// Make the lock directory and the resources' directories as a lab has them (ghr created the
+/// directory 2770 root:1001; the resources existed long before): their lock files are old, so
+/// the first grant does not wait for a new lock file to settle (see `lockfile::SETTLE`; the
+/// tests of that wait make their directories fresh).
+pub fn prepare_lock_dir(dir: &Path, resources: &str) {
+    for r in runner_wrapper::contract::parse_resource_list(resources).unwrap() {
+        let paths = runner_wrapper::lockdir::ensure_resource(dir, &r, LOCK_GID).unwrap();
+        age(&paths.lock);
+    }
+}
+
+/// Set a file's mtime an hour back.
+pub fn age(path: &Path) {
+    let f = std::fs::File::options().write(true).open(path).unwrap();
+    f.set_modified(std::time::SystemTime::now() - Duration::from_secs(3600))
+        .unwrap();
+}
+
 /// The runner-wrapper binary under test (RUNNER_WRAPPER_BIN overrides, e.g. the static build).
 pub fn wrapper_bin() -> PathBuf {
     std::env::var_os("RUNNER_WRAPPER_BIN")
@@ -115,6 +136,22 @@ impl Lines {
         }
     }
 
+    /// Wait until a line matches; false after `timeout` or when the stream ended.
+    pub fn try_wait(&self, timeout: Duration, pred: impl Fn(&str) -> bool) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut g = self.lines.lock().unwrap();
+        loop {
+            if g.0.iter().any(|l| pred(l)) {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline || g.1 {
+                return false;
+            }
+            g = self.cv.wait_timeout(g, deadline - now).unwrap().0;
+        }
+    }
+
     /// Wait until a line matches; panics after `timeout`.
     pub fn wait(&self, what: &str, timeout: Duration, pred: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + timeout;
@@ -172,6 +209,16 @@ pub struct Spec<'a> {
     pub wait_listening: bool,
     /// With `uid`: give the runner root to that uid too (false: it stays root's, read-only).
     pub chown_root: bool,
+    /// With `uid`: its supplementary groups (e.g. the lock group), through `setpriv`.
+    pub groups: Vec<u32>,
+    /// The wrapper's umask (its files' modes must not depend on it).
+    pub umask: Option<u32>,
+    /// Make the lock directory and the resource's directory first, as a lab has them (see
+    /// [`prepare_lock_dir`]); false: the wrapper makes them itself.
+    pub prepare: bool,
+    /// Run the wrapper in its own mount namespace with this host directory bind-mounted at the
+    /// lock directory, as a container has `RUNNER_LOCK_HOST_PATH` (root only).
+    pub bind: Option<PathBuf>,
 }
 
 impl<'a> Spec<'a> {
@@ -184,7 +231,32 @@ impl<'a> Spec<'a> {
             dotenv: None,
             wait_listening: true,
             chown_root: true,
+            groups: Vec::new(),
+            umask: None,
+            prepare: true,
+            bind: None,
         }
+    }
+
+    pub fn bind(mut self, host_dir: &Path) -> Self {
+        self.bind = Some(host_dir.to_path_buf());
+        self
+    }
+
+    pub fn groups(mut self, groups: &[u32]) -> Self {
+        self.groups = groups.to_vec();
+        self
+    }
+
+    pub fn umask(mut self, mask: u32) -> Self {
+        self.umask = Some(mask);
+        self
+    }
+
+    /// Let the wrapper make the lock directory (or what is missing of it) itself.
+    pub fn fresh(mut self) -> Self {
+        self.prepare = false;
+        self
     }
 
     pub fn env(mut self, k: &'a str, v: impl Into<String>) -> Self {
@@ -253,12 +325,46 @@ impl Wrapper {
             chown(&logdir, uid);
             chown(&runtime, uid);
         }
-        let mut c = Command::new(wrapper_bin());
+        if let (true, Some(r)) = (spec.prepare, spec.resource) {
+            prepare_lock_dir(&s.lock_dir(), r);
+        }
+        let mut c = match (spec.uid, spec.groups.is_empty()) {
+            _ if spec.bind.is_some() => {
+                let mut c = Command::new("unshare");
+                c.args(["--mount", "--propagation", "private", "sh", "-c"])
+                    .arg("mount --bind \"$0\" \"$1\" && shift && exec \"$@\"")
+                    .arg(spec.bind.as_ref().unwrap())
+                    .arg(s.lock_dir())
+                    .arg(wrapper_bin());
+                c
+            }
+            (Some(uid), false) => {
+                let mut c = Command::new("setpriv");
+                let groups: Vec<String> = spec.groups.iter().map(|g| g.to_string()).collect();
+                c.arg(format!("--reuid={uid}"))
+                    .arg(format!("--regid={uid}"))
+                    .arg(format!("--groups={}", groups.join(",")))
+                    .arg("--")
+                    .arg(wrapper_bin());
+                c
+            }
+            _ => Command::new(wrapper_bin()),
+        };
+        if let Some(mask) = spec.umask {
+            // SAFETY: umask is async-signal-safe and touches only the child's own mask.
+            unsafe {
+                c.pre_exec(move || {
+                    libc::umask(mask);
+                    Ok(())
+                });
+            }
+        }
         c.arg("--")
             .args(&args)
             .env_remove("ACTIONS_RUNNER_HOOK_JOB_STARTED")
             .env_remove("ACTIONS_RUNNER_HOOK_JOB_COMPLETED")
             .env_remove("RUNNER_LOCK_TIMEOUT")
+            .env_remove("RUNNER_LOCK_GROUP")
             .env_remove("RUNNER_WRAPPER_SOCKET")
             .env_remove("GHR_ORG")
             .env_remove("GHR_REPO")
@@ -282,7 +388,7 @@ impl Wrapper {
         for (k, v) in &spec.env {
             c.env(k, v);
         }
-        if let Some(uid) = spec.uid {
+        if let (Some(uid), true) = (spec.uid, spec.groups.is_empty()) {
             c.uid(uid).gid(uid);
         }
         let mut child = c.spawn().expect("spawn runner-wrapper");
@@ -300,8 +406,15 @@ impl Wrapper {
             logdir,
         };
         if fake && spec.wait_listening {
-            w.out
-                .wait("Listening", secs(10), |l| l.contains("Listening for Jobs"));
+            let listening = w
+                .out
+                .try_wait(secs(10), |l| l.contains("Listening for Jobs"));
+            assert!(
+                listening,
+                "{} is not listening; stderr:\n{}",
+                w.name,
+                w.err.all().join("\n")
+            );
         }
         w
     }

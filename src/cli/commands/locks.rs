@@ -127,6 +127,16 @@ fn table(resources: &[ResourceStatus]) -> Table {
                 format!("{} (stale: lock not held)", who(&h.record)),
                 "-".into(),
             ),
+            Some(h) if h.record.relocked > 0 => (
+                // The lock directory was pulled away under it; it took its lock back (see
+                // runner-wrapper's lockfile).
+                format!(
+                    "{}\n(lock re-established {})",
+                    who(&h.record),
+                    format_utc(h.record.relocked as i64)
+                ),
+                secs(h.held_for_secs),
+            ),
             Some(h) => (who(&h.record), secs(h.held_for_secs)),
             None => ("-".into(), "-".into()),
         };
