@@ -147,6 +147,60 @@ fn hostile_values_round_trip_through_real_compose() {
     );
 }
 
+/// RUNNER_LOG_DRIVER/RUNNER_LOG_OPTS reach every service's `logging:` as real compose reads it;
+/// unset, json-file is capped.
+#[test]
+fn log_settings_reach_real_compose() {
+    if !docker_ready("log_settings_reach_real_compose") {
+        return;
+    }
+    let resolved = |extra: &str| {
+        let ghr = in_scratch("logs").env_file(&format!(
+            "ORG=acme\nRUNNER_NAME_PREFIX=x\nBOARD_RUNNERS=b1:board\nRUNNER_RESOURCE_ID=rk-1\n{extra}"
+        ));
+        ghr.run(&["compose", "-n", "1"]).ok();
+        let (file, _) = compose_file_of(&ghr);
+        let empty_env = ghr.dir.path().join("empty.env");
+        std::fs::write(&empty_env, "").unwrap();
+        let out = std::process::Command::new("docker-compose")
+            .arg("--env-file")
+            .arg(&empty_env)
+            .args(["-f", &file, "config"])
+            .current_dir(ghr.dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_yaml::from_slice::<serde_yaml::Value>(&out.stdout).unwrap()
+    };
+    let capped = resolved("");
+    for service in ["x-runner-1", "x-runner-b1"] {
+        let logging = &capped["services"][service]["logging"];
+        assert_eq!(logging["driver"].as_str(), Some("json-file"), "{service}");
+        assert_eq!(logging["options"]["max-size"].as_str(), Some("50m"));
+        assert_eq!(logging["options"]["max-file"].as_str(), Some("3"));
+    }
+    let gelf = resolved(
+        "RUNNER_LOG_DRIVER=gelf\nRUNNER_LOG_OPTS=gelf-address=udp://127.0.0.1:12201;tag={{.Name}}\n",
+    );
+    for service in ["x-runner-1", "x-runner-b1"] {
+        let logging = &gelf["services"][service]["logging"];
+        assert_eq!(logging["driver"].as_str(), Some("gelf"), "{service}");
+        assert_eq!(
+            logging["options"]["gelf-address"].as_str(),
+            Some("udp://127.0.0.1:12201")
+        );
+        assert_eq!(logging["options"]["tag"].as_str(), Some("{{.Name}}"));
+        assert!(
+            logging["options"]["max-size"].is_null(),
+            "caps are json-file's"
+        );
+    }
+}
+
 struct BadCase {
     env: &'static str,
     args: &'static [&'static str],
@@ -367,6 +421,18 @@ fn bad_input_is_rejected_and_changes_nothing() {
             args: &["compose", "-n", "1"],
             code: 3,
             needles: &["RUNNER_GROUP=lab cannot apply: repository runners have no runner groups"],
+        },
+        BadCase {
+            env: "RUNNER_LOG_OPTS=max-size=fifty",
+            args: &["compose", "-n", "1"],
+            code: 3,
+            needles: &["RUNNER_LOG_OPTS has max-size=fifty, which json-file does not take; set max-size to a size such as 50m"],
+        },
+        BadCase {
+            env: "RUNNER_LOG_DRIVER=gelf",
+            args: &["compose", "-n", "1"],
+            code: 3,
+            needles: &["RUNNER_LOG_DRIVER=gelf needs the option gelf-address"],
         },
         BadCase {
             env: "RUNNER_STOP_GRACE_PERIOD=soon",

@@ -26,6 +26,8 @@ pub const KNOWN: &[&str] = &[
     "RUNNER_WRAPPER_BIN",
     "RUNNER_STOP_GRACE_PERIOD",
     "RUNNER_LOCK_HOST_PATH",
+    crate::config::logging::DRIVER_KEY,
+    crate::config::logging::OPTS_KEY,
     "DISABLE_AUTO_UPDATE",
     "REG_TOKEN_CACHE_FILE",
     "REG_TOKEN_CACHE_TTL",

@@ -6,6 +6,7 @@ pub mod env_file;
 pub mod error;
 pub mod keys;
 pub mod lock_group;
+pub mod logging;
 pub mod names;
 pub mod runner_image;
 pub mod settings;

@@ -252,6 +252,8 @@ pub struct Settings {
     /// RUNNER_STOP_GRACE_PERIOD: how long a stopping runner may take to go offline (and
     /// finish a cancelled job) before Docker kills it.
     pub stop_grace_period: Duration,
+    /// RUNNER_LOG_DRIVER / RUNNER_LOG_OPTS: every runner's compose `logging:`.
+    pub logging: crate::config::logging::LogConfig,
     pub reg_token_cache_file: PathBuf,
     pub reg_token_cache_ttl: u64,
     pub compose_file: PathBuf,
@@ -417,6 +419,11 @@ impl Settings {
             wrapper_bin: src.get("RUNNER_WRAPPER_BIN").map(PathBuf::from),
             stop_grace_period: src
                 .duration_or("RUNNER_STOP_GRACE_PERIOD", DEFAULT_STOP_GRACE_PERIOD)?,
+            logging: crate::config::logging::resolve(
+                src.get(crate::config::logging::DRIVER_KEY).as_deref(),
+                src.get(crate::config::logging::OPTS_KEY).as_deref(),
+            )
+            .map_err(ConfigError::new)?,
             reg_token_cache_file: src
                 .get("REG_TOKEN_CACHE_FILE")
                 .map(PathBuf::from)

@@ -102,7 +102,25 @@ pub struct Service {
     pub group_add: Vec<String>,
     pub environment: Ordered<String>,
     pub volumes: Vec<Mount>,
+    pub logging: Logging,
     pub labels: Ordered<String>,
+}
+
+/// A service's `logging:`; the options are strings, as compose wants them (`max-file: '3'`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Logging {
+    pub driver: String,
+    #[serde(skip_serializing_if = "Ordered::is_empty")]
+    pub options: Ordered<String>,
+}
+
+impl From<&crate::config::logging::LogConfig> for Logging {
+    fn from(config: &crate::config::logging::LogConfig) -> Self {
+        Logging {
+            driver: config.driver.clone(),
+            options: Ordered(config.options.clone()),
+        }
+    }
 }
 
 /// One entry of a service's `volumes`.
@@ -395,6 +413,7 @@ fn service(input: &RenderInput, runner: &DesiredRunner, labels: Ordered<String>)
         group_add,
         environment: env,
         volumes,
+        logging: Logging::from(&s.logging),
         labels,
     }
 }
@@ -503,6 +522,32 @@ mod tests {
 
     fn services(s: &Settings, host: &HostFacts) -> Vec<(String, Service)> {
         rendered(s, 1, host, None).services.0
+    }
+
+    #[test]
+    fn every_runner_logs_where_the_settings_say() {
+        let s = settings(&[("BOARD_RUNNERS", "pi:board")]);
+        let text = file_text(&s);
+        assert_eq!(
+            text.matches("logging:\n      driver: json-file\n      options:\n        max-size: 50m\n        max-file: '3'\n").count(),
+            2,
+            "capped json-file by default, on generic and board runners: {text}"
+        );
+        let s = settings(&[
+            ("RUNNER_LOG_DRIVER", "syslog"),
+            (
+                "RUNNER_LOG_OPTS",
+                "syslog-address=udp://10.0.0.5:514;tag=$HOST",
+            ),
+        ]);
+        let svc = &services(&s, &host())[0].1;
+        assert_eq!(svc.logging.driver, "syslog");
+        assert!(
+            file_text(&s).contains("tag: $$HOST"),
+            "a `$` stays literal for compose"
+        );
+        let s = settings(&[("RUNNER_LOG_DRIVER", "journald")]);
+        assert!(file_text(&s).contains("logging:\n      driver: journald\n    labels:"));
     }
 
     #[test]
