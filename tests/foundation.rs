@@ -423,6 +423,18 @@ fn bad_input_is_rejected_and_changes_nothing() {
             needles: &["RUNNER_GROUP=lab cannot apply: repository runners have no runner groups"],
         },
         BadCase {
+            env: "BOARD_RUNNERS=pi:a\nRUNNER_RESOURCE_ID=rk-a\nBOARD_REPAIR_PI=relay-cycle",
+            args: &["compose", "-n", "1"],
+            code: 3,
+            needles: &["BOARD_REPAIR_PI is set, but board pi has no health check", "set BOARD_HEALTHCHECK_PI"],
+        },
+        BadCase {
+            env: "RUNNER_REPAIR_ATTEMPTS=lots",
+            args: &["compose", "-n", "1"],
+            code: 3,
+            needles: &["RUNNER_REPAIR_ATTEMPTS=lots is not a number of repairs"],
+        },
+        BadCase {
             env: "RUNNER_LOG_OPTS=max-size=fifty",
             args: &["compose", "-n", "1"],
             code: 3,

@@ -30,6 +30,10 @@ pub struct Config {
     pub healthcheck: Option<String>,
     pub check_interval: Duration,
     pub check_timeout: Duration,
+    /// RUNNER_REPAIR, run with `/bin/sh -c` after a failed check (only with a check).
+    pub repair: Option<String>,
+    /// RUNNER_REPAIR_ATTEMPTS: repairs per failed check.
+    pub repair_attempts: u32,
     /// RESOURCE_ENV_<MEMBER> of each member (same order as `members`).
     pub member_env: Vec<Vec<(String, String)>>,
 }
@@ -117,6 +121,8 @@ impl Config {
                 d(env::HEALTHCHECK_TIMEOUT).as_deref(),
                 contract::DEFAULT_HEALTHCHECK_TIMEOUT,
             )?,
+            repair: var(env::REPAIR),
+            repair_attempts: contract::repair_attempts(d(env::REPAIR_ATTEMPTS).as_deref())?,
             member_env,
         })
     }
@@ -146,6 +152,16 @@ mod tests {
         assert_eq!(c.check_interval, Duration::from_secs(600));
         assert_eq!(c.healthcheck, None);
         assert_eq!(c.lock_group, 1001);
+        assert_eq!((c.repair, c.repair_attempts), (None, 2));
+        let c = cfg(&[
+            ("RUNNER_REPAIR", "relay cycle"),
+            ("RUNNER_REPAIR_ATTEMPTS", "0"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (c.repair.as_deref(), c.repair_attempts),
+            (Some("relay cycle"), 0)
+        );
         assert_eq!(
             cfg(&[("RUNNER_LOCK_GROUP", "2000")]).unwrap().lock_group,
             2000
@@ -184,6 +200,14 @@ mod tests {
             (
                 ("RUNNER_LOCK_STATUS_INTERVAL", "1x"),
                 "RUNNER_LOCK_STATUS_INTERVAL=1x",
+            ),
+            (
+                ("RUNNER_REPAIR_ATTEMPTS", "-1"),
+                "RUNNER_REPAIR_ATTEMPTS=-1 is not a number of repairs; set it to a whole number from 0",
+            ),
+            (
+                ("RUNNER_REPAIR_ATTEMPTS", "101"),
+                "RUNNER_REPAIR_ATTEMPTS=101 is not a number of repairs",
             ),
             (
                 ("RUNNER_LOCK_GROUP", "ghr-locks"),

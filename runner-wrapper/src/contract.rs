@@ -30,6 +30,11 @@ pub mod env {
     pub const HEALTHCHECK_INTERVAL: &str = "RUNNER_HEALTHCHECK_INTERVAL";
     /// A check running longer than this is killed and counts as failed (duration).
     pub const HEALTHCHECK_TIMEOUT: &str = "RUNNER_HEALTHCHECK_TIMEOUT";
+    /// Repair command (e.g. a relay power-cycle), run with `/bin/sh -c` under the resource's
+    /// lock when its health check fails; then the check runs again.
+    pub const REPAIR: &str = "RUNNER_REPAIR";
+    /// How many repairs one failed check may get before the resource counts as unhealthy.
+    pub const REPAIR_ATTEMPTS: &str = "RUNNER_REPAIR_ATTEMPTS";
     /// `RESOURCE_ENV_<MEMBER>=K=V;K2=V2`: environment a job gets when granted that member.
     pub const RESOURCE_ENV_PREFIX: &str = "RESOURCE_ENV_";
 
@@ -59,6 +64,29 @@ pub mod env {
     pub const BOARD_RESOURCE_ID_PREFIX: &str = "RUNNER_RESOURCE_ID_";
     /// `BOARD_HEALTHCHECK_<BOARD>`: becomes `RUNNER_HEALTHCHECK` of that board's runner.
     pub const BOARD_HEALTHCHECK_PREFIX: &str = "BOARD_HEALTHCHECK_";
+    /// `BOARD_REPAIR_<BOARD>`: becomes `RUNNER_REPAIR` of that board's runner.
+    pub const BOARD_REPAIR_PREFIX: &str = "BOARD_REPAIR_";
+}
+
+/// Repairs after one failed health check when `RUNNER_REPAIR_ATTEMPTS` is unset.
+pub const DEFAULT_REPAIR_ATTEMPTS: u32 = 2;
+/// More repairs than this are a typo, not a policy (each may power-cycle a board).
+pub const MAX_REPAIR_ATTEMPTS: u32 = 100;
+
+/// `RUNNER_REPAIR_ATTEMPTS` (unset or empty: the default); the error names key, value and fix.
+pub fn repair_attempts(value: Option<&str>) -> Result<u32, String> {
+    let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(DEFAULT_REPAIR_ATTEMPTS);
+    };
+    v.parse::<u32>()
+        .ok()
+        .filter(|n| *n <= MAX_REPAIR_ATTEMPTS)
+        .ok_or_else(|| {
+            format!(
+                "{}={v} is not a number of repairs; set it to a whole number from 0 (no repair) to {MAX_REPAIR_ATTEMPTS} (default {DEFAULT_REPAIR_ATTEMPTS})",
+                env::REPAIR_ATTEMPTS
+            )
+        })
 }
 
 /// Lock directory in the containers, and ghr's default host directory mounted there.

@@ -70,6 +70,7 @@ impl Entry {
             HolderKind::Job => self.org.clone(),
             HolderKind::Hold => "(hold)".into(),
             HolderKind::Check => "(health check)".into(),
+            HolderKind::Repair => "(repair)".into(),
         }
     }
 

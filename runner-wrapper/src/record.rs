@@ -19,6 +19,8 @@ pub enum HolderKind {
     Hold,
     /// A wrapper running the resource's health check.
     Check,
+    /// A wrapper repairing the resource after its check failed (`RUNNER_REPAIR`).
+    Repair,
 }
 
 impl HolderKind {
@@ -27,6 +29,7 @@ impl HolderKind {
             HolderKind::Job => "job",
             HolderKind::Hold => "hold",
             HolderKind::Check => "check",
+            HolderKind::Repair => "repair",
         }
     }
 
@@ -35,6 +38,7 @@ impl HolderKind {
         match s {
             "hold" => HolderKind::Hold,
             "check" => HolderKind::Check,
+            "repair" => HolderKind::Repair,
             _ => HolderKind::Job,
         }
     }
@@ -173,6 +177,11 @@ impl OwnerRecord {
             }
             HolderKind::Check => format!(
                 "health check of runner {} ({})",
+                or_unknown(&self.runner),
+                or_unknown(&self.scope())
+            ),
+            HolderKind::Repair => format!(
+                "repairing: runner {} ({}) after a failed health check",
                 or_unknown(&self.runner),
                 or_unknown(&self.scope())
             ),

@@ -16,6 +16,9 @@
 //!   runner takes its first job and then, while the runner is idle, whenever its record is older
 //!   than the interval (by any wrapper: the record is shared). While every member is unhealthy
 //!   the runner is stopped (it goes offline on GitHub) and it is started again once one heals.
+//! - **Repair.** With `CheckPolicy::repairs`, a failed check keeps the lock: the repair runs,
+//!   then the check again, up to that many times; only the last verdict is written, so no job
+//!   (this runner's or another's) gets the member between a failed check and a passing one.
 //! - **A lock pulled away.** When a held lock file is no longer the one at its path, the shell
 //!   takes the new one at once ([`Input::Relocked`]: the grant goes on under it); when it cannot
 //!   ([`Input::LockLost`]), this runner takes no more jobs: waiting jobs fail with the reason,
@@ -48,8 +51,11 @@ pub struct Now {
 pub struct CheckPolicy {
     /// Re-check an idle member whose record is older than this.
     pub interval: Duration,
-    /// Kill a check running longer than this (it then counts as failed).
+    /// Kill a check (or a repair) running longer than this (it then counts as failed).
     pub timeout: Duration,
+    /// Repairs (`RUNNER_REPAIR`) one failed check may get, each followed by the check again;
+    /// 0: no repair configured.
+    pub repairs: u32,
 }
 
 /// What the machine is configured with.
@@ -211,6 +217,17 @@ pub enum Effect<H> {
     RunCheck {
         member: usize,
     },
+    /// Run the repair command of `member` (the lock is held); it ends as [`Input::CheckDone`].
+    RunRepair {
+        member: usize,
+    },
+    /// Rewrite the owner record of a held member (a check turned into a repair, or back).
+    Reown {
+        member: usize,
+        owner: OwnerRecord,
+    },
+    /// Append a ledger entry for something that is not a release (a repair).
+    Ledger(Entry),
     KillCheck {
         member: usize,
     },
@@ -253,7 +270,12 @@ enum Purpose {
 enum CheckState {
     Idle,
     Waiting,
-    Running { since: Instant, killed: bool },
+    /// The check, or with `repairing` the repair, runs.
+    Running {
+        since: Instant,
+        killed: bool,
+        repairing: bool,
+    },
 }
 
 #[derive(Debug)]
@@ -272,6 +294,8 @@ struct Member<H> {
     check: CheckState,
     /// After a check could not even queue: not before this (epoch ms).
     check_retry_ms: u64,
+    /// Repairs run since this member's check was granted.
+    repairs: u32,
 }
 
 #[derive(Debug)]
@@ -311,6 +335,7 @@ impl<H> Core<H> {
                 grant: None,
                 check: CheckState::Idle,
                 check_retry_ms: 0,
+                repairs: 0,
             })
             .collect();
         Core {
@@ -481,6 +506,7 @@ impl<H> Core<H> {
                     CheckState::Running {
                         since,
                         killed: false,
+                        ..
                     } => at(since + policy.timeout),
                     CheckState::Idle
                         if !self.busy()
@@ -673,9 +699,11 @@ impl<H> Core<H> {
                     requested_ms: r.requested.wall_ms,
                     granted_ms: now.wall_ms,
                 });
+                self.members[member].repairs = 0;
                 self.members[member].check = CheckState::Running {
                     since: now.mono,
                     killed: false,
+                    repairing: false,
                 };
             }
         }
@@ -730,9 +758,18 @@ impl<H> Core<H> {
         output: String,
         fx: &mut Vec<Effect<H>>,
     ) {
-        let CheckState::Running { since, killed } = self.members[member].check else {
+        let CheckState::Running {
+            since,
+            killed,
+            repairing,
+        } = self.members[member].check
+        else {
             return;
         };
+        if repairing {
+            self.repair_done(now, member, since, killed, exit_code, output, fx);
+            return;
+        }
         let name = self.setup.members[member].clone();
         let timeout = self
             .setup
@@ -752,6 +789,23 @@ impl<H> Core<H> {
             ));
         }
         let healthy = exit_code == 0 && !killed;
+        let repairs = self.members[member].repairs;
+        let holds_for_check = matches!(
+            self.members[member].grant,
+            Some(Grant {
+                purpose: Purpose::Check,
+                ..
+            })
+        );
+        let may_repair = self
+            .setup
+            .check
+            .as_ref()
+            .is_some_and(|p| repairs < p.repairs);
+        if !healthy && holds_for_check && may_repair && !self.shutting_down {
+            self.start_repair(now, member, exit_code, &output, fx);
+            return;
+        }
         let was = self.health(member);
         let record = HealthRecord {
             resource: name.clone(),
@@ -787,18 +841,115 @@ impl<H> Core<H> {
         });
         self.members[member].health = Some(record);
         self.members[member].check = CheckState::Idle;
-        if matches!(
-            self.members[member].grant,
-            Some(Grant {
-                purpose: Purpose::Check,
-                ..
-            })
-        ) {
-            self.release(member, now, "health check done", fx);
+        if holds_for_check {
+            let cause = match (repairs, healthy) {
+                (0, _) => "health check done".to_string(),
+                (n, true) => format!("health check done: healthy after {n} repair(s)"),
+                (n, false) => format!("health check done: still unhealthy after {n} repair(s)"),
+            };
+            self.release(member, now, &cause, fx);
         }
         if !healthy {
             self.skip_unhealthy(member, fx);
         }
+    }
+
+    /// A check failed and a repair is left: keep the lock, say so in the owner record (so
+    /// `ghr locks` shows "repairing"), run the repair.
+    fn start_repair(
+        &mut self,
+        now: Now,
+        member: usize,
+        exit_code: i32,
+        output: &str,
+        fx: &mut Vec<Effect<H>>,
+    ) {
+        let name = self.setup.members[member].clone();
+        let total = self.setup.check.as_ref().map_or(0, |p| p.repairs);
+        let m = &mut self.members[member];
+        m.repairs += 1;
+        fx.push(Effect::Log(format!(
+            "health check of {name}: failed (exit {exit_code}): {}; repairing ({} of {total})",
+            tail(output.trim_end(), OUTPUT_LIMIT).replace('\n', " | "),
+            m.repairs
+        )));
+        if let Some(g) = m.grant.as_mut() {
+            g.owner.kind = HolderKind::Repair;
+            g.owner.since = now.wall_ms / 1000;
+            fx.push(Effect::Reown {
+                member,
+                owner: g.owner.clone(),
+            });
+        }
+        m.check = CheckState::Running {
+            since: now.mono,
+            killed: false,
+            repairing: true,
+        };
+        fx.push(Effect::RunRepair { member });
+    }
+
+    /// The repair ended (whatever its exit code): record it, then check again, still under
+    /// the lock. The check decides; the repair's own exit code is only reported.
+    #[allow(clippy::too_many_arguments)]
+    fn repair_done(
+        &mut self,
+        now: Now,
+        member: usize,
+        since: Instant,
+        killed: bool,
+        exit_code: i32,
+        output: String,
+        fx: &mut Vec<Effect<H>>,
+    ) {
+        let name = self.setup.members[member].clone();
+        let total = self.setup.check.as_ref().map_or(0, |p| p.repairs);
+        let m = &mut self.members[member];
+        let outcome = if killed {
+            format!(
+                "repair {} of {total} killed after {}",
+                m.repairs,
+                crate::contract::format_duration(
+                    self.setup
+                        .check
+                        .as_ref()
+                        .map(|p| p.timeout)
+                        .unwrap_or_default()
+                )
+            )
+        } else {
+            format!("repair {} of {total} exit {exit_code}", m.repairs)
+        };
+        fx.push(Effect::Log(format!(
+            "{outcome} on {name}: {}; checking again",
+            tail(output.trim_end(), OUTPUT_LIMIT).replace('\n', " | ")
+        )));
+        let Some(g) = m.grant.as_mut() else {
+            // Released meanwhile (`ghr release`): a check now would run without the lock; the
+            // next due check takes the lock again.
+            m.check = CheckState::Idle;
+            return;
+        };
+        {
+            let mut entry = entry_of(&g.owner, g.granted_ms, now.wall_ms, &outcome);
+            // The repair's own span, not the whole grant's.
+            entry.requested_ms = now
+                .wall_ms
+                .saturating_sub(now.mono.saturating_duration_since(since).as_millis() as u64);
+            entry.granted_ms = entry.requested_ms;
+            fx.push(Effect::Ledger(entry));
+            g.owner.kind = HolderKind::Check;
+            fx.push(Effect::Reown {
+                member,
+                owner: g.owner.clone(),
+            });
+        }
+        m.check = CheckState::Running {
+            since: now.mono,
+            killed: false,
+            repairing: false,
+        };
+        fx.push(Effect::RunCheck { member });
     }
 
     fn runner_exited(&mut self, now: Now, code: i32, fx: &mut Vec<Effect<H>>) {
@@ -967,12 +1118,14 @@ impl<H> Core<H> {
                 if let CheckState::Running {
                     since,
                     killed: false,
+                    repairing,
                 } = m.check
                 {
                     if now.mono >= since + policy.timeout {
                         m.check = CheckState::Running {
                             since,
                             killed: true,
+                            repairing,
                         };
                         fx.push(Effect::KillCheck { member: i });
                     }
@@ -1175,25 +1328,8 @@ impl<H> Core<H> {
         let Some(g) = self.members[m].grant.take() else {
             return;
         };
-        let o = &g.owner;
-        let entry = Entry {
-            kind: o.kind,
-            resource: o.resource.clone(),
-            pool: o.pool.clone(),
-            runner: o.runner.clone(),
-            org: o.org.clone(),
-            repo: o.repo.clone(),
-            repository: o.repository.clone(),
-            run_id: o.run_id.clone(),
-            run_attempt: o.run_attempt.clone(),
-            job: o.job.clone(),
-            user: o.user.clone(),
-            reason: o.reason.clone(),
-            requested_ms: g.requested_ms,
-            granted_ms: g.granted_ms,
-            released_ms: now.wall_ms,
-            cause: cause.to_string(),
-        };
+        let mut entry = entry_of(&g.owner, g.granted_ms, now.wall_ms, cause);
+        entry.requested_ms = g.requested_ms;
         if matches!(g.purpose, Purpose::Job { .. }) {
             fx.push(Effect::Log(format!(
                 "released {}: {cause}",
@@ -1282,6 +1418,28 @@ impl<H> Core<H> {
             }
         }
         r
+    }
+}
+
+/// The ledger entry of `o`'s grant from `granted_ms` to `released_ms`.
+fn entry_of(o: &OwnerRecord, granted_ms: u64, released_ms: u64, cause: &str) -> Entry {
+    Entry {
+        kind: o.kind,
+        resource: o.resource.clone(),
+        pool: o.pool.clone(),
+        runner: o.runner.clone(),
+        org: o.org.clone(),
+        repo: o.repo.clone(),
+        repository: o.repository.clone(),
+        run_id: o.run_id.clone(),
+        run_attempt: o.run_attempt.clone(),
+        job: o.job.clone(),
+        user: o.user.clone(),
+        reason: o.reason.clone(),
+        requested_ms: granted_ms,
+        granted_ms,
+        released_ms,
+        cause: cause.to_string(),
     }
 }
 

@@ -40,9 +40,45 @@ fn checked(s: Setup) -> Setup {
         check: Some(CheckPolicy {
             interval: Duration::from_secs(60),
             timeout: Duration::from_secs(5),
+            repairs: 0,
         }),
         ..s
     }
+}
+
+/// Checked, with `repairs` repairs per failed check.
+fn repaired(s: Setup, repairs: u32) -> Setup {
+    let s = checked(s);
+    Setup {
+        check: s.check.clone().map(|p| CheckPolicy { repairs, ..p }),
+        ..s
+    }
+}
+
+fn done(exit_code: i32, output: &str) -> Input<u32> {
+    Input::CheckDone {
+        member: 0,
+        exit_code,
+        output: output.into(),
+    }
+}
+
+fn ledgered(fx: &Fx) -> Vec<Entry> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::Ledger(entry) => Some(entry.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn reowned(fx: &Fx) -> Vec<HolderKind> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::Reown { owner, .. } => Some(owner.kind),
+            _ => None,
+        })
+        .collect()
 }
 
 fn rec(healthy: bool, at_ms: u64) -> Option<HealthRecord> {
@@ -764,4 +800,134 @@ fn a_lost_lock_directory_withdraws_waiting_jobs_and_checks() {
         Some(30 * SEC),
         "only the stop grace"
     );
+}
+
+#[test]
+fn a_failed_check_is_repaired_under_the_lock_then_checked_again() {
+    let (mut t, _) = T::new(repaired(setup(&["b1"]), 2), vec![None]);
+    t.acquired(1, 0, 10);
+    let fx = t.at(SEC).feed(done(2, "no console"));
+    // Still held, no verdict written, the owner record says "repairing".
+    assert_eq!(reowned(&fx), [HolderKind::Repair]);
+    assert!(has(&fx, |e| *e == Effect::RunRepair { member: 0 }));
+    assert!(released(&fx).is_empty(), "{fx:?}");
+    assert!(!has(&fx, |e| matches!(e, Effect::WriteHealth { .. })));
+    // A job that starts meanwhile queues behind the lock we hold.
+    let fx = t.at(2 * SEC).started(1, "j");
+    assert_eq!(queued(&fx), [(2, 0)]);
+    assert!(!replies(&fx, 1).contains(&Reply::Ok));
+
+    let fx = t.at(4 * SEC).feed(done(0, "relay cycled"));
+    let entries = ledgered(&fx);
+    assert_eq!(entries.len(), 1, "{fx:?}");
+    assert_eq!(entries[0].kind, HolderKind::Repair);
+    assert_eq!(entries[0].cause, "repair 1 of 2 exit 0");
+    assert_eq!(entries[0].held_ms(), 3 * SEC, "the repair's own span");
+    assert_eq!(reowned(&fx), [HolderKind::Check]);
+    assert!(has(&fx, |e| *e == Effect::RunCheck { member: 0 }));
+    assert!(released(&fx).is_empty());
+
+    let fx = t.at(5 * SEC).feed(done(0, "console ok"));
+    assert!(has(
+        &fx,
+        |e| matches!(e, Effect::WriteHealth { record, .. } if record.healthy)
+    ));
+    let rel = released(&fx);
+    assert_eq!(rel[0].2.kind, HolderKind::Check);
+    assert_eq!(
+        rel[0].2.cause,
+        "health check done: healthy after 1 repair(s)"
+    );
+    // Only now can the job's queue thread get the lock, and it is granted.
+    let fx = t.acquired(2, 0, 11);
+    assert!(replies(&fx, 1).contains(&Reply::Ok), "{fx:?}");
+}
+
+#[test]
+fn repairs_stop_at_the_configured_attempts() {
+    // (repairs allowed, check results in order) -> (repairs run, healthy at the end)
+    let table: &[(u32, &[i32], u32, bool)] = &[
+        (0, &[1], 0, false),
+        (2, &[1, 1, 1], 2, false),
+        (2, &[1, 1, 0], 2, true),
+        (3, &[1, 0], 1, true),
+        (1, &[0], 0, true),
+    ];
+    for &(allowed, results, want_repairs, want_healthy) in table {
+        let (mut t, _) = T::new(repaired(setup(&["b1"]), allowed), vec![None]);
+        t.acquired(1, 0, 10);
+        let mut repairs = 0;
+        let mut last = Vec::new();
+        for (i, &code) in results.iter().enumerate() {
+            let fx = t.at((i as u64 + 1) * SEC).feed(done(code, "x"));
+            if has(&fx, |e| *e == Effect::RunRepair { member: 0 }) {
+                repairs += 1;
+                let fx = t.feed(done(0, "repaired"));
+                assert!(has(&fx, |e| *e == Effect::RunCheck { member: 0 }));
+            }
+            last = fx;
+        }
+        let case = format!("{allowed} {results:?}");
+        assert_eq!(repairs, want_repairs, "{case}");
+        let Some(Effect::WriteHealth { record, .. }) = last
+            .iter()
+            .find(|e| matches!(e, Effect::WriteHealth { .. }))
+        else {
+            panic!("{case}: no verdict: {last:?}")
+        };
+        assert_eq!(record.healthy, want_healthy, "{case}");
+        assert_eq!(released(&last).len(), 1, "{case}");
+        assert_eq!(
+            has(&last, |e| *e == Effect::StartRunner),
+            want_healthy,
+            "{case}"
+        );
+    }
+}
+
+#[test]
+fn a_repair_that_hangs_is_killed_and_the_check_decides() {
+    let (mut t, _) = T::new(repaired(setup(&["b1"]), 1), vec![None]);
+    t.acquired(1, 0, 10);
+    t.at(SEC).feed(done(1, "dead"));
+    assert_eq!(
+        t.deadline_ms(),
+        Some(6 * SEC),
+        "the check's timeout bounds a repair"
+    );
+    let fx = t.at(6 * SEC).feed(Input::Tick);
+    assert_eq!(fx, vec![Effect::KillCheck { member: 0 }]);
+    let fx = t.feed(done(137, ""));
+    assert_eq!(ledgered(&fx)[0].cause, "repair 1 of 1 killed after 5s");
+    assert!(has(&fx, |e| *e == Effect::RunCheck { member: 0 }));
+    let fx = t.at(7 * SEC).feed(done(1, "dead"));
+    assert!(!has(&fx, |e| *e == Effect::RunRepair { member: 0 }));
+    assert_eq!(
+        released(&fx)[0].2.cause,
+        "health check done: still unhealthy after 1 repair(s)"
+    );
+}
+
+#[test]
+fn a_repair_released_by_hand_does_not_check_without_the_lock() {
+    let (mut t, _) = T::new(repaired(setup(&["b1"]), 2), vec![None]);
+    t.acquired(1, 0, 10);
+    t.at(SEC).feed(done(1, "dead"));
+    let fx = t.feed(Input::Release {
+        conn: 9,
+        resource: "b1".into(),
+        force: false,
+        by: "admin".into(),
+    });
+    assert_eq!(
+        released(&fx).len(),
+        1,
+        "a repair is no job: no --force needed"
+    );
+    let fx = t.at(2 * SEC).feed(done(0, "cycled"));
+    assert!(
+        !has(&fx, |e| matches!(e, Effect::RunCheck { .. })),
+        "{fx:?}"
+    );
+    assert!(ledgered(&fx).is_empty());
 }

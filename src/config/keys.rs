@@ -57,6 +57,7 @@ pub const KNOWN: &[&str] = &[
     env::LOCK_STATUS_INTERVAL,
     env::HEALTHCHECK_INTERVAL,
     env::HEALTHCHECK_TIMEOUT,
+    env::REPAIR_ATTEMPTS,
     env::RESOURCE_ID,
 ];
 

@@ -248,6 +248,8 @@ pub struct Settings {
     /// wrapper's defaults.
     pub healthcheck_interval: Option<Duration>,
     pub healthcheck_timeout: Option<Duration>,
+    /// RUNNER_REPAIR_ATTEMPTS for boards with a repair; `None`: the wrapper's default.
+    pub repair_attempts: Option<u32>,
     pub wrapper_bin: Option<PathBuf>,
     /// RUNNER_STOP_GRACE_PERIOD: how long a stopping runner may take to go offline (and
     /// finish a cancelled job) before Docker kills it.
@@ -416,6 +418,10 @@ impl Settings {
             lock_timeout: src.optional_duration(contract::env::LOCK_TIMEOUT)?,
             healthcheck_interval: src.interval(contract::env::HEALTHCHECK_INTERVAL)?,
             healthcheck_timeout: src.interval(contract::env::HEALTHCHECK_TIMEOUT)?,
+            repair_attempts: match src.get(contract::env::REPAIR_ATTEMPTS) {
+                None => None,
+                Some(v) => Some(contract::repair_attempts(Some(&v)).map_err(ConfigError::new)?),
+            },
             wrapper_bin: src.get("RUNNER_WRAPPER_BIN").map(PathBuf::from),
             stop_grace_period: src
                 .duration_or("RUNNER_STOP_GRACE_PERIOD", DEFAULT_STOP_GRACE_PERIOD)?,
@@ -753,6 +759,7 @@ mod tests {
             ("RUNNER_STOP_GRACE_PERIOD", "soon", "RUNNER_STOP_GRACE_PERIOD=soon is not a duration"),
             ("RUNNER_HEALTHCHECK_INTERVAL", "0", "RUNNER_HEALTHCHECK_INTERVAL=0 must be more than zero"),
             ("RUNNER_HEALTHCHECK_TIMEOUT", "1e3", "RUNNER_HEALTHCHECK_TIMEOUT=1e3 is not a duration"),
+            ("RUNNER_REPAIR_ATTEMPTS", "two", "RUNNER_REPAIR_ATTEMPTS=two is not a number of repairs; set it to a whole number from 0"),
         ] {
             let err = resolve(&[(key, value)]).err().expect(key).to_string();
             assert!(err.starts_with(needle), "{err}");

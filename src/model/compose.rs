@@ -438,6 +438,12 @@ fn wrapper_env(s: &Settings, board: &crate::config::boards::Board, env: &mut Ord
             env.insert(key::HEALTHCHECK_TIMEOUT, duration_env_value(timeout));
         }
     }
+    if let Some(repair) = &board.repair {
+        env.insert(key::REPAIR, repair.clone());
+        if let Some(attempts) = s.repair_attempts {
+            env.insert(key::REPAIR_ATTEMPTS, attempts.to_string());
+        }
+    }
     for (k, v) in &board.resource_env {
         env.insert(k.clone(), v.clone());
     }
@@ -748,6 +754,49 @@ mod tests {
         );
         // `$` reaches the container as written.
         assert!(file_text(&s).contains("RUNNER_HEALTHCHECK: test -e \"$$SERIAL\""));
+    }
+
+    #[test]
+    fn a_boards_repair_reaches_its_wrapper_like_its_check() {
+        let s = settings(&[
+            ("BOARD_RUNNERS", "pi:board;nuc:board"),
+            ("RUNNER_RESOURCE_ID", "rk-a"),
+            ("BOARD_HEALTHCHECK_PI", "test -e $SERIAL"),
+            ("BOARD_REPAIR_PI", "mbpoll -1 -r 2 $RELAY 0"),
+            ("RUNNER_REPAIR_ATTEMPTS", "3"),
+        ]);
+        let all = services(&s, &host());
+        let env = |svc: &Service, key: &str| {
+            svc.environment
+                .0
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.clone())
+        };
+        let (pi, nuc) = (&all[1].1, &all[2].1);
+        assert_eq!(
+            env(pi, "RUNNER_REPAIR").as_deref(),
+            Some("mbpoll -1 -r 2 $RELAY 0")
+        );
+        assert_eq!(env(pi, "RUNNER_REPAIR_ATTEMPTS").as_deref(), Some("3"));
+        assert_eq!(
+            (
+                env(nuc, "RUNNER_REPAIR"),
+                env(nuc, "RUNNER_REPAIR_ATTEMPTS")
+            ),
+            (None, None)
+        );
+        // Unset attempts: the wrapper's default, nothing in the file.
+        let s = settings(&[
+            ("BOARD_RUNNERS", "pi:board"),
+            ("RUNNER_RESOURCE_ID", "rk-a"),
+            ("BOARD_HEALTHCHECK_PI", "true"),
+            ("BOARD_REPAIR_PI", "true"),
+        ]);
+        assert_eq!(
+            env(&services(&s, &host())[1].1, "RUNNER_REPAIR_ATTEMPTS"),
+            None
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use runner_wrapper::contract::{format_utc, now_epoch_ms};
 use runner_wrapper::health::HealthRecord;
-use runner_wrapper::record::OwnerRecord;
+use runner_wrapper::record::{HolderKind, OwnerRecord};
 use runner_wrapper::status::ResourceStatus;
 use serde_json::{json, Value};
 
@@ -14,6 +14,15 @@ pub fn state(resource: &ResourceStatus) -> &'static str {
         Some(_) => "held",
         None if resource.locked => "held",
         None => "free",
+    }
+}
+
+/// The health to show: `repairing` while a wrapper repairs the resource under its lock (no job
+/// gets it until the check after the repair passes), else the last check's verdict.
+pub fn health(resource: &ResourceStatus) -> &'static str {
+    match resource.live_holder() {
+        Some(h) if h.record.kind == HolderKind::Repair => "repairing",
+        _ => resource.health_state().as_str(),
     }
 }
 
@@ -71,7 +80,7 @@ pub fn resource_json(resource: &ResourceStatus) -> Value {
     json!({
         "resource": resource.resource,
         "state": state(resource),
-        "health": resource.health_state().as_str(),
+        "health": health(resource),
         "health_check": resource.health.as_ref().map(health_json),
         "holder": holder,
         "waiters": waiters,
@@ -81,4 +90,49 @@ pub fn resource_json(resource: &ResourceStatus) -> Value {
 /// Every resource: the document `ghr locks --json` prints.
 pub fn locks_json(resources: &[ResourceStatus]) -> Value {
     Value::Array(resources.iter().map(resource_json).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use runner_wrapper::status::Holder;
+
+    fn resource(holder: Option<(HolderKind, bool)>, healthy: Option<bool>) -> ResourceStatus {
+        ResourceStatus {
+            resource: "b1".into(),
+            name: "b1".into(),
+            locked: holder.is_some_and(|(_, stale)| !stale),
+            holder: holder.map(|(kind, stale)| Holder {
+                record: OwnerRecord {
+                    kind,
+                    ..Default::default()
+                },
+                stale,
+                held_for_secs: 1,
+            }),
+            waiters: Vec::new(),
+            health: healthy.map(|healthy| HealthRecord {
+                healthy,
+                ..Default::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn a_repair_under_the_lock_shows_as_repairing() {
+        let table = [
+            (Some((HolderKind::Repair, false)), Some(true), "repairing"),
+            (Some((HolderKind::Repair, false)), None, "repairing"),
+            // A repair record whose wrapper died repairs nothing.
+            (Some((HolderKind::Repair, true)), Some(false), "unhealthy"),
+            (Some((HolderKind::Check, false)), Some(false), "unhealthy"),
+            (Some((HolderKind::Job, false)), Some(true), "healthy"),
+            (None, None, "unknown"),
+        ];
+        for (holder, healthy, want) in table {
+            let r = resource(holder, healthy);
+            assert_eq!(health(&r), want, "{holder:?} {healthy:?}");
+            assert_eq!(resource_json(&r)["health"], want);
+        }
+    }
 }

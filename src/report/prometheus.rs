@@ -109,7 +109,12 @@ pub fn lock_families(resources: &[ResourceStatus], counters: &[Counter]) -> Vec<
     for r in resources {
         let res = || ("resource", r.resource.clone());
         let live = r.live_holder();
-        for kind in [HolderKind::Job, HolderKind::Hold, HolderKind::Check] {
+        for kind in [
+            HolderKind::Job,
+            HolderKind::Hold,
+            HolderKind::Check,
+            HolderKind::Repair,
+        ] {
             let on = live.is_some_and(|h| h.record.kind == kind);
             held.add(
                 vec![res(), ("kind", kind.as_str().into())],

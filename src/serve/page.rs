@@ -176,6 +176,7 @@ fn who(r: &OwnerRecord) -> String {
             t
         }
         HolderKind::Check => format!("health check by {}", escape(&r.runner)),
+        HolderKind::Repair => format!("repair by {}", escape(&r.runner)),
     }
 }
 
@@ -191,6 +192,7 @@ fn resource_row(out: &mut String, r: &ResourceStatus, o: &PageOptions) {
         ("stale", _) => ("st-stale", "stale".to_string()),
         (_, Some(HolderKind::Hold)) => ("st-hold", "held for maintenance".to_string()),
         (_, Some(HolderKind::Check)) => ("st-job", "health check".to_string()),
+        (_, Some(HolderKind::Repair)) => ("st-job", "repairing".to_string()),
         (_, Some(HolderKind::Job)) => ("st-job", "held by a job".to_string()),
         _ => ("st-job", "held".to_string()),
     };
@@ -231,7 +233,7 @@ fn resource_row(out: &mut String, r: &ResourceStatus, o: &PageOptions) {
     } else {
         format!("<ol>{}</ol>", waiters.join(""))
     };
-    let health_state = r.health_state().as_str();
+    let health_state = crate::report::locks_json::health(r);
     let health = match &r.health {
         None => format!("<span class=\"st-{health_state}\">{health_state}</span>"),
         Some(h) => {
@@ -427,6 +429,7 @@ fn grant_holder(e: &Entry) -> String {
             t
         }
         HolderKind::Check => format!("health check by {}", escape(&e.runner)),
+        HolderKind::Repair => format!("repair by {}: {}", escape(&e.runner), escape(&e.cause)),
         HolderKind::Job => {
             let scope = if e.repository.is_empty() {
                 &e.org

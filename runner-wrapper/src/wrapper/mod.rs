@@ -190,6 +190,11 @@ pub fn run_locked(cfg: &Config, members: &[String]) -> Result<i32, String> {
         check: cfg.healthcheck.as_ref().map(|_| CheckPolicy {
             interval: cfg.check_interval,
             timeout: cfg.check_timeout,
+            repairs: if cfg.repair.is_some() {
+                cfg.repair_attempts
+            } else {
+                0
+            },
         }),
         me: OwnerRecord {
             runner: cfg.runner_name.clone(),
@@ -460,6 +465,7 @@ impl Shell<'_> {
         let mut out: Vec<(ConnId, String, bool)> = Vec::new();
         let mut exit = None;
         for e in fx {
+            let effect_is_repair = matches!(e, Effect::RunRepair { .. });
             match e {
                 Effect::Queue {
                     req,
@@ -558,8 +564,13 @@ impl Shell<'_> {
                         });
                     }
                 }
-                Effect::RunCheck { member } => {
-                    let cmd = self.cfg.healthcheck.clone().unwrap_or_default();
+                Effect::RunCheck { member } | Effect::RunRepair { member } => {
+                    let cmd = if effect_is_repair {
+                        self.cfg.repair.clone()
+                    } else {
+                        self.cfg.healthcheck.clone()
+                    }
+                    .unwrap_or_default();
                     let env = self.cfg.member_env.get(member).cloned().unwrap_or_default();
                     match checks::spawn(&cmd, &self.members[member], &env, member, self.tx.clone())
                     {
@@ -578,6 +589,12 @@ impl Shell<'_> {
                             exit_code: -1,
                             output: format!("cannot run /bin/sh -c: {e}"),
                         }),
+                    }
+                }
+                Effect::Reown { member, owner } => self.write_owner(member, owner),
+                Effect::Ledger(entry) => {
+                    if let Err(e) = ledger::append(&self.root, &entry) {
+                        log(&format!("cannot append to the ledger: {e}"));
                     }
                 }
                 Effect::KillCheck { member } => {

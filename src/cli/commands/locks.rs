@@ -70,6 +70,7 @@ fn who(record: &OwnerRecord) -> String {
             text
         }
         HolderKind::Check => format!("health check: {}", record.runner),
+        HolderKind::Repair => format!("repair: {}", record.runner),
         HolderKind::Job => {
             let scope = record.scope();
             let mut text = record.runner.clone();
@@ -95,7 +96,7 @@ fn secs(s: u64) -> String {
 }
 
 fn health_cell(resource: &ResourceStatus) -> String {
-    let state = resource.health_state().as_str();
+    let state = crate::report::locks_json::health(resource);
     match &resource.health {
         None => state.to_string(),
         Some(h) => {

@@ -16,9 +16,11 @@ pub const GROUP_ADD: &str = "BOARD_RUNNER_GROUP_ADD";
 pub const VOLUMES: &str = "BOARD_RUNNER_VOLUMES";
 pub const ENV: &str = "BOARD_RUNNER_ENV";
 pub const COMMAND: &str = "BOARD_RUNNER_COMMAND";
+/// The repair command (`RUNNER_REPAIR`) of a runner with a health check.
+pub const REPAIR: &str = "BOARD_RUNNER_REPAIR";
 
 /// Every per-runner family, with its `_<i>` overrides.
-pub const FAMILIES: [&str; 6] = [LABELS, DEVICES, GROUP_ADD, VOLUMES, ENV, COMMAND];
+pub const FAMILIES: [&str; 7] = [LABELS, DEVICES, GROUP_ADD, VOLUMES, ENV, COMMAND, REPAIR];
 
 pub const DEFAULT_LABELS: &str = "board";
 pub const DEFAULT_GROUP_ADD: &str = "dialout";
@@ -53,6 +55,8 @@ pub struct Indexed {
     pub hardware: Hardware,
     /// `BOARD_RUNNER_COMMAND[_<i>]` when it is not the default `run.sh`.
     pub command: Option<String>,
+    /// `BOARD_RUNNER_REPAIR[_<i>]`, with the key it came from (for errors).
+    pub repair: Option<(String, String)>,
 }
 
 /// Runner `index`'s settings: each key's `_<index>` override, else the fleet-wide value, else
@@ -79,6 +83,7 @@ pub fn runner(
     }
     let (devices_key, devices) = get(DEVICES);
     let (env_key, env) = get(ENV);
+    let (repair_key, repair) = get(REPAIR);
     let command = get(COMMAND)
         .1
         .map(|c| c.trim().to_string())
@@ -95,6 +100,7 @@ pub fn runner(
             ),
         },
         command,
+        repair: repair.map(|r| (repair_key, r)),
     })
 }
 

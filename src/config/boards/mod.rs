@@ -27,6 +27,9 @@ pub struct Board {
     pub resources: Vec<String>,
     /// `BOARD_HEALTHCHECK_<BOARD>`: the wrapper's `RUNNER_HEALTHCHECK`.
     pub healthcheck: Option<String>,
+    /// `BOARD_REPAIR_<BOARD>` (else `BOARD_RUNNER_REPAIR[_<i>]`): the wrapper's `RUNNER_REPAIR`,
+    /// run under the lock when the health check fails.
+    pub repair: Option<String>,
     /// `RESOURCE_ENV_<MEMBER>` of its members that are set, passed on as they are.
     pub resource_env: Vec<(String, String)>,
     pub hardware: Hardware,
@@ -46,8 +49,11 @@ impl Board {
 }
 
 /// Key families both syntaxes share, per board (`<FAMILY><BOARD>`).
-pub const SHARED_FAMILIES: [&str; 2] =
-    [env::BOARD_RESOURCE_ID_PREFIX, env::BOARD_HEALTHCHECK_PREFIX];
+pub const SHARED_FAMILIES: [&str; 3] = [
+    env::BOARD_RESOURCE_ID_PREFIX,
+    env::BOARD_HEALTHCHECK_PREFIX,
+    env::BOARD_REPAIR_PREFIX,
+];
 
 /// The fleet's board runners, and warnings about keys that configure nothing.
 #[derive(Debug, Default)]
@@ -76,6 +82,7 @@ pub fn resolve(
             entry.labels,
             hardware,
             None,
+            None,
             &lookup,
         )?);
     }
@@ -87,6 +94,7 @@ pub fn resolve(
             runner.labels,
             runner.hardware,
             runner.command,
+            runner.repair,
             &lookup,
         )?);
     }
@@ -102,6 +110,7 @@ fn shared(
     labels: Vec<String>,
     hardware: Hardware,
     command: Option<String>,
+    indexed_repair: Option<(String, String)>,
     lookup: &impl Fn(&str) -> Option<String>,
 ) -> Result<Board, ConfigError> {
     let key = key_form(&name);
@@ -123,6 +132,16 @@ fn shared(
             env::BOARD_RESOURCE_ID_PREFIX
         )));
     }
+    let own_repair = format!("{}{key}", env::BOARD_REPAIR_PREFIX);
+    let repair = lookup(&own_repair)
+        .map(|r| (own_repair, r))
+        .or(indexed_repair);
+    if let Some((repair_key, _)) = repair.as_ref().filter(|_| healthcheck.is_none()) {
+        return Err(ConfigError::new(format!(
+            "{repair_key} is set, but board {name} has no health check, and a repair runs only when its check fails; set {check_key}, or remove {repair_key}"
+        )));
+    }
+    let repair = repair.map(|(_, r)| r);
     let mut resource_env = Vec::new();
     for member in &resources {
         let env_key = contract::resource_env_key(member);
@@ -138,6 +157,7 @@ fn shared(
         labels,
         resources,
         healthcheck,
+        repair,
         resource_env,
         hardware,
         command,
@@ -312,6 +332,35 @@ mod tests {
     }
 
     #[test]
+    fn a_repair_comes_from_its_board_key_or_the_indexed_family() {
+        let b = resolve_pairs(&[
+            ("BOARD_RUNNERS", "pi:x"),
+            ("RUNNER_BOARD_COUNT", "3"),
+            ("RUNNER_RESOURCE_ID", "rk-a"),
+            ("BOARD_HEALTHCHECK_PI", "check pi"),
+            ("BOARD_REPAIR_PI", "cycle pi"),
+            ("BOARD_HEALTHCHECK_BOARD_1", "check"),
+            ("BOARD_HEALTHCHECK_BOARD_2", "check"),
+            ("BOARD_RUNNER_REPAIR", "cycle all"),
+            ("BOARD_RUNNER_REPAIR_2", "cycle two"),
+            ("BOARD_HEALTHCHECK_BOARD_3", "check"),
+            ("BOARD_REPAIR_BOARD_3", "cycle three"),
+        ])
+        .unwrap();
+        let repairs: Vec<Option<&str>> = b.boards.iter().map(|b| b.repair.as_deref()).collect();
+        assert_eq!(
+            repairs,
+            [
+                Some("cycle pi"),
+                Some("cycle all"),
+                Some("cycle two"),
+                Some("cycle three")
+            ]
+        );
+        assert!(b.warnings.is_empty(), "{:?}", b.warnings);
+    }
+
+    #[test]
     fn bad_board_keys_are_one_line_errors() {
         for (pairs, needle) in [
             (
@@ -353,6 +402,22 @@ mod tests {
             (
                 vec![("BOARD_RUNNERS", "pi:x"), ("BOARD_HEALTHCHECK_PI", "true")],
                 "BOARD_HEALTHCHECK_PI is set, but board pi has no resource id",
+            ),
+            (
+                vec![
+                    ("BOARD_RUNNERS", "pi:x"),
+                    ("RUNNER_RESOURCE_ID", "rk-a"),
+                    ("BOARD_REPAIR_PI", "relay cycle"),
+                ],
+                "BOARD_REPAIR_PI is set, but board pi has no health check, and a repair runs only when its check fails; set BOARD_HEALTHCHECK_PI, or remove BOARD_REPAIR_PI",
+            ),
+            (
+                vec![
+                    ("RUNNER_BOARD_COUNT", "1"),
+                    ("RUNNER_RESOURCE_ID", "rk-a"),
+                    ("BOARD_RUNNER_REPAIR_1", "relay cycle"),
+                ],
+                "BOARD_RUNNER_REPAIR_1 is set, but board board-1 has no health check",
             ),
             (
                 vec![

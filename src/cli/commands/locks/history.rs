@@ -70,6 +70,7 @@ fn holder(e: &Entry) -> String {
     match e.kind {
         runner_wrapper::record::HolderKind::Hold => format!("hold: {} {}", e.user, e.reason),
         runner_wrapper::record::HolderKind::Check => format!("health check: {}", e.runner),
+        runner_wrapper::record::HolderKind::Repair => format!("repair: {}", e.runner),
         runner_wrapper::record::HolderKind::Job => {
             format!("{} ({}) run {} job {}", e.runner, e.org, e.run_id, e.job)
         }
