@@ -83,6 +83,17 @@ pub struct ComposeFile {
     /// The `-n` the fleet was last given, recorded in the header (see `fleet::size`).
     #[serde(skip)]
     pub recorded_count: Option<u32>,
+    /// Board devices given by a stable name, with the node each is mapped from (for `ghr plan`).
+    #[serde(skip)]
+    pub resolved_devices: Vec<ResolvedDevice>,
+}
+
+/// A board device given by a stable name (a symlink) and the node it resolved to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedDevice {
+    pub runner: String,
+    pub stable: String,
+    pub node: String,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -201,7 +212,21 @@ pub struct RenderInput<'a> {
 pub fn render(input: &RenderInput) -> ComposeFile {
     let mut services = Ordered::default();
     let mut volumes = Ordered::default();
+    let mut resolved_devices = Vec::new();
     for runner in input.runners {
+        for device in runner.board().iter().flat_map(|b| &b.hardware.devices) {
+            let stable = crate::config::boards::values::device_parts(device).0[0];
+            if let Some(node) = input.host.device_nodes.get(stable) {
+                let resolved = ResolvedDevice {
+                    runner: runner.name.clone(),
+                    stable: stable.to_string(),
+                    node: node.clone(),
+                };
+                if !resolved_devices.contains(&resolved) {
+                    resolved_devices.push(resolved);
+                }
+            }
+        }
         let service = service(input, runner, runner_labels(input.settings, runner));
         // Volumes carry just enough to be found again by `ghr rm`.
         let mut labels = Ordered::default();
@@ -228,6 +253,7 @@ pub fn render(input: &RenderInput) -> ComposeFile {
         services,
         volumes,
         recorded_count: input.recorded_count,
+        resolved_devices,
     }
 }
 
@@ -303,7 +329,11 @@ fn service(input: &RenderInput, runner: &DesiredRunner, labels: Ordered<String>)
     }
     match hardware.filter(|h| !h.devices.is_empty()) {
         // A board runner sees its own board, not every serial adapter on the host.
-        Some(h) => devices.extend(h.devices.iter().cloned()),
+        Some(h) => devices.extend(
+            h.devices
+                .iter()
+                .map(|d| device_mapping(d, &host.device_nodes)),
+        ),
         None if s.map_usb_device => devices.extend(host.usb_serial.iter().cloned()),
         None => {}
     }
@@ -418,6 +448,25 @@ fn service(input: &RenderInput, runner: &DesiredRunner, labels: Ordered<String>)
     }
 }
 
+/// A board device as Docker gets it: a stable name (`/dev/serial/by-id/...`, any symlink) is
+/// mapped from the node it resolves to now, and the job still finds it under that name (or
+/// the container path given). A name with `:` (by-path) cannot pass Docker's `host:container`
+/// syntax, so there the job finds the node's own path instead.
+fn device_mapping(entry: &str, nodes: &std::collections::BTreeMap<String, String>) -> String {
+    let (paths, perms) = crate::config::boards::values::device_parts(entry);
+    let Some(node) = nodes.get(paths[0]) else {
+        return entry.to_string();
+    };
+    let container = match paths.get(1).copied().unwrap_or(paths[0]) {
+        c if c.contains(':') => node.as_str(),
+        c => c,
+    };
+    match perms {
+        Some(perms) => format!("{node}:{container}:{perms}"),
+        None => format!("{node}:{container}"),
+    }
+}
+
 /// What runner-wrapper reads (names from the contract both crates share): the resource or
 /// pool, the lock directory, the limits, the health check and each member's environment.
 fn wrapper_env(s: &Settings, board: &crate::config::boards::Board, env: &mut Ordered<String>) {
@@ -501,6 +550,7 @@ mod tests {
             kvm_gid: Some(108),
             usb_serial: vec!["/dev/ttyACM0".into(), "/dev/ttyUSB0".into()],
             docker_sock_gid: Some(998),
+            device_nodes: Default::default(),
         }
     }
 
@@ -754,6 +804,55 @@ mod tests {
         );
         // `$` reaches the container as written.
         assert!(file_text(&s).contains("RUNNER_HEALTHCHECK: test -e \"$$SERIAL\""));
+    }
+
+    #[test]
+    fn stable_device_names_map_their_node_and_keep_the_name_inside() {
+        let by_id = "/dev/serial/by-id/usb-FTDI_A50285BI-if00-port0";
+        let by_path = "/dev/serial/by-path/pci-0000:00:14.0-usb-0:1:1.0-port0";
+        let s = settings(&[
+            ("BOARD_RUNNERS", "pi:board"),
+            ("MAP_LOOP_DEVICES", "false"),
+            ("MAP_KVM_DEVICE", "false"),
+            (
+                "BOARD_DEVICES_PI",
+                &format!(
+                    "{by_id},{by_id}:/dev/console0:rw,{by_path},/dev/ttyS4,/dev/serial/by-id/gone"
+                ),
+            ),
+        ]);
+        let facts = HostFacts {
+            device_nodes: [
+                (by_id.to_string(), "/dev/ttyUSB1".to_string()),
+                (by_path.to_string(), "/dev/ttyUSB2".to_string()),
+            ]
+            .into_iter()
+            .collect(),
+            ..host()
+        };
+        let board = &services(&s, &facts)[1].1;
+        assert_eq!(
+            board.devices,
+            [
+                format!("/dev/ttyUSB1:{by_id}"),
+                "/dev/ttyUSB1:/dev/console0:rw".to_string(),
+                "/dev/ttyUSB2:/dev/ttyUSB2".to_string(),
+                "/dev/ttyS4:/dev/ttyS4".to_string(),
+                // Not resolved (unplugged?): as given, Docker names it.
+                "/dev/serial/by-id/gone:/dev/serial/by-id/gone".to_string(),
+            ]
+        );
+        // Replugged as another node: another service, so the container is made anew.
+        let moved = HostFacts {
+            device_nodes: [(by_id.to_string(), "/dev/ttyUSB3".to_string())]
+                .into_iter()
+                .collect(),
+            ..host()
+        };
+        assert_ne!(
+            rendered(&s, 1, &facts, None).specs(),
+            rendered(&s, 1, &moved, None).specs()
+        );
     }
 
     #[test]

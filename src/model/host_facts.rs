@@ -13,6 +13,9 @@ pub struct HostFacts {
     /// Group id of the Docker socket, when present: added to the groups of runners that
     /// mount it, so jobs (uid 1001 in the stock image) can use it.
     pub docker_sock_gid: Option<u32>,
+    /// Board device paths that are symlinks (`/dev/serial/by-id/...`), each with the node it
+    /// resolves to now: Docker maps nodes, and a by-path name's `:` cannot pass its syntax.
+    pub device_nodes: std::collections::BTreeMap<String, String>,
 }
 
 /// The Docker socket runners get with `MOUNT_DOCKER_SOCK=true`.

@@ -27,6 +27,7 @@ pub struct World {
     pub volumes: Vec<(String, String)>,
     pub github: Vec<RemoteRunner>,
     pub group: Option<GroupTarget>,
+    pub devices: Vec<crate::model::compose::ResolvedDevice>,
 }
 
 /// `n` runners, each with a container (current spec and image), a volume, and a GitHub
@@ -75,6 +76,7 @@ pub fn converged(n: usize) -> World {
         volumes,
         github,
         group: None,
+        devices: Vec::new(),
     }
 }
 
@@ -95,6 +97,7 @@ impl World {
             github,
             group: self.group.as_ref(),
             intent: &intent,
+            devices: &self.devices,
         })
     }
 

@@ -4,6 +4,7 @@
 //! hand it to the executor (`apply.rs`); `ghr plan` prints it.
 
 mod containers;
+mod devices;
 #[cfg(test)]
 mod fixture;
 mod install;
@@ -43,6 +44,7 @@ pub fn plan(input: &Inputs) -> Plan {
             if *prune {
                 prune_surplus(input, &ours, &mut plan);
             }
+            devices::notes(input, &mut plan);
         }
         Intent::Start { targets } | Intent::Register { targets } => {
             let register_only = matches!(input.intent, Intent::Register { .. });

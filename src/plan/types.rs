@@ -53,6 +53,8 @@ pub struct Inputs<'a> {
     pub github: Option<&'a [RemoteRunner]>,
     pub group: Option<&'a GroupTarget>,
     pub intent: &'a Intent,
+    /// Board devices given by a stable name and the node each resolved to now.
+    pub devices: &'a [crate::model::compose::ResolvedDevice],
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

@@ -18,6 +18,16 @@ pub struct Desired {
     pub count: u32,
 }
 
+/// The host paths of every board's devices (`host[:container[:rwm]]`).
+fn board_device_paths(settings: &Settings) -> Vec<String> {
+    settings
+        .boards
+        .iter()
+        .flat_map(|b| &b.hardware.devices)
+        .map(|d| crate::config::boards::values::device_parts(d).0[0].to_string())
+        .collect()
+}
+
 impl Desired {
     /// For `-n` `cli` (or the recorded one, or `RUNNER_COUNT`) and the image `image`.
     pub fn of(settings: &Settings, cli: Option<u32>, image: &str) -> Result<Desired> {
@@ -26,7 +36,7 @@ impl Desired {
         let runners = fleet::desired(settings, count);
         fleet::check_names(&runners)?;
         let wrapper = crate::world::wrapper_bin::for_fleet(settings)?;
-        let host = host::probe(settings.loop_device_count);
+        let host = host::probe(settings.loop_device_count, &board_device_paths(settings));
         for warning in compose::host_warnings(settings, &host) {
             crate::world::notify::warn(&warning);
         }

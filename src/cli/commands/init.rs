@@ -55,6 +55,7 @@ fn make_plan(
         github: snapshot.github.as_deref(),
         group: group.as_ref(),
         intent: &Intent::Converge { force, prune: true },
+        devices: &desired.compose.resolved_devices,
     });
     Ok(Planned {
         desired,

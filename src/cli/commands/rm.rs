@@ -87,6 +87,7 @@ fn remove(settings: &Settings, names: &[String], yes: bool, also: &str) -> Resul
         github: snapshot.github.as_deref(),
         group: None,
         intent: &Intent::Remove { targets },
+        devices: &[],
     });
     if plan.is_empty() && plan.kept.is_empty() && also.is_empty() {
         ui::result(&format!("nothing to remove for prefix {}", settings.prefix));

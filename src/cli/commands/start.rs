@@ -49,6 +49,7 @@ pub fn run(settings: &Settings, names: &[String], mode: Mode) -> Result<()> {
         github: snapshot.github.as_deref(),
         group: None,
         intent: &intent,
+        devices: &desired.compose.resolved_devices,
     });
     let outcome = carry_out(
         settings,

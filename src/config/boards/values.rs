@@ -44,28 +44,62 @@ pub fn parse_devices(key: &str, value: &str) -> Result<Vec<String>, ConfigError>
     split_list(value, ',')
         .into_iter()
         .map(|entry| {
-            let parts: Vec<&str> = entry.split(':').collect();
             let bad = |why: &str| {
                 ConfigError::new(format!(
-                    "{key}: device '{entry}' {why}; write host[:container[:rwm]] like /dev/ttyUSB0 or /dev/ttyUSB1:/dev/ttyS1"
+                    "{key}: device '{entry}' {why}; write host[:container[:rwm]] like /dev/ttyUSB0, /dev/serial/by-id/usb-FTDI_A50285BI-if00-port0 or /dev/ttyUSB1:/dev/ttyS1"
                 ))
             };
             let absolute = |p: &str| p.starts_with('/') && p.len() > 1;
-            match parts.as_slice() {
-                [host] if absolute(host) => Ok(format!("{host}:{host}")),
-                [host, container] if absolute(host) && absolute(container) => Ok(entry.clone()),
-                [host, container, perms] if absolute(host) && absolute(container) => {
-                    if !perms.is_empty() && perms.chars().all(|c| "rwm".contains(c)) {
-                        Ok(entry.clone())
-                    } else {
-                        Err(bad(&format!("has permissions '{perms}', which are not r, w or m")))
-                    }
+            let (paths, perms) = device_parts(&entry);
+            if let Some(perms) = perms {
+                if perms.is_empty() || !perms.chars().all(|c| "rwm".contains(c)) {
+                    return Err(bad(&format!(
+                        "has permissions '{perms}', which are not r, w or m"
+                    )));
                 }
-                [_] | [_, _] | [_, _, _] => Err(bad("is not an absolute path")),
+            }
+            // `/dev/a:dev/b`: a container path that is not absolute, not a by-path name.
+            if paths
+                .iter()
+                .any(|p| p.split_once(':').is_some_and(|(_, after)| after.contains('/')))
+            {
+                return Err(bad("is not an absolute path"));
+            }
+            match paths.as_slice() {
+                [host] if absolute(host) && perms.is_none() => Ok(format!("{host}:{host}")),
+                [host, _] | [host, _, _] if !absolute(host) => Err(bad("is not an absolute path")),
+                [_, container] if !absolute(container) => Err(bad("is not an absolute path")),
+                [_, _] => Ok(entry.clone()),
+                [_] => Err(bad("is not an absolute path")),
                 _ => Err(bad("has too many ':'")),
             }
         })
         .collect()
+}
+
+/// The paths of a device entry and its permissions. A `:` separates two paths only where the
+/// next path starts (`:/`), and the permissions only at the end: by-path names hold `:` of
+/// their own (`/dev/serial/by-path/pci-0000:00:14.0-usb-0:1:1.0-port0`).
+pub fn device_parts(entry: &str) -> (Vec<&str>, Option<&str>) {
+    let (rest, perms) = match entry.rsplit_once(':') {
+        Some((rest, last))
+            if !last.starts_with('/')
+                && !rest.is_empty()
+                && (last.is_empty() || last.chars().all(|c| c.is_ascii_alphabetic()))
+                && rest.contains(":/") =>
+        {
+            (rest, Some(last))
+        }
+        _ => (entry, None),
+    };
+    let mut paths = Vec::new();
+    let mut start = 0;
+    for (at, _) in rest.match_indices(":/") {
+        paths.push(&rest[start..at]);
+        start = at + 1;
+    }
+    paths.push(&rest[start..]);
+    (paths, perms)
 }
 
 #[cfg(test)]
@@ -88,10 +122,14 @@ mod tests {
         );
         for (value, needle) in [
             ("ttyUSB0", "device 'ttyUSB0' is not an absolute path"),
-            ("/dev/a:b", "device '/dev/a:b' is not an absolute path"),
+            (
+                "dev/a:/dev/b",
+                "device 'dev/a:/dev/b' is not an absolute path",
+            ),
+            ("/dev/a:dev/b", "is not an absolute path"),
             ("/dev/a:/dev/b:x", "permissions 'x'"),
             ("/dev/a:/dev/b:", "permissions ''"),
-            ("/a:/b:r:z", "too many ':'"),
+            ("/a:/b:/c", "too many ':'"),
             ("/", "not an absolute path"),
         ] {
             let err = parse_devices("BOARD_RUNNER_DEVICES_2", value)
@@ -101,6 +139,34 @@ mod tests {
             assert!(err.contains(needle), "{value}: {err}");
             assert!(err.contains("host[:container[:rwm]]"), "{err}");
         }
+    }
+
+    #[test]
+    fn stable_device_names_keep_their_own_colons() {
+        let by_path = "/dev/serial/by-path/pci-0000:00:14.0-usb-0:1:1.0-port0";
+        let by_id = "/dev/serial/by-id/usb-FTDI_FT232R_USB_UART_A50285BI-if00-port0";
+        for (value, want) in [
+            (by_path.to_string(), format!("{by_path}:{by_path}")),
+            (
+                format!("{by_path}:/dev/ttyS1"),
+                format!("{by_path}:/dev/ttyS1"),
+            ),
+            (
+                format!("{by_path}:/dev/ttyS1:rw"),
+                format!("{by_path}:/dev/ttyS1:rw"),
+            ),
+            (by_id.to_string(), format!("{by_id}:{by_id}")),
+            (
+                format!("{by_id}:/dev/console0"),
+                format!("{by_id}:/dev/console0"),
+            ),
+        ] {
+            assert_eq!(parse_devices("K", &value).unwrap(), [want], "{value}");
+        }
+        assert_eq!(
+            device_parts(&format!("{by_path}:/dev/x:rw")),
+            (vec![by_path, "/dev/x"], Some("rw"))
+        );
     }
 
     #[test]
