@@ -58,6 +58,29 @@ fn a_by_id_device_is_mapped_from_its_node_and_keeps_its_name_inside() {
         "plan:\n{}",
         plan.stdout
     );
+    // `ghr list` records what the container was made with: each name and its node.
+    let list = fleet.ghr(&["list", "--json"]).ok();
+    let json: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
+    let runner = json["runners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == name.as_str())
+        .expect("the board runner is listed");
+    assert_eq!(
+        runner["container"]["devices"],
+        serde_json::json!([
+            {"path": stable, "node": "/dev/null"},
+            {"path": format!("/dev/serial/by-id/{NAME}"), "node": "/dev/null"},
+            {"path": "/dev/console0", "node": "/dev/null"},
+        ])
+    );
+    let table = fleet.ghr(&["list"]).ok();
+    assert!(
+        table.stdout.contains("/dev/console0 = /dev/null"),
+        "{}",
+        table.stdout
+    );
     // Inside, the runner's user (uid 1001, as jobs run) opens the device by its stable name.
     // (Only under /dev: the test's host path lies outside it, and a container's root file
     // system is mounted nodev, so a node there cannot be opened; /dev/serial/by-id is in /dev.)

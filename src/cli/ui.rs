@@ -44,7 +44,15 @@ pub fn fleet_table(members: &[Member], docker_known: bool) -> String {
         .set_header(["NAME", "CONTAINER", "GITHUB", "BUSY", "LABELS"]);
     for m in members {
         let container = match (&m.container, docker_known) {
-            (Some(c), _) => c.state.as_str().to_string(),
+            // A stable device name and the node it was mapped from at creation.
+            (Some(c), _) => std::iter::once(c.state.as_str().to_string())
+                .chain(
+                    c.devices
+                        .iter()
+                        .map(|(path, node)| format!("{path} = {node}")),
+                )
+                .collect::<Vec<_>>()
+                .join("\n"),
             (None, true) => NO_CONTAINER.into(),
             (None, false) => UNKNOWN.into(),
         };

@@ -143,6 +143,10 @@ pub struct LocalRunner {
     /// Whether /home/runner holds a registration; `None` when nobody looked (it is only read
     /// where GitHub's view does not already tell).
     pub configured: Option<bool>,
+    /// Devices it was created with under another path than the host's node, as
+    /// (path inside, node on the host): a stable name (`/dev/serial/by-id/...`) and the node it
+    /// resolved to then, or a `host:container` rename.
+    pub devices: Vec<(String, String)>,
 }
 
 /// One runner as GitHub lists it.
@@ -338,6 +342,7 @@ pub mod tests {
             kind: "generic".into(),
             home_volume: Some(format!("{name}-data")),
             configured: None,
+            devices: Vec::new(),
         }
     }
 

@@ -25,6 +25,16 @@ pub fn registration_text(r: &Registration) -> String {
 pub struct JsonContainer<'a> {
     pub state: &'a str,
     pub image: &'a str,
+    /// Devices seen inside under another path than the host's node (a stable by-id name and
+    /// the node it was mapped from when the container was created).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<JsonDevice<'a>>,
+}
+
+#[derive(Serialize)]
+pub struct JsonDevice<'a> {
+    pub path: &'a str,
+    pub node: &'a str,
 }
 
 #[derive(Serialize)]
@@ -60,6 +70,11 @@ pub fn fleet_view(members: &[Member], docker_known: bool, github_known: bool) ->
             container: m.container.as_ref().map(|c| JsonContainer {
                 state: c.state.as_str(),
                 image: &c.image,
+                devices: c
+                    .devices
+                    .iter()
+                    .map(|(path, node)| JsonDevice { path, node })
+                    .collect(),
             }),
             github: m.github.as_ref().map(|g| JsonGithub {
                 id: g.id,

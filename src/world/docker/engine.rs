@@ -25,6 +25,22 @@ struct Inspect {
     config: InspectConfig,
     #[serde(default)]
     mounts: Vec<InspectMount>,
+    #[serde(default)]
+    host_config: Option<InspectHostConfig>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct InspectHostConfig {
+    #[serde(default)]
+    devices: Option<Vec<InspectDevice>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct InspectDevice {
+    path_on_host: String,
+    path_in_container: String,
 }
 
 #[derive(Deserialize)]
@@ -153,6 +169,14 @@ impl Docker {
                         .find(|m| m.destination == crate::model::compose::RUNNER_HOME)
                         .and_then(|m| m.name.clone()),
                     configured: None,
+                    devices: c
+                        .host_config
+                        .and_then(|h| h.devices)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter(|d| d.path_on_host != d.path_in_container)
+                        .map(|d| (d.path_in_container, d.path_on_host))
+                        .collect(),
                 })
             })
             .collect())
