@@ -452,3 +452,65 @@ fn an_older_open_lock_directory_is_secured_for_the_lock_group() {
     assert_eq!(job.result.as_deref(), Some("Succeeded"), "{}", job.log);
     assert!(job.log.contains("acquired shared-sec"), "{}", job.log);
 }
+
+/// Repair end to end: the first check fails, the board's repair runs in its container under
+/// the lock (`ghr locks` shows "repairing"), the check after it passes, and the job that was
+/// queued meanwhile runs; the ledger has the repair.
+#[test]
+fn a_failed_check_is_repaired_under_the_lock_and_the_queued_job_runs() {
+    if !docker_ready("a_failed_check_is_repaired_under_the_lock_and_the_queued_job_runs") {
+        return;
+    }
+    let lab = Lab::new(env!("CARGO_BIN_EXE_ghr"));
+    let gh = &lab.gh;
+    // The board's "power": a host directory the container's runner user (uid 1001) may write.
+    let flags = lab.scratch().join("power");
+    std::fs::create_dir(&flags).unwrap();
+    std::fs::set_permissions(&flags, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let label = "rp-board";
+    let f = lab
+        .fleet("repair")
+        .env(&format!("BOARD_RUNNERS=pi:{label}"))
+        .env("RUNNER_RESOURCE_ID=rp-pi")
+        .env("BOARD_HEALTHCHECK_PI=test -e /power/on")
+        .env("BOARD_REPAIR_PI=echo cycling; sleep 3; touch /power/on")
+        .env(&format!("BOARD_VOLUMES_PI={}:/power", flags.display()))
+        .build();
+    let runner = f.name("pi");
+    let scope = Scope::Org(&f.org);
+    let job = gh.dispatch_job(&scope, &[label], JobSpec::new("flash"));
+    f.ghr(&["init", "-n", "0"]).ok();
+    let resource = |f: &Fleet| -> serde_json::Value {
+        locks_json(f)
+            .as_array()
+            .and_then(|a| a.iter().find(|r| r["resource"] == "rp-pi").cloned())
+            .unwrap_or_default()
+    };
+    assert!(
+        f.wait(Duration::from_secs(30), || resource(&f)["health"]
+            == "repairing"),
+        "ghr locks shows the repair: {}\n{}",
+        resource(&f),
+        f.logs(&runner, 40)
+    );
+    assert_eq!(resource(&f)["holder"]["kind"], "repair");
+    assert!(
+        gh.job(job).unwrap().runner_name.is_none(),
+        "no job before the check after the repair passed"
+    );
+    let done = gh
+        .wait_job(job, Duration::from_secs(60))
+        .unwrap_or_else(|| panic!("repaired: {}\n{}", resource(&f), f.logs(&runner, 40)));
+    assert_eq!(done.result.as_deref(), Some("Succeeded"), "{}", done.log);
+    assert_eq!(resource(&f)["health"], "healthy");
+    let history = f.ghr(&["locks", "--history", "--json"]).ok();
+    let history: serde_json::Value = serde_json::from_str(&history.stdout).unwrap();
+    let causes: Vec<&str> = history["grants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["kind"] == "repair")
+        .filter_map(|g| g["cause"].as_str())
+        .collect();
+    assert_eq!(causes, ["repair 1 of 2 exit 0"]);
+}
