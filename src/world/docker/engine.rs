@@ -13,6 +13,8 @@ use std::process::{Command, Stdio};
 #[derive(Debug, Default)]
 pub struct Docker {
     pub(super) flavor: std::sync::OnceLock<ComposeFlavor>,
+    /// The empty env file compose is given (see `compose::PrivateEnvFile`), made on first use.
+    pub(super) env_file: std::sync::OnceLock<super::compose::PrivateEnvFile>,
 }
 
 #[derive(Deserialize)]

@@ -1,0 +1,102 @@
+//! ghr's effects under pressure, end to end with the real engine, real compose and the fake
+//! GitHub: what an interrupted run leaves is repaired, a signal stops everything ghr started,
+//! every wait has a limit, retries ride out a blip, compose gets no file another user could
+//! have written, Docker's reasons are kept, and leftovers are shown and can be removed when
+//! GitHub cannot help.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::process::Command;
+use testkit::lab::{docker_ready, Lab, TempDir};
+
+fn lab() -> Lab {
+    Lab::new(env!("CARGO_BIN_EXE_ghr"))
+}
+
+/// Where `tool` is on this machine's PATH.
+fn which(tool: &str) -> Option<String> {
+    let out = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .ok()?;
+    let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (out.status.success() && !path.is_empty()).then_some(path)
+}
+
+/// A PATH whose `docker` and `docker-compose` write, for every `--env-file F` they are
+/// given, `F <mode of F> <owner of F> <mode of F's dir> <owner of F's dir>` to `log`, then run
+/// the real tools.
+fn spying_path(bin: &Path, log: &Path) -> String {
+    for tool in ["docker", "docker-compose"] {
+        let Some(real) = which(tool) else { continue };
+        let script = format!(
+            "#!/bin/sh\nprev=\nfor a in \"$@\"; do\n  if [ \"$prev\" = --env-file ]; then\n    \
+             echo \"$a $(stat -c '%a %u' \"$a\") $(stat -c '%a %u' \"$(dirname \"$a\")\")\" >> {log}\n  \
+             fi\n  prev=$a\ndone\nexec {real} \"$@\"\n",
+            log = log.display()
+        );
+        let path = bin.join(tool);
+        std::fs::write(&path, script).unwrap();
+        let mut perms = std::fs::metadata(&path).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+        std::fs::set_permissions(&path, perms).unwrap();
+    }
+    format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+/// Issue 15.5: compose's `--env-file` is a file of this run's own (a fresh 0700 directory,
+/// a 0600 file, both gone afterwards), never the fixed `$TMPDIR/ghr-empty.env` another local
+/// user could create or fill first; a file planted there is neither read nor touched.
+#[test]
+fn compose_gets_a_private_env_file_never_a_shared_one() {
+    if !docker_ready("compose_gets_a_private_env_file_never_a_shared_one") {
+        return;
+    }
+    let lab = lab();
+    let fleet = lab.fleet("tmpenv").build();
+    let tmp = TempDir::new("tmpenv-tmpdir");
+    let planted = tmp.path().join("ghr-empty.env");
+    let evil = "DOCKER_HOST=tcp://127.0.0.1:9\nCOMPOSE_PROJECT_NAME=stolen\n";
+    std::fs::write(&planted, evil).unwrap();
+    let bin = TempDir::new("tmpenv-bin");
+    let log = bin.path().join("env-files.log");
+    let path = spying_path(bin.path(), &log);
+    let tmpdir = tmp.path().display().to_string();
+    fleet
+        .ghr_with(
+            &[("PATH", &path), ("TMPDIR", &tmpdir)],
+            &["init", "-n", "1"],
+        )
+        .ok();
+    assert_eq!(fleet.containers().len(), 1);
+    assert_eq!(
+        std::fs::read_to_string(&planted).unwrap(),
+        evil,
+        "the planted file is left alone"
+    );
+    let me = std::fs::metadata(tmp.path()).unwrap().uid().to_string();
+    let seen = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(!seen.is_empty(), "compose was never given an env file");
+    for line in seen.lines() {
+        let f: Vec<&str> = line.split(' ').collect();
+        assert_eq!(f.len(), 5, "{line}");
+        let file = Path::new(f[0]);
+        assert_ne!(file, planted, "the shared fixed path");
+        assert_eq!(
+            file.parent().unwrap().parent().unwrap(),
+            tmp.path(),
+            "{line}"
+        );
+        assert_eq!((f[1], f[2]), ("600", me.as_str()), "the file: {line}");
+        assert_eq!((f[3], f[4]), ("700", me.as_str()), "its directory: {line}");
+        assert!(!file.exists(), "{} is left behind", file.display());
+        assert!(
+            !file.parent().unwrap().exists(),
+            "its directory is left behind"
+        );
+    }
+}
