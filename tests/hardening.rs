@@ -7,7 +7,9 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::Command;
-use testkit::lab::{docker_ready, Lab, TempDir};
+use std::time::Duration;
+use testkit::lab::{docker_ready, Lab, TempDir, ORG, PAT};
+use testkit::FakeGitHub;
 
 fn lab() -> Lab {
     Lab::new(env!("CARGO_BIN_EXE_ghr"))
@@ -99,4 +101,30 @@ fn compose_gets_a_private_env_file_never_a_shared_one() {
             "its directory is left behind"
         );
     }
+}
+
+/// Issue 15.9: after `GITHUB_SERVER_URL` (and the API) moved to another server, `init`
+/// registers there at once: the token cached for the old server is not used for the new one.
+#[test]
+fn a_new_github_server_gets_a_token_of_its_own() {
+    if !docker_ready("a_new_github_server_gets_a_token_of_its_own") {
+        return;
+    }
+    let lab = lab();
+    let fleet = lab.fleet("server").build();
+    fleet.ghr(&["init", "-n", "1"]).ok();
+    let moved = FakeGitHub::start();
+    moved.add_org(ORG);
+    moved.add_pat(PAT, &["admin:org", "repo"]);
+    moved.set_poll_timeout(Duration::from_secs(5));
+    fleet.set_env(&format!("GITHUB_API_URL={}", moved.url()));
+    fleet.set_env(&format!("GITHUB_SERVER_URL={}", moved.url()));
+    fleet.ghr(&["init", "-n", "2"]).ok();
+    let mut names: Vec<String> = moved
+        .runners(&testkit::Scope::Org(ORG))
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    names.sort();
+    assert_eq!(names, [fleet.name("1"), fleet.name("2")]);
 }
