@@ -8,7 +8,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
-use testkit::lab::{docker_ready, Lab, TempDir, ORG, PAT};
+use testkit::lab::{docker, docker_ready, running, Fleet, Lab, TempDir, ORG, PAT};
 use testkit::FakeGitHub;
 
 fn lab() -> Lab {
@@ -127,4 +127,107 @@ fn a_new_github_server_gets_a_token_of_its_own() {
         .collect();
     names.sort();
     assert_eq!(names, [fleet.name("1"), fleet.name("2")]);
+}
+
+/// What GitHub has of this fleet that a command changes: (name, id, custom labels), sorted.
+/// (Whether a runner is online is left out: a runner started before the signal comes
+/// online by itself, as it should.)
+fn registrations(gh: &FakeGitHub, fleet: &Fleet) -> Vec<(String, u64, Vec<String>)> {
+    let mut v: Vec<(String, u64, Vec<String>)> = gh
+        .runners(&testkit::Scope::Org(ORG))
+        .into_iter()
+        .filter(|r| r.name.starts_with(&fleet.prefix))
+        .map(|r| (r.name, r.id, r.labels))
+        .collect();
+    v.sort();
+    v
+}
+
+/// `docker run --rm --user 0 -v VOLUME:/v <test image> sh -c SCRIPT`: shapes a volume as an
+/// interrupted run leaves it.
+fn shape_volume(volume: &str, script: &str) {
+    let out = Command::new("docker")
+        .args([
+            "run",
+            "--rm",
+            "--user",
+            "0:0",
+            "-v",
+            &format!("{volume}:/v"),
+        ])
+        .args([
+            "--entrypoint",
+            "/bin/sh",
+            &testkit::lab::test_image(),
+            "-c",
+            script,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Issue 15.1: whatever an interrupted run leaves in a runner's volume, `init` finishes: a
+/// volume compose made but never seeded (empty and root's, what `docker volume create`
+/// makes), one half copied as root, one half copied by the runner's user.
+#[test]
+fn init_repairs_what_an_interrupted_run_left_in_a_volume() {
+    if !docker_ready("init_repairs_what_an_interrupted_run_left_in_a_volume") {
+        return;
+    }
+    let lab = lab();
+    let gh = &lab.gh;
+    let fleet = lab.fleet("volumes").build();
+    let names: Vec<String> = (1..=3).map(|n| fleet.name(&n.to_string())).collect();
+    let volume = |n: usize| format!("{}-data", names[n]);
+    let created = docker(&["volume", "create", &volume(0)]);
+    assert_eq!(created.trim(), volume(0));
+    shape_volume(
+        &volume(1),
+        "mkdir /v/bin && ln -s bin/Runner.Listener /v/config.sh",
+    );
+    shape_volume(
+        &volume(2),
+        "mkdir /v/bin && ln -s bin/Runner.Listener /v/config.sh && chown -R 1001:123 /v",
+    );
+    let out = fleet.ghr(&["init", "-n", "3"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(fleet.containers(), running(&names));
+    assert!(
+        gh.wait_until(Duration::from_secs(60), |gh| {
+            let r = registrations(gh, &fleet);
+            r.len() == 3
+                && names.iter().all(|n| {
+                    gh.runner(&testkit::Scope::Org(ORG), n)
+                        .is_some_and(|r| r.status == "online")
+                })
+        }),
+        "{:?}",
+        registrations(gh, &fleet)
+    );
+    for n in 0..3 {
+        let top = docker(&[
+            "run",
+            "--rm",
+            "--user",
+            "0:0",
+            "-v",
+            &format!("{}:/v", volume(n)),
+            "--entrypoint",
+            "/bin/sh",
+            &testkit::lab::test_image(),
+            "-c",
+            "stat -c '%u %a' /v",
+        ]);
+        assert_eq!(
+            top.trim(),
+            "1001 777",
+            "{} is the runner's, as Docker seeds it",
+            volume(n)
+        );
+    }
 }

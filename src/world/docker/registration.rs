@@ -162,7 +162,15 @@ impl Docker {
     }
 
     /// Copies the runner install of `image` (its /home/runner) into `volume`, keeping what
-    /// [`SYNC_KEEPS`] names and `workdir` when it is a directory of its own there.
+    /// [`SYNC_KEEPS`] names and `workdir` when it is a directory of its own there; the volume's
+    /// top directory gets the owner and mode of the image's /home/runner.
+    ///
+    /// As root, because of what an interrupted run leaves: Docker seeds a named volume from
+    /// the image (files, owner and mode of /home/runner) only when a container is created on
+    /// it while it is empty. Compose killed between making the volume and making the
+    /// container leaves it empty and root's; the runner's user cannot copy into that, and
+    /// compose would no longer seed it once anything is in it. Root can, and leaves the
+    /// volume as Docker's seeding would have: a half-copied volume is copied again.
     pub fn sync_install(
         &self,
         prefix: &str,
@@ -172,13 +180,15 @@ impl Docker {
         workdir: Option<&str>,
     ) -> Result<()> {
         let mut cmd = self.oneoff(prefix, runner, "sync");
-        cmd.args(["-v", &format!("{volume}:/ghr-volume")]).args([
-            "--entrypoint",
-            "/bin/sh",
-            image,
-            "-c",
-            &sync_script(workdir),
-        ]);
+        cmd.args(["--user", "0:0"])
+            .args(["-v", &format!("{volume}:/ghr-volume")])
+            .args([
+                "--entrypoint",
+                "/bin/sh",
+                image,
+                "-c",
+                &sync_script(workdir),
+            ]);
         checked(cmd, &format!("copying the runner install into {volume}")).map(|_| ())
     }
 
@@ -240,7 +250,9 @@ const CARRY_OVER_SCRIPT: &str = "set -e; cd /ghr-to; for f in * .[!.]* ..?*; do 
 
 /// The shell script of [`Docker::sync_install`]: every entry of the image's /home/runner but
 /// the kept ones replaces its namesake in the volume (mounted at /ghr-volume); entries only
-/// the volume has (a self-updated runner's versions, the user's files) stay.
+/// the volume has (a self-updated runner's versions, the user's files) stay; then the
+/// volume's top directory takes /home/runner's owner and mode (`cp -a` keeps those of the
+/// entries).
 pub fn sync_script(workdir: Option<&str>) -> String {
     let mut keeps: Vec<String> = SYNC_KEEPS.iter().map(|k| k.to_string()).collect();
     // A relative work folder is a directory of /home/runner: the jobs' checkouts stay.
@@ -257,7 +269,8 @@ pub fn sync_script(workdir: Option<&str>) -> String {
         "set -e; cd /home/runner; for f in * .[!.]* ..?*; do \
          [ -e \"$f\" ] || [ -L \"$f\" ] || continue; \
          case \"$f\" in {}) continue;; esac; \
-         rm -rf \"/ghr-volume/$f\"; cp -a \"$f\" /ghr-volume/; done",
+         rm -rf \"/ghr-volume/$f\"; cp -a \"$f\" /ghr-volume/; done; \
+         chown \"$(stat -c %u:%g .)\" /ghr-volume; chmod \"$(stat -c %a .)\" /ghr-volume",
         keeps.join("|")
     )
 }
@@ -272,6 +285,10 @@ mod tests {
         assert!(script.contains(
             "case \"$f\" in .runner|.runner_migrated|.credentials*|.env|.path|_work|_diag) continue;; esac"
         ));
+        assert!(
+            script.ends_with("done; chown \"$(stat -c %u:%g .)\" /ghr-volume; chmod \"$(stat -c %a .)\" /ghr-volume"),
+            "the volume's top directory is the runner's, as Docker seeds it: {script}"
+        );
         assert!(sync_script(Some("jobs")).contains("|_diag|jobs)"));
         assert!(sync_script(Some("jobs/x")).contains("|_diag|jobs)"));
         assert_eq!(sync_script(Some("/srv/work")), script);
