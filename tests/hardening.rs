@@ -4,10 +4,12 @@
 //! have written, Docker's reasons are kept, and leftovers are shown and can be removed when
 //! GitHub cannot help.
 
+use std::io::{BufRead, BufReader};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::process::Command;
-use std::time::Duration;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use testkit::lab::{docker, docker_ready, running, Fleet, Lab, TempDir, ORG, PAT};
 use testkit::FakeGitHub;
 
@@ -143,6 +145,162 @@ fn registrations(gh: &FakeGitHub, fleet: &Fleet) -> Vec<(String, u64, Vec<String
     v
 }
 
+/// A ghr started in the background; its stderr collected as it comes.
+struct Background {
+    child: std::process::Child,
+    stderr: Arc<Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Background {
+    fn start(fleet: &Fleet, args: &[&str]) -> Background {
+        let mut child = fleet
+            .ghr
+            .command(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("ghr starts");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let pipe = child.stderr.take().unwrap();
+        let sink = stderr.clone();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines() {
+                let Ok(line) = line else { break };
+                let mut s = sink.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+            }
+        });
+        Background {
+            child,
+            stderr,
+            reader: Some(reader),
+        }
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Sends `signal` (e.g. "-INT") to ghr alone and waits for it to exit: its exit code
+    /// (130 for a killed ghr too: a signal before ghr took the signals over ends it at once,
+    /// before it started anything, as the shell would say), and its stderr.
+    fn signal(mut self, signal: &str) -> (Option<i32>, String) {
+        let sent = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let status = self.child.wait().unwrap();
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+        let code = status
+            .code()
+            .or_else(|| std::os::unix::process::ExitStatusExt::signal(&status).map(|s| 128 + s));
+        (code, self.stderr())
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `cond` every 20 ms; false on timeout.
+fn poll(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+/// Issue 15.2: SIGINT at several moments of a real `init`. After ghr exited (130), no
+/// one-off of its exists and GitHub's registrations do not change any more (checked 3 s
+/// later); the next `init` finishes the fleet. `-n 10` is more runners than registrations
+/// run at once (8), so workers would start new one-offs after the cleanup if nothing stopped
+/// them.
+#[test]
+fn sigint_at_any_moment_stops_everything_ghr_started() {
+    if !docker_ready("sigint_at_any_moment_stops_everything_ghr_started") {
+        return;
+    }
+    let lab = lab();
+    let gh = &lab.gh;
+    type Reached<'a> = &'a dyn Fn(&Fleet) -> bool;
+    let creating: Reached = &|f| !f.containers().is_empty();
+    let registering: Reached = &|f| !f.oneoffs().is_empty();
+    let listed: Reached = &|f| !registrations(gh, f).is_empty();
+    let starting: Reached = &|f| f.containers().iter().any(|(_, s)| s == "running");
+    let (none, slow) = (Duration::ZERO, Duration::from_secs(2));
+    // (moment, GitHub's delay of config.sh's first call, of adding its runner, when)
+    let moments: [(&str, Duration, Duration, Reached); 6] = [
+        ("while compose creates", none, none, creating),
+        ("as the first one-off starts", none, none, registering),
+        ("during registration", slow, none, registering),
+        ("once GitHub listed a runner", none, slow, listed),
+        ("while runners start", none, none, starting),
+        ("at once", none, none, &|_| true),
+    ];
+    let mut finished = 0;
+    for (i, (moment, first_call, agent, reached)) in moments.into_iter().enumerate() {
+        let fleet = lab.fleet(&format!("sig{i}")).build();
+        gh.set_registration_latency(first_call);
+        gh.set_agent_latency(agent);
+        let init = Background::start(&fleet, &["init", "-n", "10"]);
+        assert!(
+            poll(Duration::from_secs(90), || reached(&fleet)),
+            "init never got {moment}:\n{}",
+            init.stderr()
+        );
+        let (code, said) = init.signal("-INT");
+        let at_exit = registrations(gh, &fleet);
+        let oneoffs = fleet.oneoffs();
+        std::thread::sleep(Duration::from_secs(3));
+        gh.set_registration_latency(none);
+        gh.set_agent_latency(none);
+        assert_eq!(code, Some(130), "SIGINT {moment}:\n{said}");
+        assert_eq!(
+            oneoffs,
+            Vec::<String>::new(),
+            "one-offs at exit, SIGINT {moment}:\n{said}"
+        );
+        assert_eq!(
+            fleet.oneoffs(),
+            Vec::<String>::new(),
+            "one-offs 3 s after exit, SIGINT {moment}:\n{said}"
+        );
+        assert_eq!(
+            registrations(gh, &fleet),
+            at_exit,
+            "GitHub changed after ghr exited, SIGINT {moment}:\n{said}"
+        );
+        let out = fleet.ghr(&["init", "-n", "10"]);
+        assert_eq!(
+            out.code,
+            Some(0),
+            "init after SIGINT {moment}:\n--- interrupted init said:\n{said}\n--- next:\n{}",
+            out.stderr
+        );
+        let names: Vec<String> = (1..=10).map(|n| fleet.name(&n.to_string())).collect();
+        assert_eq!(fleet.containers(), running(&names), "after SIGINT {moment}");
+        assert_eq!(
+            registrations(gh, &fleet).len(),
+            10,
+            "one registration each, after SIGINT {moment}"
+        );
+        finished += 1;
+    }
+    eprintln!("SIGINT at {finished} moments: {finished} reruns finish");
+}
+
 /// `docker run --rm --user 0 -v VOLUME:/v <test image> sh -c SCRIPT`: shapes a volume as an
 /// interrupted run leaves it.
 fn shape_volume(volume: &str, script: &str) {
@@ -230,4 +388,51 @@ fn init_repairs_what_an_interrupted_run_left_in_a_volume() {
             volume(n)
         );
     }
+}
+
+/// Issue 15.3: GitHub stops answering in the middle of registrations. Each registration ends
+/// at `RUNNER_REGISTER_TIMEOUT`: said once while it waits (what for, and the limit), then
+/// one line per runner that it did not register because GitHub did not answer in time; its
+/// one-off is gone. Once GitHub answers again, `init` finishes.
+#[test]
+fn a_registration_github_does_not_answer_ends_at_its_limit() {
+    if !docker_ready("a_registration_github_does_not_answer_ends_at_its_limit") {
+        return;
+    }
+    let lab = lab();
+    let gh = &lab.gh;
+    let fleet = lab.fleet("hang").env("RUNNER_REGISTER_TIMEOUT=17s").build();
+    let names = [fleet.name("1"), fleet.name("2")];
+    gh.hang_registrations(true);
+    let started = Instant::now();
+    let out = fleet.ghr(&["init", "-n", "2"]);
+    let took = started.elapsed();
+    gh.hang_registrations(false);
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    // 17 s, then the one-offs are removed; far from config.sh's own waits.
+    assert!(
+        took < Duration::from_secs(40),
+        "took {took:?}:\n{}",
+        out.stderr
+    );
+    for name in &names {
+        let said: Vec<&str> = out
+            .stderr
+            .lines()
+            .filter(|l| l.contains(name.as_str()) && !l.starts_with("created "))
+            .collect();
+        assert_eq!(
+            said,
+            [
+                format!("still registering {name} after 15s (ghr waits at most 17s)").as_str(),
+                format!("error: {name} did not register: GitHub did not answer within 17s (RUNNER_REGISTER_TIMEOUT), so config.sh was stopped and its one-off container removed; run the command again when GitHub answers").as_str(),
+            ],
+            "{}",
+            out.stderr
+        );
+    }
+    assert_eq!(fleet.oneoffs(), Vec::<String>::new());
+    fleet.ghr(&["init", "-n", "2"]).ok();
+    assert_eq!(fleet.containers(), running(&names));
+    assert_eq!(registrations(gh, &fleet).len(), 2);
 }

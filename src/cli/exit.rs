@@ -32,7 +32,7 @@ impl Exit {
             Error::GitHub(_) => Exit::GitHub,
             Error::Docker(_) => Exit::Docker,
             Error::Busy(_) => Exit::Busy,
-            Error::Cancelled(_) => Exit::Cancelled,
+            Error::Cancelled(_) | Error::Interrupted(_) => Exit::Cancelled,
             Error::Partial(_) | Error::Failed(_) | Error::Io(_) => Exit::Failure,
         }
     }
@@ -52,6 +52,7 @@ mod tests {
             (Error::Docker("x".into()), Exit::Docker),
             (Error::Busy("x".into()), Exit::Busy),
             (Error::Cancelled("x".into()), Exit::Cancelled),
+            (Error::Interrupted("x".into()), Exit::Cancelled),
             (Error::Partial("x".into()), Exit::Failure),
             (Error::Failed("x".into()), Exit::Failure),
             (Error::Io("x".into()), Exit::Failure),

@@ -414,6 +414,7 @@ fn register(ctx: &Context, plan: &Plan, local: &[LocalRunner], out: &mut Outcome
                 disable_update: ctx.settings.disable_auto_update,
                 proxy_env: &proxy_env,
                 again: matches!(step.action, Action::Reregister),
+                timeout: ctx.settings.register_timeout,
             };
             ctx.docker.configure(&cfg, token).map(|()| true)
         },

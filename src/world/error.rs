@@ -23,6 +23,8 @@ pub enum Error {
     Failed(String),
     /// A file of ghr's own could not be read or written.
     Io(String),
+    /// The command was interrupted (a signal came) before this could be done.
+    Interrupted(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -44,6 +46,7 @@ impl Error {
             Error::Partial(m) => Error::Partial(format!("{context}: {m}")),
             Error::Failed(m) => Error::Failed(format!("{context}: {m}")),
             Error::Io(m) => Error::Io(format!("{context}: {m}")),
+            Error::Interrupted(m) => Error::Interrupted(format!("{context}: {m}")),
         }
     }
 }
@@ -58,7 +61,8 @@ impl std::fmt::Display for Error {
             | Error::Cancelled(m)
             | Error::Partial(m)
             | Error::Failed(m)
-            | Error::Io(m) => f.write_str(m),
+            | Error::Io(m)
+            | Error::Interrupted(m) => f.write_str(m),
         }
     }
 }

@@ -30,20 +30,29 @@ pub fn install(sink: Box<dyn Sink>) {
     let _ = SINK.set(sink);
 }
 
+/// The installed sink, unless the command is being interrupted: then the work still winding
+/// down (a failed step, a killed child) has nothing left to say; the interrupt speaks.
+fn sink() -> Option<&'static dyn Sink> {
+    if crate::world::cancel::is_interrupted() {
+        return None;
+    }
+    SINK.get().map(|s| s.as_ref())
+}
+
 pub fn info(text: &str) {
-    if let Some(sink) = SINK.get() {
+    if let Some(sink) = sink() {
         sink.info(text);
     }
 }
 
 pub fn warn(text: &str) {
-    if let Some(sink) = SINK.get() {
+    if let Some(sink) = sink() {
         sink.warn(text);
     }
 }
 
 pub fn error(text: &str) {
-    if let Some(sink) = SINK.get() {
+    if let Some(sink) = sink() {
         sink.error(text);
     }
 }
@@ -61,6 +70,9 @@ impl Progress {
     }
 
     pub fn line(&self, text: &str) {
+        if crate::world::cancel::is_interrupted() {
+            return;
+        }
         if let Some(steps) = &self.steps {
             steps.line(text);
         }

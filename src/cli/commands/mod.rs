@@ -119,9 +119,16 @@ pub fn begin(
     if docker {
         let prefix = settings.prefix.clone();
         crate::world::cancel::on_interrupt(move || {
-            if let Ok(names) = crate::world::docker::Docker::new().remove_leftovers(&prefix) {
-                for name in names {
-                    crate::cli::ui::info(&format!("removed one-off container {name}"));
+            // Again until none is found: a one-off whose creation the engine was finishing
+            // when its client was killed shows up a moment later.
+            for _ in 0..3 {
+                match crate::world::docker::Docker::new().remove_leftovers(&prefix) {
+                    Ok(names) if !names.is_empty() => {
+                        for name in names {
+                            crate::cli::ui::info(&format!("removed one-off container {name}"));
+                        }
+                    }
+                    _ => break,
                 }
             }
         });

@@ -3,10 +3,10 @@
 
 use super::engine::Docker;
 use super::flavor::ComposeFlavor;
-use super::process::run;
+use super::process::{run_for, QUICK, SLOW};
 use crate::world::error::{Error, Result};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 impl Docker {
     /// `docker compose` when the plugin answers, else `docker-compose`.
@@ -15,14 +15,16 @@ impl Docker {
             return Ok(*flavor);
         }
         let answers = |cmd: &mut Command| {
-            cmd.stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
+            let what = "asking which Docker Compose this host has";
+            match run_for(cmd, None, QUICK, what) {
+                Ok(out) => Ok(out.status.success()),
+                Err(Error::Docker(m)) if m.starts_with("cannot run") => Ok(false),
+                Err(e) => Err(e),
+            }
         };
-        let flavor = if answers(Command::new("docker").args(["compose", "version"])) {
+        let flavor = if answers(Command::new("docker").args(["compose", "version"]))? {
             ComposeFlavor::V2
-        } else if answers(Command::new("docker-compose").arg("version")) {
+        } else if answers(Command::new("docker-compose").arg("version"))? {
             ComposeFlavor::V1
         } else {
             return Err(Error::Docker(
@@ -53,7 +55,7 @@ impl Docker {
         let env_file = match self.env_file.get() {
             Some(f) => f,
             None => {
-                let made = PrivateEnvFile::create().map_err(|e| {
+                let made = super::private_env::PrivateEnvFile::create().map_err(|e| {
                     Error::io("cannot create a private empty env file for compose", e)
                 })?;
                 self.env_file.get_or_init(|| made)
@@ -73,7 +75,9 @@ impl Docker {
     pub fn compose_run(&self, project: &str, file: &Path, args: &[&str]) -> Result<()> {
         let mut cmd = self.compose(project, file)?;
         cmd.args(args);
-        let out = run(&mut cmd)?;
+        // `up` may pull images first: the slow limit.
+        let what = format!("compose {}", args.join(" "));
+        let out = run_for(&mut cmd, None, SLOW, &what)?;
         if !out.status.success() {
             let why = compose_failure(&String::from_utf8_lossy(&out.stderr));
             return Err(Error::Docker(format!(
@@ -139,93 +143,9 @@ pub fn compose_failure(stderr: &str) -> String {
     reasons.join("; ")
 }
 
-/// An empty env file for compose's `--env-file`, private to this process: compose v1 wants
-/// a regular file there (it refuses /dev/null), and a fixed shared path (the old
-/// `$TMPDIR/ghr-empty.env`) is one any local user can create or fill first, steering compose
-/// with `DOCKER_HOST` and the like. So: a directory of our own (`mkdtemp`: a fresh name, mode
-/// 0700, created atomically) holding a file created with `O_EXCL`, mode 0600; both removed
-/// when the `Docker` that made them goes, or when the command is interrupted.
-#[derive(Debug)]
-pub(super) struct PrivateEnvFile {
-    dir: std::path::PathBuf,
-    file: std::path::PathBuf,
-}
-
-impl PrivateEnvFile {
-    pub(super) fn create() -> std::io::Result<PrivateEnvFile> {
-        use std::os::unix::ffi::OsStrExt;
-        use std::os::unix::fs::OpenOptionsExt;
-        let template = std::env::temp_dir().join("ghr-XXXXXX");
-        let mut bytes = template.as_os_str().as_bytes().to_vec();
-        bytes.push(0);
-        // SAFETY: a NUL-terminated buffer we own; mkdtemp only rewrites its XXXXXX in place.
-        let made = unsafe { libc::mkdtemp(bytes.as_mut_ptr().cast()) };
-        if made.is_null() {
-            return Err(std::io::Error::last_os_error());
-        }
-        bytes.pop();
-        let dir = std::path::PathBuf::from(std::ffi::OsStr::from_bytes(&bytes));
-        let file = dir.join("empty.env");
-        let created = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&file);
-        if let Err(e) = created {
-            let _ = std::fs::remove_dir(&dir);
-            return Err(e);
-        }
-        let (d, f) = (dir.clone(), file.clone());
-        crate::world::cancel::on_interrupt(move || remove_private(&d, &f));
-        Ok(PrivateEnvFile { dir, file })
-    }
-
-    pub(super) fn path(&self) -> &Path {
-        &self.file
-    }
-}
-
-fn remove_private(dir: &Path, file: &Path) {
-    let _ = std::fs::remove_file(file);
-    let _ = std::fs::remove_dir(dir);
-}
-
-impl Drop for PrivateEnvFile {
-    fn drop(&mut self) {
-        remove_private(&self.dir, &self.file);
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{compose_failure, PrivateEnvFile};
-    use std::os::unix::fs::MetadataExt;
-
-    #[test]
-    fn the_env_file_is_private_fresh_and_removed() {
-        let a = PrivateEnvFile::create().unwrap();
-        let b = PrivateEnvFile::create().unwrap();
-        assert_ne!(
-            a.path(),
-            b.path(),
-            "a fresh one per use, never a shared name"
-        );
-        let dir = std::fs::metadata(a.path().parent().unwrap()).unwrap();
-        let file = std::fs::metadata(a.path()).unwrap();
-        assert_eq!(dir.mode() & 0o777, 0o700);
-        assert_eq!(file.mode() & 0o777, 0o600);
-        assert_eq!(
-            (dir.uid(), file.uid()),
-            (unsafe { libc::geteuid() }, dir.uid())
-        );
-        assert_eq!(file.len(), 0);
-        let (path, parent) = (
-            a.path().to_path_buf(),
-            a.path().parent().unwrap().to_path_buf(),
-        );
-        drop(a);
-        assert!(!path.exists() && !parent.exists());
-    }
+    use super::compose_failure;
 
     #[test]
     fn failures_keep_their_cause() {

@@ -10,10 +10,12 @@
 
 use super::engine::Docker;
 use super::labels::ONEOFF_LABEL;
-use super::process::{checked, checked_stdout, docker, last_line, run};
+use super::process::{
+    checked, checked_stdout, docker, docker_failure, last_line, run, run_for, SLOW,
+};
+use crate::world::children::{self, Failure, Streams};
 use crate::world::error::{Error, Result};
-use std::io::Write;
-use std::process::Stdio;
+use std::time::Duration;
 
 /// Where the runner keeps its registration; `.runner_migrated` counts as configured too
 /// (the real runner writes it when it migrates a registration).
@@ -54,6 +56,8 @@ pub struct ConfigRun<'a> {
     pub proxy_env: &'a [(String, String)],
     /// Drop the local registration first (`config.sh remove --local`).
     pub again: bool,
+    /// `RUNNER_REGISTER_TIMEOUT`: past it the one-off is stopped and removed.
+    pub timeout: Duration,
 }
 
 /// The one-off's name: one per runner and job, so a leftover is found (and replaced) by name too.
@@ -132,28 +136,45 @@ impl Docker {
         if cfg.disable_update {
             cmd.arg("--disableupdate");
         }
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| Error::Docker(format!("cannot run docker: {e}; is Docker installed?")))?;
-        if let Some(mut stdin) = child.stdin.take() {
-            // A failed write shows as config.sh's own complaint below.
-            let _ = stdin.write_all(format!("{token}\n").as_bytes());
-        }
-        let out = child
-            .wait_with_output()
-            .map_err(|e| Error::Docker(format!("docker run of {}: {e}", cfg.name)))?;
+        let what = format!("registering {}", cfg.name);
+        let input = format!("{token}\n");
+        let ran = children::run(
+            &mut cmd,
+            Some(input.as_bytes()),
+            Streams::Capture,
+            cfg.timeout,
+            &what,
+        );
+        let out = match ran {
+            Ok(out) => out,
+            Err(Failure::TimedOut(_)) => {
+                // Timed out: the client is gone, the one-off container is not.
+                let _ = run(&mut docker(&[
+                    "rm",
+                    "-f",
+                    &oneoff_name(cfg.name, "register"),
+                ]));
+                return Err(Error::Failed(format!(
+                    "GitHub did not answer within {} (RUNNER_REGISTER_TIMEOUT), so config.sh was stopped and its one-off container removed; run the command again when GitHub answers",
+                    runner_wrapper::contract::format_duration(cfg.timeout)
+                )));
+            }
+            Err(f) => return Err(super::process::failure(&cmd, f, &what)),
+        };
         if !out.status.success() {
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            // Docker's own failure (the one-off never ran config.sh): exit 125 and its reason.
+            if out.status.code() == Some(125) {
+                return Err(Error::Docker(format!(
+                    "docker run of the registration failed: {}",
+                    docker_failure(&stderr)
+                )));
+            }
             // config.sh reports on stdout and stderr; keep its last words, minus any secret.
-            let text = format!(
-                "{}\n{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
+            let text = format!("{stdout}\n{stderr}");
             let line = last_line(&text).replace(token, "***");
-            return Err(Error::Docker(format!(
+            return Err(Error::Failed(format!(
                 "config.sh failed ({}): {line}",
                 out.status
             )));
@@ -189,7 +210,7 @@ impl Docker {
                 "-c",
                 &sync_script(workdir),
             ]);
-        checked(cmd, &format!("copying the runner install into {volume}")).map(|_| ())
+        checked_slow(cmd, &format!("copying the runner install into {volume}"))
     }
 
     /// Makes volume `to` (created when missing) a copy of volume `from`, everything in it
@@ -208,7 +229,7 @@ impl Docker {
             .args(["-v", &format!("{from}:/ghr-from:ro")])
             .args(["-v", &format!("{to}:/ghr-to")])
             .args(["--entrypoint", "/bin/sh", image, "-c", CARRY_OVER_SCRIPT]);
-        checked(cmd, &format!("copying volume {from} into {to}")).map(|_| ())
+        checked_slow(cmd, &format!("copying volume {from} into {to}"))
     }
 
     /// Removes the one-off containers an interrupted command of this prefix left behind.
@@ -240,6 +261,18 @@ impl Docker {
         }
         Ok(names)
     }
+}
+
+/// Runs a one-off that copies (see [`SLOW`]); a failure keeps the lines that say why.
+fn checked_slow(mut cmd: std::process::Command, what: &str) -> Result<()> {
+    let out = run_for(&mut cmd, None, SLOW, what)?;
+    if !out.status.success() {
+        return Err(Error::Docker(format!(
+            "{what} failed: {}",
+            docker_failure(&String::from_utf8_lossy(&out.stderr))
+        )));
+    }
+    Ok(())
 }
 
 /// Empties /ghr-to, then copies /ghr-from into it with owners, modes and times: the result

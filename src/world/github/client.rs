@@ -603,6 +603,8 @@ impl GitHub {
         let mut retries = 0u32;
         let mut waits = 0u32;
         loop {
+            // No request starts once the command is interrupted; one in flight is waited for.
+            let _effect = crate::world::cancel::effect().map_err(|_| GitHubError::Interrupted)?;
             let mut request = self.http.request(method.clone(), url.clone());
             if let Some(body) = body {
                 request = request.json(body);

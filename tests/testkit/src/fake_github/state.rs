@@ -126,6 +126,8 @@ pub(crate) struct State {
     pub latency: Duration,
     pub registration_latency: Duration,
     pub agent_latency: Duration,
+    /// While set, config.sh's adding (or replacing) of its runner gets no answer.
+    pub hang_registrations: bool,
     pub rate: RateLimit,
     pub token_ttl: Duration,
     pub offset_minutes: i32,
@@ -157,6 +159,7 @@ impl State {
             latency: Duration::ZERO,
             registration_latency: Duration::ZERO,
             agent_latency: Duration::ZERO,
+            hang_registrations: false,
             rate: RateLimit {
                 limit: 5000,
                 remaining: 5000,
