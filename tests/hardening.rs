@@ -436,3 +436,29 @@ fn a_registration_github_does_not_answer_ends_at_its_limit() {
     assert_eq!(fleet.containers(), running(&names));
     assert_eq!(registrations(gh, &fleet).len(), 2);
 }
+
+/// Issue 15.4: five 502s in a row (they failed `init` after 2 s) are ridden out, said on
+/// one line (printed once off a terminal).
+#[test]
+fn five_502s_in_a_row_do_not_fail_init() {
+    if !docker_ready("five_502s_in_a_row_do_not_fail_init") {
+        return;
+    }
+    let lab = lab();
+    let fleet = lab.fleet("blip").build();
+    lab.gh.inject_errors(5, 502);
+    let out = fleet.ghr(&["init", "-n", "1"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let retries: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("trying again"))
+        .collect();
+    assert_eq!(retries.len(), 1, "{}", out.stderr);
+    assert!(
+        retries[0].contains("GitHub answered HTTP 502; trying again in"),
+        "{}",
+        retries[0]
+    );
+    assert_eq!(registrations(&lab.gh, &fleet).len(), 1);
+}

@@ -6,9 +6,10 @@ use crate::model::fleet::{Member, Registration};
 use crate::plan::Plan;
 use crate::world::error::{Error, Result};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use std::io::IsTerminal;
+use std::sync::{Mutex, OnceLock};
 
 /// A result, on stdout.
 pub fn result(text: &str) {
@@ -174,6 +175,60 @@ pub fn plan_json(plan: &Plan) -> String {
     serde_json::to_string_pretty(plan).expect("plain data serializes")
 }
 
+/// Whether stderr is a terminal: bars and the updating line are drawn only there.
+fn on_terminal() -> bool {
+    static TERMINAL: OnceLock<bool> = OnceLock::new();
+    *TERMINAL.get_or_init(|| std::io::stderr().is_terminal())
+}
+
+/// Every bar and the updating line share one drawing area, so they never draw over each
+/// other; lines are printed above it.
+fn bars() -> &'static MultiProgress {
+    static BARS: OnceLock<MultiProgress> = OnceLock::new();
+    BARS.get_or_init(|| {
+        MultiProgress::with_draw_target(if on_terminal() {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        })
+    })
+}
+
+/// A line on stderr above the bars (plainly when there are none).
+fn line_above(text: &str) {
+    if on_terminal() {
+        let _ = bars().println(text);
+    } else {
+        info(text);
+    }
+}
+
+/// The updating line of a retry (see `notify::status`): a spinner on a terminal, replaced
+/// by each update and cleared at the end. Off a terminal, its first text of each run of
+/// updates is printed once, so a log says that ghr waited and why, without a line per retry.
+fn status_line(text: Option<&str>) {
+    static LINE: Mutex<Option<ProgressBar>> = Mutex::new(None);
+    let mut line = LINE.lock().unwrap_or_else(|e| e.into_inner());
+    match (text, line.as_ref()) {
+        (Some(text), Some(bar)) => bar.set_message(text.to_string()),
+        (Some(text), None) => {
+            if !on_terminal() {
+                info(text);
+            }
+            let bar = bars().add(ProgressBar::new_spinner());
+            bar.set_message(text.to_string());
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+            *line = Some(bar);
+        }
+        (None, Some(bar)) => {
+            bar.finish_and_clear();
+            bars().remove(bar);
+            *line = None;
+        }
+        (None, None) => {}
+    }
+}
+
 /// A progress bar on stderr for `len` items, drawn only on a terminal. Lines printed through
 /// [`Progress::line`] go above it (or plainly to stderr when there is no bar).
 pub struct Progress {
@@ -182,10 +237,7 @@ pub struct Progress {
 
 impl Progress {
     pub fn new(len: usize, what: &str) -> Progress {
-        let bar = ProgressBar::with_draw_target(Some(len as u64), ProgressDrawTarget::stderr());
-        if !std::io::stderr().is_terminal() {
-            bar.set_draw_target(ProgressDrawTarget::hidden());
-        }
+        let bar = bars().add(ProgressBar::new(len as u64));
         bar.set_style(
             ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} {elapsed}")
                 .expect("valid template")
@@ -197,11 +249,7 @@ impl Progress {
     }
 
     pub fn line(&self, text: &str) {
-        if self.bar.is_hidden() {
-            info(text);
-        } else {
-            self.bar.println(text);
-        }
+        line_above(text);
     }
 
     pub fn error(&self, text: &str) {
@@ -242,6 +290,10 @@ impl crate::world::notify::Sink for Terminal {
     fn steps(&self, len: usize, what: &str) -> Box<dyn crate::world::notify::Steps> {
         Box::new(Progress::new(len, what))
     }
+
+    fn status(&self, text: Option<&str>) {
+        status_line(text);
+    }
 }
 
 /// Shows what the effects report (call once, before a command runs).
@@ -252,6 +304,7 @@ pub fn install() {
 impl Drop for Progress {
     fn drop(&mut self) {
         self.bar.finish_and_clear();
+        bars().remove(&self.bar);
     }
 }
 

@@ -15,6 +15,13 @@ pub trait Sink: Send + Sync {
     fn error(&self, text: &str);
     /// A counter of `len` steps of `what`, with lines shown beside it.
     fn steps(&self, len: usize, what: &str) -> Box<dyn Steps>;
+    /// The one updating line of something being retried: `Some` shows or updates it, `None`
+    /// clears it. A sink without such a line shows each text as a line.
+    fn status(&self, text: Option<&str>) {
+        if let Some(text) = text {
+            self.info(text);
+        }
+    }
 }
 
 /// A counted piece of work in progress (a bar on a terminal).
@@ -54,6 +61,13 @@ pub fn warn(text: &str) {
 pub fn error(text: &str) {
     if let Some(sink) = sink() {
         sink.error(text);
+    }
+}
+
+/// Shows (`Some`), updates or clears (`None`) the updating line of a retry.
+pub fn status(text: Option<&str>) {
+    if let Some(sink) = sink() {
+        sink.status(text);
     }
 }
 
