@@ -437,6 +437,73 @@ fn a_registration_github_does_not_answer_ends_at_its_limit() {
     assert_eq!(registrations(gh, &fleet).len(), 2);
 }
 
+/// Issue 16.5: `ghr list` shows everything of the prefix `ghr rm` would find: a volume a
+/// failed first `init` left (no container, no registration), and a one-off container an
+/// interrupted ghr left. Issue 16.11: a refused PAT during `list` is said once.
+#[test]
+fn list_shows_every_leftover_and_says_a_refusal_once() {
+    if !docker_ready("list_shows_every_leftover_and_says_a_refusal_once") {
+        return;
+    }
+    let lab = lab();
+    let fleet = lab.fleet("leftover").build();
+    let runner = fleet.name("1");
+    let volume = format!("{runner}-data");
+    docker(&["volume", "create", &volume]);
+    let oneoff = format!("{runner}-register");
+    let made = docker(&[
+        "create",
+        "--name",
+        &oneoff,
+        "--label",
+        "ghr.oneoff=register",
+        "--label",
+        &format!("ghr.prefix={}", fleet.prefix),
+        "--label",
+        &format!("ghr.runner={runner}"),
+        &testkit::lab::test_image(),
+        "/bin/sh",
+    ]);
+    assert!(!made.trim().is_empty(), "the one-off is made");
+    let out = fleet.ghr(&["list"]).ok();
+    assert!(
+        !out.stdout.contains("no runners of prefix"),
+        "{}",
+        out.stdout
+    );
+    let row = out
+        .stdout
+        .lines()
+        .find(|l| l.contains(&runner))
+        .unwrap_or_else(|| panic!("no row of {runner}:\n{}", out.stdout));
+    for cell in ["no container", "not registered", " data "] {
+        assert!(row.contains(cell), "{cell:?} missing in {row}");
+    }
+    assert!(
+        out.stdout.contains(&format!(
+            "one-off container {oneoff}: left by an interrupted ghr"
+        )),
+        "{}",
+        out.stdout
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&fleet.ghr(&["list", "--json"]).ok().stdout).unwrap();
+    assert_eq!(json["runners"][0]["name"], runner.as_str());
+    assert_eq!(json["runners"][0]["volumes"], serde_json::json!([volume]));
+    assert_eq!(json["runners"][0]["container"], serde_json::Value::Null);
+    assert_eq!(json["oneoffs"], serde_json::json!([oneoff]));
+    // `rm` finds exactly what `list` showed.
+    fleet.ghr(&["rm", "-y"]).ok();
+    assert!(fleet.volumes().is_empty() && fleet.oneoffs().is_empty());
+    // A PAT GitHub refuses: the table says `unknown` for GitHub, the refusal is one line.
+    fleet.set_env("GH_PAT=fakepat_revokedRevokedRevoked000");
+    docker(&["volume", "create", &volume]);
+    let out = fleet.ghr(&["list"]).code(4);
+    out.clone()
+        .error_line("GitHub rejected the PAT (GH_PAT): bad credentials (HTTP 401)");
+    assert!(out.stdout.contains("unknown"), "{}", out.stdout);
+}
+
 /// Issue 15.4: five 502s in a row (they failed `init` after 2 s) are ridden out, said on
 /// one line (printed once off a terminal).
 #[test]
@@ -461,4 +528,35 @@ fn five_502s_in_a_row_do_not_fail_init() {
         retries[0]
     );
     assert_eq!(registrations(&lab.gh, &fleet).len(), 1);
+}
+
+/// Issue 16.11: a GitHub that accepts connections and never answers ends `ghr list` within
+/// 30 s with its error said once (the retry line printed once before it, off a terminal).
+#[test]
+fn an_unresponsive_github_ends_within_30_s_in_one_line() {
+    if !docker_ready("an_unresponsive_github_ends_within_30_s_in_one_line") {
+        return;
+    }
+    let lab = lab();
+    let fleet = lab.fleet("silent").build();
+    lab.gh.set_latency(Duration::from_secs(120));
+    let started = Instant::now();
+    let out = fleet.ghr(&["list"]).code(4);
+    let took = started.elapsed();
+    lab.gh.set_latency(Duration::ZERO);
+    assert!(took < Duration::from_secs(30), "took {took:?}");
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", out.stderr);
+    assert!(
+        lines[0].contains("timed out") && lines[0].contains("trying again"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        lines[1].starts_with("error: cannot reach the GitHub API at")
+            && lines[1].contains("timed out")
+            && lines[1].contains(" attempts in "),
+        "{}",
+        out.stderr
+    );
 }

@@ -48,14 +48,25 @@ fn registration_text(r: &Registration) -> String {
     }
 }
 
-/// The fleet view as a table: NAME, CONTAINER, GITHUB, BUSY, LABELS. A side ghr could not
-/// ask says `unknown`, never "no container" or "not registered".
-pub fn fleet_table(members: &[Member], docker_known: bool) -> String {
+/// A runner's volume as the table shows it: `data` for `<runner>-data`, else its name (an
+/// older naming).
+fn volume_text(runner: &str, volume: &str) -> String {
+    volume
+        .strip_prefix(runner)
+        .and_then(|rest| rest.strip_prefix('-'))
+        .unwrap_or(volume)
+        .to_string()
+}
+
+/// The fleet view as a table: NAME, CONTAINER, GITHUB, BUSY, LABELS, VOLUMES; then the
+/// one-off containers an interrupted ghr left. A side ghr could not ask says `unknown`,
+/// never "no container" or "not registered".
+pub fn fleet_table(members: &[Member], oneoffs: &[String], docker_known: bool) -> String {
     let mut table = Table::new();
     table
         .load_preset(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(["NAME", "CONTAINER", "GITHUB", "BUSY", "LABELS"]);
+        .set_header(["NAME", "CONTAINER", "GITHUB", "BUSY", "LABELS", "VOLUMES"]);
     for m in members {
         let container = match (&m.container, docker_known) {
             (Some(c), _) => c.state.as_str().to_string(),
@@ -69,15 +80,30 @@ pub fn fleet_table(members: &[Member], docker_known: bool) -> String {
             ),
             None => ("-".into(), String::new()),
         };
+        let volumes: Vec<String> = m.volumes.iter().map(|v| volume_text(&m.name, v)).collect();
         table.add_row([
             m.name.clone(),
             container,
             registration_text(&m.registration),
             busy,
             labels,
+            volumes.join(","),
         ]);
     }
-    table.to_string()
+    let mut text = if members.is_empty() {
+        String::new()
+    } else {
+        table.to_string()
+    };
+    for name in oneoffs {
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        text.push_str(&format!(
+            "one-off container {name}: left by an interrupted ghr; the next command that changes the fleet removes it"
+        ));
+    }
+    text
 }
 
 #[derive(Serialize)]
@@ -100,6 +126,7 @@ struct JsonMember<'a> {
     container: Option<JsonContainer<'a>>,
     github: Option<JsonGithub<'a>>,
     registration: String,
+    volumes: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -107,11 +134,18 @@ struct JsonFleet<'a> {
     docker: &'static str,
     github: &'static str,
     runners: Vec<JsonMember<'a>>,
+    oneoffs: &'a [String],
 }
 
 /// `{docker: "known"|"unknown", github: "known"|"unknown", runners: [{name, container:
-/// {state, image}|null, github: {id, status, busy, labels}|null, registration}]}`.
-pub fn fleet_json(members: &[Member], docker_known: bool, github_known: bool) -> String {
+/// {state, image}|null, github: {id, status, busy, labels}|null, registration, volumes:
+/// [name]}], oneoffs: [name]}`.
+pub fn fleet_json(
+    members: &[Member],
+    oneoffs: &[String],
+    docker_known: bool,
+    github_known: bool,
+) -> String {
     let side = |known: bool| if known { "known" } else { "unknown" };
     let runners = members
         .iter()
@@ -128,12 +162,14 @@ pub fn fleet_json(members: &[Member], docker_known: bool, github_known: bool) ->
                 labels: &g.labels,
             }),
             registration: registration_text(&m.registration),
+            volumes: &m.volumes,
         })
         .collect();
     let fleet = JsonFleet {
         docker: side(docker_known),
         github: side(github_known),
         runners,
+        oneoffs,
     };
     serde_json::to_string_pretty(&fleet).expect("plain data serializes")
 }
@@ -339,6 +375,7 @@ mod tests {
                 container: Some(created),
                 github: None,
                 registration: Registration::NotRegistered,
+                volumes: vec!["p-runner-1-data".into()],
             },
             Member {
                 name: "p-runner-2".into(),
@@ -350,6 +387,7 @@ mod tests {
                     ..remote(7, "p-runner-2")
                 }),
                 registration: Registration::Listed("offline".into()),
+                volumes: vec![],
             },
         ]
     }
@@ -358,27 +396,34 @@ mod tests {
 
     #[test]
     fn json_has_the_documented_shape() {
-        let v: serde_json::Value =
-            serde_json::from_str(&fleet_json(&members(), true, true)).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&fleet_json(
+            &members(),
+            &["p-runner-3-register".into()],
+            true,
+            true,
+        ))
+        .unwrap();
         assert_eq!(
             v,
             serde_json::json!({"docker": "known", "github": "known", "runners": [
                 {"name": "p-runner-1", "container": {"state": "created", "image": "img:1"},
-                 "github": null, "registration": "not registered"},
+                 "github": null, "registration": "not registered", "volumes": ["p-runner-1-data"]},
                 {"name": "p-runner-2", "container": null,
                  "github": {"id": 7, "status": "offline", "busy": true, "labels": ["a", "b"]},
-                 "registration": "offline"}
-            ]})
+                 "registration": "offline", "volumes": []}
+            ], "oneoffs": ["p-runner-3-register"]})
         );
     }
 
     #[test]
     fn table_marks_each_missing_side_and_unknown_sides() {
-        let table = fleet_table(&members(), true);
-        assert!(table.contains("NAME") && table.contains("LABELS"));
+        let table = fleet_table(&members(), &[], true);
+        assert!(table.contains("NAME") && table.contains("LABELS") && table.contains("VOLUMES"));
         assert!(table.contains(NOT_REGISTERED) && table.contains(NO_CONTAINER));
-        assert!(table.contains("a,b"));
-        let table = fleet_table(&members(), false);
+        assert!(table.contains("a,b") && table.contains(" data "), "{table}");
+        let with_oneoff = fleet_table(&members(), &["p-runner-3-register".into()], true);
+        assert!(with_oneoff.ends_with("one-off container p-runner-3-register: left by an interrupted ghr; the next command that changes the fleet removes it"));
+        let table = fleet_table(&members(), &[], false);
         assert!(!table.contains(NO_CONTAINER) && table.contains(UNKNOWN));
     }
 

@@ -232,9 +232,9 @@ impl Docker {
         checked_slow(cmd, &format!("copying volume {from} into {to}"))
     }
 
-    /// Removes the one-off containers an interrupted command of this prefix left behind.
-    /// Returns their names.
-    pub fn remove_leftovers(&self, prefix: &str) -> Result<Vec<String>> {
+    /// The one-off containers of this prefix that exist (an interrupted command's, or the
+    /// running command's own).
+    pub fn oneoffs(&self, prefix: &str) -> Result<Vec<String>> {
         let out = checked_stdout(
             docker(&[
                 "ps",
@@ -248,12 +248,18 @@ impl Docker {
             ]),
             "docker ps",
         )?;
-        let names: Vec<String> = out
+        Ok(out
             .lines()
             .map(str::trim)
             .filter(|l| !l.is_empty())
             .map(String::from)
-            .collect();
+            .collect())
+    }
+
+    /// Removes the one-off containers an interrupted command of this prefix left behind.
+    /// Returns their names.
+    pub fn remove_leftovers(&self, prefix: &str) -> Result<Vec<String>> {
+        let names = self.oneoffs(prefix)?;
         if !names.is_empty() {
             let mut cmd = docker(&["rm", "-f"]);
             cmd.args(&names);
