@@ -1,7 +1,32 @@
 //! The command line: one variant per command, with the shell tool's aliases.
 
 use clap::{Args, Parser, Subcommand};
+use std::ffi::OsString;
 use std::path::PathBuf;
+
+/// The command line as clap should see it. clap's `help` subcommand takes command names
+/// only, so `ghr help --help` (or `-h`) was an error; it means the help of `help`, which
+/// `ghr help help` prints.
+pub fn normalize(args: Vec<OsString>) -> Vec<OsString> {
+    // Global flags that take a value may come before the command.
+    const WITH_VALUE: [&str; 3] = ["--env-file", "--org", "--repo"];
+    let mut i = 1;
+    while let Some(arg) = args.get(i).and_then(|a| a.to_str()) {
+        if WITH_VALUE.contains(&arg) {
+            i += 2;
+        } else if arg.starts_with('-') {
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    let mut args = args;
+    let is_help = args.get(i).is_some_and(|a| a == "help");
+    if is_help && args.get(i + 1).is_some_and(|a| a == "--help" || a == "-h") {
+        args[i + 1] = OsString::from("help");
+    }
+    args
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -190,4 +215,37 @@ pub struct ReleaseArgs {
 pub struct HoldKeeperArgs {
     #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
     pub args: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize;
+    use std::ffi::OsString;
+
+    #[test]
+    fn help_of_help_is_asked_for_as_clap_takes_it() {
+        let v = |args: &[&str]| args.iter().map(OsString::from).collect::<Vec<_>>();
+        for (given, meant) in [
+            (&["ghr", "help", "--help"][..], &["ghr", "help", "help"][..]),
+            (&["ghr", "help", "-h"], &["ghr", "help", "help"]),
+            (
+                &["ghr", "--org", "help", "help", "-h"],
+                &["ghr", "--org", "help", "help", "help"],
+            ),
+            (
+                &["ghr", "--no-wait", "help", "--help"],
+                &["ghr", "--no-wait", "help", "help"],
+            ),
+            // Everything else is clap's as it is.
+            (&["ghr", "help", "rm"], &["ghr", "help", "rm"]),
+            (&["ghr", "rm", "--help"], &["ghr", "rm", "--help"]),
+            (
+                &["ghr", "--env-file", "help", "rm", "-h"],
+                &["ghr", "--env-file", "help", "rm", "-h"],
+            ),
+            (&["ghr"], &["ghr"]),
+        ] {
+            assert_eq!(normalize(v(given)), v(meant), "{given:?}");
+        }
+    }
 }

@@ -36,13 +36,26 @@ impl Sources {
         env_file: Option<PathBuf>,
     ) -> Result<Self, ConfigError> {
         let process: HashMap<String, String> = std::env::vars().collect();
-        let env_path = env_file
-            .or_else(|| {
-                process
-                    .get("ENV_FILE")
-                    .filter(|v| !v.is_empty())
-                    .map(PathBuf::from)
-            })
+        // A file named on purpose must exist (a typo would otherwise mean an empty `.env`:
+        // a first run's prompts, or settings silently missing); only `.env` may be absent.
+        let named = match env_file {
+            Some(path) => Some(("--env-file ", path)),
+            None => process
+                .get("ENV_FILE")
+                .filter(|v| !v.is_empty())
+                .map(|v| ("ENV_FILE=", PathBuf::from(v))),
+        };
+        if let Some((key, path)) = &named {
+            if !path.exists() {
+                return Err(ConfigError::new(format!(
+                    "{key}{}: the file does not exist; fix the path, or create it (e.g. cp .env.example {})",
+                    path.display(),
+                    path.display()
+                )));
+            }
+        }
+        let env_path = named
+            .map(|(_, path)| path)
             .unwrap_or_else(|| PathBuf::from(DEFAULT_ENV_FILE));
         let file = env_file::read(&env_path)?;
         Ok(Self {

@@ -540,7 +540,7 @@ fn remove_volumes(ctx: &Context, plan: &Plan, out: &mut Outcome) {
         return;
     }
     match ctx.docker.remove_volumes(&volumes) {
-        Ok(()) => ui::info(&format!("removed {} volumes", volumes.len())),
+        Ok(()) => ui::info(&format!("removed {}", ui::count(volumes.len(), "volume"))),
         Err(e) => {
             ui::error(&format!("removing volumes: {e}"));
             for step in plan.of(Phase::RemoveVolumes) {

@@ -6,6 +6,14 @@
 
 use std::sync::OnceLock;
 
+/// `1 volume`, `2 volumes`: a count with its noun (regular plurals only).
+pub fn count(n: usize, noun: &str) -> String {
+    match n {
+        1 => format!("1 {noun}"),
+        n => format!("{n} {noun}s"),
+    }
+}
+
 /// Shows what the effects report.
 pub trait Sink: Send + Sync {
     /// Progress or a diagnostic.
@@ -100,5 +108,15 @@ impl Progress {
         if let Some(steps) = &self.steps {
             steps.inc();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counts_agree_with_their_noun() {
+        assert_eq!(super::count(0, "volume"), "0 volumes");
+        assert_eq!(super::count(1, "volume"), "1 volume");
+        assert_eq!(super::count(2, "runner"), "2 runners");
     }
 }

@@ -98,9 +98,13 @@ fn remove(settings: &Settings, names: &[String], yes: bool, also: &str) -> Resul
         Action::RemoveVolumes { volumes } => volumes.len(),
         _ => 0,
     });
+    let count = crate::world::notify::count;
     let question = format!(
-        "Unregister {unregister} runners from {}, remove {containers} containers and {volumes} volumes of prefix {}{also}?",
+        "Unregister {} from {}, remove {} and {} of prefix {}{also}?",
+        count(unregister, "runner"),
         settings.scope_label(),
+        count(containers, "container"),
+        count(volumes, "volume"),
         settings.prefix
     );
     if !yes && !ui::confirm(&question)? {
