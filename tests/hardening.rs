@@ -560,3 +560,82 @@ fn an_unresponsive_github_ends_within_30_s_in_one_line() {
         out.stderr
     );
 }
+
+/// Issue 16.4: a Docker failure keeps the lines that say why (not Docker's closing advice)
+/// and exits 5, also when it failed one runner's step rather than the whole command.
+#[test]
+fn docker_failures_keep_their_reason_and_exit_5() {
+    if !docker_ready("docker_failures_keep_their_reason_and_exit_5") {
+        return;
+    }
+    let lab = lab();
+    // An image no registry has (nothing can be pulled here): twice, as a newcomer would.
+    let fleet = lab
+        .fleet("noimage")
+        .env("RUNNER_IMAGE=ghr-test-does-not-exist.invalid/none:1")
+        .build();
+    for _ in 0..2 {
+        let out = fleet.ghr(&["init", "-n", "1"]).code(5);
+        let lines: Vec<&str> = out.stderr.lines().collect();
+        assert_eq!(lines.len(), 2, "{}", out.stderr);
+        assert_eq!(
+            lines[0],
+            "pulling image ghr-test-does-not-exist.invalid/none:1"
+        );
+        assert!(
+            lines[1].starts_with("error: cannot pull image ghr-test-does-not-exist.invalid/none:1: Error response from daemon: "),
+            "{}",
+            out.stderr
+        );
+        assert!(!out.stderr.contains("--help"), "{}", out.stderr);
+        assert!(!fleet.path(&format!("docker-compose.{ORG}.yml")).exists());
+        assert!(
+            fleet.volumes().is_empty(),
+            "a volume before the image is there"
+        );
+        assert!(fleet.containers().is_empty());
+    }
+    // An image that is here but cannot run a one-off (no shell in it), on a volume a failed
+    // run left: the runner's line says why, and the command exits 5.
+    let scratch = TempDir::new("noshell");
+    std::fs::write(scratch.path().join("x"), "x").unwrap();
+    std::fs::write(
+        scratch.path().join("Dockerfile"),
+        "FROM scratch\nCOPY x /home/runner/x\nCMD [\"/x\"]\n",
+    )
+    .unwrap();
+    let tag = format!("ghr-test-noshell-{}:1", std::process::id());
+    let built = Command::new("docker")
+        .args(["build", "-q", "-t", &tag])
+        .arg(scratch.path())
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let fleet = lab
+        .fleet("noshell")
+        .env(&format!("RUNNER_IMAGE={tag}"))
+        .build();
+    docker(&["volume", "create", &format!("{}-data", fleet.name("1"))]);
+    let out = fleet.ghr(&["init", "-n", "1"]);
+    docker(&["rmi", "-f", &tag]);
+    assert_eq!(out.code, Some(5), "{}", out.stderr);
+    let line = out
+        .stderr
+        .lines()
+        .find(|l| {
+            l.starts_with(&format!(
+                "error: {}: copying the runner install",
+                fleet.name("1")
+            ))
+        })
+        .unwrap_or_else(|| panic!("no line for the runner:\n{}", out.stderr));
+    assert!(
+        line.contains("/bin/sh") && line.contains("no such file or directory"),
+        "{line}"
+    );
+    assert!(!line.contains("--help"), "{line}");
+}

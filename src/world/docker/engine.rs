@@ -2,7 +2,9 @@
 
 use super::flavor::ComposeFlavor;
 use super::labels::{COMPOSE_PROJECT_LABEL, ONEOFF_LABEL};
-use super::process::{checked, checked_stdout, docker, docker_failure, run, run_for, BUILD, QUICK};
+use super::process::{
+    checked, checked_stdout, docker, docker_failure, run, run_for, BUILD, QUICK, SLOW,
+};
 use crate::model::fleet::{ContainerState, LocalRunner};
 use crate::world::error::{Error, Result};
 use serde::Deserialize;
@@ -84,6 +86,19 @@ impl Docker {
             "docker image inspect {reference} failed: {}",
             docker_failure(&stderr)
         )))
+    }
+
+    /// `docker pull reference`; a failure carries the lines that say why.
+    pub fn pull(&self, reference: &str) -> Result<()> {
+        let what = format!("pulling image {reference}");
+        let out = run_for(&mut docker(&["pull", reference]), None, SLOW, &what)?;
+        if !out.status.success() {
+            return Err(Error::Docker(format!(
+                "cannot pull image {reference}: {}",
+                docker_failure(&String::from_utf8_lossy(&out.stderr))
+            )));
+        }
+        Ok(())
     }
 
     /// `docker build -t tag -f dockerfile context`, its progress on our stderr.

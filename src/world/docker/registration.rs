@@ -164,8 +164,8 @@ impl Docker {
         if !out.status.success() {
             let stdout = String::from_utf8_lossy(&out.stdout);
             let stderr = String::from_utf8_lossy(&out.stderr);
-            // Docker's own failure (the one-off never ran config.sh): exit 125 and its reason.
-            if out.status.code() == Some(125) {
+            // Docker's own failure (the one-off never ran config.sh): the daemon says why.
+            if out.status.code() == Some(125) || stderr.contains("Error response from daemon") {
                 return Err(Error::Docker(format!(
                     "docker run of the registration failed: {}",
                     docker_failure(&stderr)
