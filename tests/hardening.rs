@@ -639,3 +639,67 @@ fn docker_failures_keep_their_reason_and_exit_5() {
     );
     assert!(!line.contains("--help"), "{line}");
 }
+
+/// Issue 16.6: when GitHub cannot help (a revoked PAT, an unreachable GitHub), `rm` and
+/// `purge` remove nothing and say that `--local` exists; with `--local` they remove the
+/// containers and volumes and say which registrations stay on GitHub and what GitHub does
+/// with them.
+#[test]
+fn rm_and_purge_clean_up_locally_when_github_cannot_help() {
+    if !docker_ready("rm_and_purge_clean_up_locally_when_github_cannot_help") {
+        return;
+    }
+    let lab = lab();
+    let gh = &lab.gh;
+    let fleet = lab.fleet("leaving").build();
+    let names = [fleet.name("1"), fleet.name("2")];
+    fleet.ghr(&["init", "-n", "2"]).ok();
+    fleet.set_env("GH_PAT=fakepat_revokedRevokedRevoked000");
+    let out = fleet.ghr(&["rm", "-y"]).code(4);
+    out.error_line("GitHub rejected the PAT (GH_PAT): bad credentials (HTTP 401); check that GH_PAT holds a valid, unexpired token; `ghr rm --local` removes the containers and volumes without GitHub (their registrations stay on GitHub)");
+    assert_eq!(fleet.containers().len(), 2, "nothing is removed");
+    let out = fleet.ghr(&["rm", "-y", "--local"]).ok();
+    assert!(fleet.containers().is_empty() && fleet.volumes().is_empty());
+    assert!(out.stderr.contains("removed 2 volumes"), "{}", out.stderr);
+    let warned: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("warning: "))
+        .collect();
+    assert_eq!(warned.len(), 1, "{}", out.stderr);
+    assert!(
+        warned[0].starts_with(&format!(
+            "warning: these registrations stay on GitHub (acme): {}, {}; GitHub deletes self-hosted runners that were offline for 14 days",
+            names[0], names[1]
+        )),
+        "{}",
+        warned[0]
+    );
+    assert_eq!(registrations(gh, &fleet).len(), 2, "GitHub was not asked");
+
+    // purge, with GitHub unreachable.
+    let fleet = lab.fleet("purging").build();
+    fleet.ghr(&["init", "-n", "1"]).ok();
+    fleet.set_env("GITHUB_API_URL=http://127.0.0.1:1");
+    let out = fleet.ghr(&["purge", "-y"]).code(4);
+    let last = out.stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("error: cannot reach the GitHub API at http://127.0.0.1:1")
+            && last.ends_with("`ghr purge --local` removes them without GitHub (their registrations stay on GitHub)"),
+        "{}",
+        out.stderr
+    );
+    assert!(fleet.path(&format!("docker-compose.{ORG}.yml")).exists());
+    assert_eq!(fleet.containers().len(), 1);
+    let out = fleet.ghr(&["purge", "-y", "--local"]).ok();
+    assert!(out.stderr.contains("removed 1 volume\n"), "{}", out.stderr);
+    assert!(fleet.containers().is_empty() && fleet.volumes().is_empty());
+    assert!(!fleet.path(&format!("docker-compose.{ORG}.yml")).exists());
+    assert!(!fleet.path(&format!(".reg_token.cache.{ORG}")).exists());
+    assert!(out.stderr.contains(&fleet.name("1")), "{}", out.stderr);
+    // No PAT at all: the settings error names --local too.
+    fleet.set_env("GH_PAT=");
+    fleet.ghr(&["rm", "-y"]).code(3).error_line(
+        "GH_PAT is not set; add GH_PAT=... to .env or export GH_PAT; or `ghr rm --local` removes",
+    );
+}

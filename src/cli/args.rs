@@ -159,6 +159,9 @@ pub struct RmArgs {
     /// Do not ask for confirmation
     #[arg(short = 'y', long = "yes")]
     pub yes: bool,
+    /// Remove containers and volumes without GitHub (PAT revoked, GitHub unreachable); their registrations stay on GitHub
+    #[arg(long)]
+    pub local: bool,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -169,6 +172,9 @@ pub struct PurgeArgs {
     /// Also delete the .env file
     #[arg(long)]
     pub env: bool,
+    /// Remove containers and volumes without GitHub (PAT revoked, GitHub unreachable); their registrations stay on GitHub
+    #[arg(long)]
+    pub local: bool,
 }
 
 #[derive(Debug, Args, Clone)]

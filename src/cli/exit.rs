@@ -28,8 +28,8 @@ impl Exit {
     pub fn of(error: &Error) -> Exit {
         match error {
             Error::Config(_) => Exit::Config,
-            Error::GitHub(e) if e.is_settings_error() => Exit::Config,
-            Error::GitHub(_) => Exit::GitHub,
+            Error::GitHub(e) | Error::GitHubHint(e, _) if e.is_settings_error() => Exit::Config,
+            Error::GitHub(_) | Error::GitHubHint(..) => Exit::GitHub,
             Error::Docker(_) => Exit::Docker,
             Error::Busy(_) => Exit::Busy,
             Error::Cancelled(_) | Error::Interrupted(_) => Exit::Cancelled,
@@ -49,6 +49,10 @@ mod tests {
             (Error::Config("x".into()), Exit::Config),
             (Error::GitHub(GitHubError::BadCredentials), Exit::GitHub),
             (Error::GitHub(GitHubError::InvalidPat), Exit::Config),
+            (
+                Error::GitHub(GitHubError::BadCredentials).hint("x"),
+                Exit::GitHub,
+            ),
             (Error::Docker("x".into()), Exit::Docker),
             (Error::Busy("x".into()), Exit::Busy),
             (Error::Cancelled("x".into()), Exit::Cancelled),

@@ -10,6 +10,8 @@ pub enum Error {
     Config(String),
     /// GitHub refused or failed.
     GitHub(GitHubError),
+    /// GitHub refused or failed, and what the user can do instead (said after it).
+    GitHubHint(GitHubError, String),
     /// Docker, compose or an image build failed, or the engine cannot be reached.
     Docker(String),
     /// Another ghr command is changing this fleet and `--no-wait` was given.
@@ -40,6 +42,7 @@ impl Error {
         match self {
             Error::Config(m) => Error::Config(format!("{context}: {m}")),
             Error::GitHub(e) => Error::Partial(format!("{context}: {e}")),
+            Error::GitHubHint(e, hint) => Error::Partial(format!("{context}: {e}; {hint}")),
             Error::Docker(m) => Error::Docker(format!("{context}: {m}")),
             Error::Busy(m) => Error::Busy(format!("{context}: {m}")),
             Error::Cancelled(m) => Error::Cancelled(format!("{context}: {m}")),
@@ -55,6 +58,7 @@ impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Error::GitHub(e) => write!(f, "{e}"),
+            Error::GitHubHint(e, hint) => write!(f, "{e}; {hint}"),
             Error::Config(m)
             | Error::Docker(m)
             | Error::Busy(m)
@@ -63,6 +67,19 @@ impl std::fmt::Display for Error {
             | Error::Failed(m)
             | Error::Io(m)
             | Error::Interrupted(m) => f.write_str(m),
+        }
+    }
+}
+
+impl Error {
+    /// The same failure with `hint` (what to do instead) said after it; the exit code stays.
+    pub fn hint(self, hint: impl Into<String>) -> Error {
+        let hint = hint.into();
+        match self {
+            Error::GitHub(e) => Error::GitHubHint(e, hint),
+            Error::GitHubHint(e, first) => Error::GitHubHint(e, format!("{first}; {hint}")),
+            Error::Config(m) => Error::Config(format!("{m}; {hint}")),
+            other => other,
         }
     }
 }

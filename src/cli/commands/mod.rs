@@ -70,11 +70,22 @@ pub fn run(cli: Cli) -> Result<()> {
             stop::run(&s, &args.names, "restart")
         }
         Command::Rm(args) => {
-            let (s, _change) = changing(Need::OrgAndPat, "rm", true)?;
+            let need = if args.local {
+                Need::Org
+            } else {
+                Need::OrgAndPat
+            };
+            let (s, _change) = changing(need, "rm", true).map_err(|e| rm::without_pat(e, "rm"))?;
             rm::run(&s, args)
         }
         Command::Purge(args) => {
-            let (s, _change) = changing(Need::OrgAndPat, "purge", true)?;
+            let need = if args.local {
+                Need::Org
+            } else {
+                Need::OrgAndPat
+            };
+            let (s, _change) =
+                changing(need, "purge", true).map_err(|e| rm::without_pat(e, "purge"))?;
             rm::purge(&s, args)
         }
         Command::Logs(args) => logs::run(&load(g, Need::Org)?, args),
