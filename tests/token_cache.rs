@@ -170,6 +170,33 @@ fn a_cached_token_serves_only_its_server() {
     assert_ne!(ghes.token.expose(), "OLDGHR");
 }
 
+/// Waiting for another process's fetch has a limit: a holder that never lets go ends the
+/// wait with an error naming the lock, instead of a hang.
+#[test]
+fn a_lock_held_forever_ends_the_wait() {
+    let path = cache_path(&temp_dir("held"));
+    let cache = TokenCache::new(&path, DEFAULT_TTL_SECS).with_lock_wait(Duration::from_secs(1));
+    let holder = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(cache.lock_path())
+        .unwrap();
+    holder.lock().unwrap();
+    let started = std::time::Instant::now();
+    let err = cache
+        .get_or_fetch(|| -> ghr::world::error::Result<_> { panic!("must not fetch") })
+        .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert!(
+        err.to_string().contains(&format!(
+            "another ghr has held {} for 1 s",
+            cache.lock_path().display()
+        )),
+        "{err}"
+    );
+}
+
 #[test]
 fn fetch_errors_come_back_typed_and_are_not_cached() {
     let gh = fake();

@@ -37,6 +37,8 @@ use crate::world::github::{now_epoch, Scope, Secret, Token};
 pub const DEFAULT_TTL_SECS: u64 = 300;
 /// Never hand out a token that expires within this many seconds.
 pub const EXPIRY_MARGIN_SECS: i64 = 60;
+/// The longest wait for another process's token fetch (its request gives up after 25 s).
+pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 /// GitHub's registration tokens live one hour; assumed when the file does not say.
 pub const TOKEN_LIFETIME_SECS: i64 = 3600;
 /// The server a cache file without a fourth line was written for.
@@ -142,6 +144,8 @@ pub struct TokenCache {
     ttl_secs: u64,
     /// The registration URL tokens are for (see the module docs); `None`: any token.
     target: Option<String>,
+    /// How long to wait for another process holding the lock.
+    lock_wait: std::time::Duration,
 }
 
 impl TokenCache {
@@ -150,7 +154,14 @@ impl TokenCache {
             path: path.into(),
             ttl_secs,
             target: None,
+            lock_wait: LOCK_WAIT,
         }
+    }
+
+    /// Waits at most `wait` for another process's fetch (default [`LOCK_WAIT`]).
+    pub fn with_lock_wait(mut self, wait: std::time::Duration) -> Self {
+        self.lock_wait = wait;
+        self
     }
 
     /// The cache of tokens for `target`, the URL runners register to
@@ -227,7 +238,9 @@ impl TokenCache {
         }
     }
 
-    /// Exclusive lock on the sidecar; released when the returned file is dropped.
+    /// Exclusive lock on the sidecar; released when the returned file is dropped. Its holder
+    /// fetches one token (a GitHub request has its own limit), so waiting for it is bounded
+    /// too: said after a moment, given up after [`LOCK_WAIT`].
     fn lock(&self) -> Result<File> {
         let path = self.lock_path();
         let file = OpenOptions::new()
@@ -243,9 +256,34 @@ impl TokenCache {
                     e,
                 )
             })?;
-        file.lock()
-            .map_err(|e| Error::io(format!("cannot lock {}", path.display()), e))?;
-        Ok(file)
+        let started = std::time::Instant::now();
+        let mut said = false;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(file),
+                Err(std::fs::TryLockError::WouldBlock) => {}
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(Error::io(format!("cannot lock {}", path.display()), e))
+                }
+            }
+            let waited = started.elapsed();
+            if waited >= self.lock_wait {
+                return Err(Error::Failed(format!(
+                    "another ghr has held {} for {} s without finishing its registration token; run the command again, or look for a hung ghr",
+                    path.display(),
+                    self.lock_wait.as_secs()
+                )));
+            }
+            if !said && waited >= std::time::Duration::from_secs(2) {
+                said = true;
+                crate::world::notify::info(&format!(
+                    "waiting for another ghr that is fetching a registration token ({}; at most {} s)",
+                    path.display(),
+                    self.lock_wait.as_secs()
+                ));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
     }
 
     /// 0600 from creation, replaced atomically: the token is never world-readable.
