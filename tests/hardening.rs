@@ -703,3 +703,60 @@ fn rm_and_purge_clean_up_locally_when_github_cannot_help() {
         "GH_PAT is not set; add GH_PAT=... to .env or export GH_PAT; or `ghr rm --local` removes",
     );
 }
+
+/// The processes whose command line names the fleet (its compose project, its docker
+/// filters), as `pid command`.
+fn fleet_processes(fleet: &Fleet) -> Vec<String> {
+    let out = Command::new("pgrep")
+        .args(["-a", "-f", fleet.prefix.trim_end_matches('-')])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.contains("pgrep"))
+        .map(String::from)
+        .collect()
+}
+
+/// Issue 15.1/15.2: `kill -9` of ghr while compose creates takes ghr's docker and compose
+/// processes along (none goes on creating while the next command runs), and the next
+/// `init` finishes from whatever was left.
+#[test]
+fn kill_9_while_compose_creates_leaves_nothing_running_and_init_finishes() {
+    if !docker_ready("kill_9_while_compose_creates_leaves_nothing_running_and_init_finishes") {
+        return;
+    }
+    let lab = lab();
+    let trials = 3;
+    for trial in 0..trials {
+        let fleet = lab.fleet(&format!("kill9c{trial}")).build();
+        let mut init = Background::start(&fleet, &["init", "-n", "6"]);
+        assert!(
+            poll(Duration::from_secs(60), || fleet_processes(&fleet)
+                .iter()
+                .any(|p| p.contains("up --no-start"))),
+            "compose never started:\n{}",
+            init.stderr()
+        );
+        // Later trials a little later: volumes, then containers being made.
+        std::thread::sleep(Duration::from_millis(150 * trial as u64));
+        init.child.kill().unwrap();
+        init.child.wait().unwrap();
+        assert!(
+            poll(Duration::from_millis(500), || fleet_processes(&fleet)
+                .is_empty()),
+            "still running after ghr was killed: {:?}",
+            fleet_processes(&fleet)
+        );
+        let out = fleet.ghr(&["init", "-n", "6"]);
+        assert_eq!(
+            out.code,
+            Some(0),
+            "init after kill -9 (trial {trial}):\n{}",
+            out.stderr
+        );
+        let names: Vec<String> = (1..=6).map(|n| fleet.name(&n.to_string())).collect();
+        assert_eq!(fleet.containers(), running(&names), "trial {trial}");
+    }
+    eprintln!("kill -9 while compose creates, {trials} trials: {trials} reruns finish");
+}

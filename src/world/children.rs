@@ -2,7 +2,9 @@
 //! of its own (an interrupt kills the whole group, a `docker compose` plugin included), never
 //! started once the command is interrupted (see `cancel`), and never waited for without a
 //! limit: past it the group is killed and the caller learns that it timed out. A wait that
-//! goes on for a while says what it waits for, once.
+//! goes on for a while says what it waits for, once. A ghr killed outright (`kill -9`) takes
+//! its children along (`PR_SET_PDEATHSIG`): no compose of a dead ghr goes on creating while
+//! the next command runs.
 
 use crate::world::cancel;
 use std::io::{Read, Write};
@@ -50,6 +52,19 @@ pub fn run(
     limit: Duration,
     what: &str,
 ) -> Result<Output, Failure> {
+    // SAFETY: prctl and getppid are async-signal-safe, and the closure touches nothing else.
+    // The signal comes when the thread that started the child ends; that thread waits for
+    // the child here, so it ends first only when ghr itself dies.
+    let ghr = std::process::id();
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
+            if libc::getppid() as u32 != ghr {
+                return Err(std::io::Error::other("ghr died while starting it"));
+            }
+            Ok(())
+        });
+    }
     cmd.process_group(0).stdin(if input.is_some() {
         Stdio::piped()
     } else {

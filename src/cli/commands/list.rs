@@ -50,6 +50,7 @@ pub fn run(settings: &Settings, args: ListArgs) -> Result<()> {
     }
     // A side that could not be asked shows `unknown` in the table, and its error is the
     // command's (its exit code, said once); when both failed, Docker's comes first.
+    let local = local.map_err(|e| e.context("cannot read containers"));
     match (local, github) {
         (Err(docker), Err(github)) => {
             ui::warn(&format!(

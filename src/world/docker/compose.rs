@@ -4,6 +4,7 @@
 use super::engine::Docker;
 use super::flavor::ComposeFlavor;
 use super::process::{run_for, QUICK, SLOW};
+use crate::world::children::{self, Failure, Streams};
 use crate::world::error::{Error, Result};
 use std::path::Path;
 use std::process::Command;
@@ -16,10 +17,11 @@ impl Docker {
         }
         let answers = |cmd: &mut Command| {
             let what = "asking which Docker Compose this host has";
-            match run_for(cmd, None, QUICK, what) {
+            match children::run(cmd, None, Streams::Capture, QUICK, what) {
                 Ok(out) => Ok(out.status.success()),
-                Err(Error::Docker(m)) if m.starts_with("cannot run") => Ok(false),
-                Err(e) => Err(e),
+                // Not installed: the other flavor may be.
+                Err(Failure::Spawn(_)) => Ok(false),
+                Err(f) => Err(super::process::failure(cmd, f, what)),
             }
         };
         let flavor = if answers(Command::new("docker").args(["compose", "version"]))? {
