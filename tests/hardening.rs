@@ -740,6 +740,7 @@ fn kill_9_while_compose_creates_leaves_nothing_running_and_init_finishes() {
         );
         // Later trials a little later: volumes, then containers being made.
         std::thread::sleep(Duration::from_millis(150 * trial as u64));
+        let pid = init.child.id();
         init.child.kill().unwrap();
         init.child.wait().unwrap();
         assert!(
@@ -757,6 +758,14 @@ fn kill_9_while_compose_creates_leaves_nothing_running_and_init_finishes() {
         );
         let names: Vec<String> = (1..=6).map(|n| fleet.name(&n.to_string())).collect();
         assert_eq!(fleet.containers(), running(&names), "trial {trial}");
+        // The killed ghr's private env directory is gone too (the next one swept it).
+        let left: Vec<String> = std::fs::read_dir(std::env::temp_dir())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(&format!("ghr-{pid}-")))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
     }
     eprintln!("kill -9 while compose creates, {trials} trials: {trials} reruns finish");
 }
