@@ -4,12 +4,11 @@
 //! have written, Docker's reasons are kept, and leftovers are shown and can be removed when
 //! GitHub cannot help.
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::Command;
 use std::time::{Duration, Instant};
+use testkit::background::{poll, Background};
 use testkit::lab::{docker, docker_ready, running, Fleet, Lab, TempDir, ORG, PAT};
 use testkit::FakeGitHub;
 
@@ -143,83 +142,6 @@ fn registrations(gh: &FakeGitHub, fleet: &Fleet) -> Vec<(String, u64, Vec<String
         .collect();
     v.sort();
     v
-}
-
-/// A ghr started in the background; its stderr collected as it comes.
-struct Background {
-    child: std::process::Child,
-    stderr: Arc<Mutex<String>>,
-    reader: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Background {
-    fn start(fleet: &Fleet, args: &[&str]) -> Background {
-        let mut child = fleet
-            .ghr
-            .command(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("ghr starts");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let pipe = child.stderr.take().unwrap();
-        let sink = stderr.clone();
-        let reader = std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines() {
-                let Ok(line) = line else { break };
-                let mut s = sink.lock().unwrap();
-                s.push_str(&line);
-                s.push('\n');
-            }
-        });
-        Background {
-            child,
-            stderr,
-            reader: Some(reader),
-        }
-    }
-
-    fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-
-    /// Sends `signal` (e.g. "-INT") to ghr alone and waits for it to exit: its exit code
-    /// (130 for a killed ghr too: a signal before ghr took the signals over ends it at once,
-    /// before it started anything, as the shell would say), and its stderr.
-    fn signal(mut self, signal: &str) -> (Option<i32>, String) {
-        let sent = Command::new("kill")
-            .args([signal, &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(sent.success());
-        let status = self.child.wait().unwrap();
-        if let Some(r) = self.reader.take() {
-            let _ = r.join();
-        }
-        let code = status
-            .code()
-            .or_else(|| std::os::unix::process::ExitStatusExt::signal(&status).map(|s| 128 + s));
-        (code, self.stderr())
-    }
-}
-
-impl Drop for Background {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Polls `cond` every 20 ms; false on timeout.
-fn poll(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
 }
 
 /// Issue 15.2: SIGINT at several moments of a real `init`. After ghr exited (130), no
