@@ -224,7 +224,8 @@ fn sigint_at_any_moment_stops_everything_ghr_started() {
 }
 
 /// `docker run --rm --user 0 -v VOLUME:/v <test image> sh -c SCRIPT`: shapes a volume as an
-/// interrupted run leaves it.
+/// interrupted run leaves it. Root on purpose: this stands in for Docker's own seeding of a
+/// volume (root-owned), not for a runner; no runner runs here.
 fn shape_volume(volume: &str, script: &str) {
     let out = Command::new("docker")
         .args([
@@ -290,6 +291,7 @@ fn init_repairs_what_an_interrupted_run_left_in_a_volume() {
         registrations(gh, &fleet)
     );
     for n in 0..3 {
+        // Root on purpose: it only reads the volume's top directory, as an admin would.
         let top = docker(&[
             "run",
             "--rm",
@@ -518,7 +520,8 @@ fn docker_failures_keep_their_reason_and_exit_5() {
         assert!(fleet.containers().is_empty());
     }
     // An image that is here but cannot run a one-off (no shell in it), on a volume a failed
-    // run left: the runner's line says why, and the command exits 5.
+    // run left: the runner's line says why, and the command exits 5. Its missing USER is root
+    // on purpose: nothing in it can run, which is the point.
     let scratch = TempDir::new("noshell");
     std::fs::write(scratch.path().join("x"), "x").unwrap();
     std::fs::write(
