@@ -6,11 +6,11 @@
 //! Without Docker these tests fail, unless GHR_SKIP_DOCKER_TESTS=1 (then they say "skipped").
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use testkit::background::{poll, Background};
 use testkit::lab::{docker, docker_ready, running, test_image, Fleet, Lab, Out};
 use testkit::{FakeGitHub, RunnerInfo, Scope};
 
@@ -740,102 +740,6 @@ fn the_runner_install_follows_the_image() {
     std::fs::write(fleet.path("runner-version"), "2.334.0\n").unwrap();
     fleet.ghr(&["image"]).ok();
     follows("2.334.0", fleet.custom_image(), "custom image rebuilt");
-}
-
-/// A ghr run in the background; its stderr is collected line by line as it comes, so a test
-/// can act at a point of its progress.
-struct Background {
-    what: String,
-    child: Child,
-    stderr: Arc<Mutex<String>>,
-    reader: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Background {
-    fn start(fleet: &Fleet, args: &[&str]) -> Background {
-        let mut child = fleet
-            .ghr
-            .command(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("ghr starts");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let pipe = child.stderr.take().unwrap();
-        let sink = stderr.clone();
-        let reader = std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines() {
-                let Ok(line) = line else { break };
-                let mut s = sink.lock().unwrap();
-                s.push_str(&line);
-                s.push('\n');
-            }
-        });
-        Background {
-            what: format!("ghr {}", args.join(" ")),
-            child,
-            stderr,
-            reader: Some(reader),
-        }
-    }
-
-    fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-
-    /// Waits until its stderr holds `text`; false on timeout.
-    fn wait_stderr(&self, text: &str, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if self.stderr().contains(text) {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        false
-    }
-
-    /// SIGKILL to ghr alone (not its children: what `kill -9 <pid>` does); its stderr.
-    fn kill(mut self) -> String {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if let Some(r) = self.reader.take() {
-            let _ = r.join();
-        }
-        self.stderr()
-    }
-
-    fn finish(mut self) -> Out {
-        let status = self.child.wait().expect("ghr ends");
-        if let Some(r) = self.reader.take() {
-            let _ = r.join();
-        }
-        Out {
-            what: self.what.clone(),
-            code: status.code(),
-            stdout: String::new(),
-            stderr: self.stderr(),
-        }
-    }
-}
-
-impl Drop for Background {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Polls `cond` every 20 ms (Docker and GitHub state change fast here); false on timeout.
-fn poll(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
 }
 
 /// Containers whose name has the fleet's prefix, with their `ghr.prefix` label.

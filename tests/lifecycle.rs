@@ -177,10 +177,9 @@ fn fleet_lifecycle_end_to_end() {
         out.stdout
     );
     assert!(!out.stdout.contains("no container"), "{}", out.stdout);
-    assert!(
-        out.stderr.starts_with("warning: cannot read containers"),
-        "{}",
-        out.stderr
+    // Said once, as the command's error.
+    out.clone().error_line(
+        "cannot read containers: docker ps failed: Cannot connect to the Docker daemon",
     );
     let out = fleet
         .ghr_with(
@@ -315,11 +314,23 @@ fn github_5xx_burst_during_init_converges() {
     let gh = &lab.gh;
     let fleet = lab.fleet("burst").build();
     let names = vec![fleet.name("1"), fleet.name("2")];
-    // More failures in a row than the client retries (3): init cannot get a registration
-    // token, says GitHub failed, and creates nothing.
-    gh.inject_errors(6, 502);
+    // GitHub failing for longer than the client rides out (25 s): init says GitHub failed,
+    // once, and creates nothing.
+    gh.inject_errors(1_000_000, 502);
     let refused = fleet.ghr(&["init", "-n", "2"]).code(4);
+    gh.inject_errors(0, 502);
     assert!(refused.stderr.contains("502"), "{}", refused.stderr);
+    let lines: Vec<&str> = refused.stderr.lines().collect();
+    assert_eq!(
+        lines.len(),
+        2,
+        "the retry line once, then the error: {lines:?}"
+    );
+    assert!(lines[0].contains("trying again"), "{lines:?}");
+    assert!(
+        lines[1].starts_with("error: ") && lines[1].contains(" attempts in "),
+        "{lines:?}"
+    );
     assert!(
         fleet.containers().is_empty(),
         "nothing is created before GitHub answers"

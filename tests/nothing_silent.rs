@@ -5,6 +5,8 @@
 //! before its runner ever started, and runner groups are touched only when asked for.
 //!
 //! The Docker tests fail without Docker, unless GHR_SKIP_DOCKER_TESTS=1 (then they say so).
+//! The `FROM scratch` Dockerfiles here are never built or run (only their choice is checked):
+//! their missing USER is root on purpose, nothing runs as it.
 
 use std::time::Duration;
 use testkit::lab::{docker_ready, Ghr, Lab};

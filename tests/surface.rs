@@ -15,7 +15,7 @@ const BASE: &str = "ORG=acme\nGH_PAT=fake-pat-must-never-leak-0006\nMAP_USB_DEVI
                     GITHUB_API_URL=http://127.0.0.1:9\n";
 
 /// Bad input of every kind the settings check: (extra .env lines, arguments).
-const ERRORS: [(&str, &[&str]); 10] = [
+const ERRORS: [(&str, &[&str]); 12] = [
     ("PRIVILEGED=maybe", &["compose", "-n", "1"]),
     ("RUNNER_COUNT=two", &["compose"]),
     ("BOARD_RUNNERS=pi", &["compose", "-n", "1"]),
@@ -29,6 +29,8 @@ const ERRORS: [(&str, &[&str]); 10] = [
     ("", &["logs"]),
     ("", &["hold", "nothing-here", "--no-wait"]),
     ("", &["locks", "--since", "yesterday", "--history"]),
+    ("", &["--env-file", "missing.env", "list"]),
+    ("RUNNER_REGISTER_TIMEOUT=0", &["init", "-n", "1"]),
 ];
 
 fn record(out: &testkit::lab::Out) -> String {
@@ -72,6 +74,7 @@ fn help_is_unchanged() {
     for command in COMMANDS {
         all += &record(&ghr.run(&[command, "--help"]));
     }
+    all += &record(&ghr.run(&["help", "--help"]));
     check("help", &all);
 }
 

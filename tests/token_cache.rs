@@ -121,6 +121,82 @@ fn reads_the_shell_tools_two_line_format() {
     assert_eq!(t.expires_at, now - 10 + 3600);
 }
 
+/// Issue 15.9: a token is for the server (and scope) that issued it. After GITHUB_SERVER_URL
+/// changed, the token cached for the old server is a miss; files of the shell tool and older
+/// ghr (no fourth line) still serve the default server.
+#[test]
+fn a_cached_token_serves_only_its_server() {
+    let gh = fake();
+    let path = cache_path(&temp_dir("server"));
+    let api = GitHub::new(&gh.url(), Scope::org(ORG), PAT).unwrap();
+    let old = format!("{}/{ORG}", gh.url());
+    let first = TokenCache::new(&path, DEFAULT_TTL_SECS)
+        .for_target(&old)
+        .get_or_fetch(|| api.registration_token())
+        .unwrap();
+    assert_eq!(
+        fs::read_to_string(&path).unwrap().lines().nth(3),
+        Some(old.as_str())
+    );
+    // The same server: a hit.
+    let again = TokenCache::new(&path, DEFAULT_TTL_SECS)
+        .for_target(&old)
+        .get_or_fetch(|| api.registration_token())
+        .unwrap();
+    assert_eq!(again, first);
+    assert_eq!(gh.count("POST", TOKEN_PATH), 1);
+    // Another server: a miss, and the file now serves that one.
+    let new = "https://ghes.example/acme";
+    let other = TokenCache::new(&path, DEFAULT_TTL_SECS)
+        .for_target(new)
+        .get_or_fetch(|| api.registration_token())
+        .unwrap();
+    assert_ne!(other, first);
+    assert_eq!(gh.count("POST", TOKEN_PATH), 2);
+    assert_eq!(fs::read_to_string(&path).unwrap().lines().nth(3), Some(new));
+    // A file without the fourth line is the default server's.
+    let now = now_epoch();
+    fs::write(&path, format!("{now}\nOLDGHR\n{}\n", now + 3000)).unwrap();
+    let default = TokenCache::new(&path, DEFAULT_TTL_SECS)
+        .for_target("https://github.com/acme")
+        .get_or_fetch(|| -> ghr::world::error::Result<_> { panic!("must not fetch") })
+        .unwrap();
+    assert_eq!(default.token.expose(), "OLDGHR");
+    fs::write(&path, format!("{now}\nOLDGHR\n{}\n", now + 3000)).unwrap();
+    let ghes = TokenCache::new(&path, DEFAULT_TTL_SECS)
+        .for_target(new)
+        .get_or_fetch(|| api.registration_token())
+        .unwrap();
+    assert_ne!(ghes.token.expose(), "OLDGHR");
+}
+
+/// Waiting for another process's fetch has a limit: a holder that never lets go ends the
+/// wait with an error naming the lock, instead of a hang.
+#[test]
+fn a_lock_held_forever_ends_the_wait() {
+    let path = cache_path(&temp_dir("held"));
+    let cache = TokenCache::new(&path, DEFAULT_TTL_SECS).with_lock_wait(Duration::from_secs(1));
+    let holder = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(cache.lock_path())
+        .unwrap();
+    holder.lock().unwrap();
+    let started = std::time::Instant::now();
+    let err = cache
+        .get_or_fetch(|| -> ghr::world::error::Result<_> { panic!("must not fetch") })
+        .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert!(
+        err.to_string().contains(&format!(
+            "another ghr has held {} for 1 s",
+            cache.lock_path().display()
+        )),
+        "{err}"
+    );
+}
+
 #[test]
 fn fetch_errors_come_back_typed_and_are_not_cached() {
     let gh = fake();

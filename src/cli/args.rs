@@ -1,7 +1,32 @@
 //! The command line: one variant per command, with the shell tool's aliases.
 
 use clap::{Args, Parser, Subcommand};
+use std::ffi::OsString;
 use std::path::PathBuf;
+
+/// The command line as clap should see it. clap's `help` subcommand takes command names
+/// only, so `ghr help --help` (or `-h`) was an error; it means the help of `help`, which
+/// `ghr help help` prints.
+pub fn normalize(args: Vec<OsString>) -> Vec<OsString> {
+    // Global flags that take a value may come before the command.
+    const WITH_VALUE: [&str; 3] = ["--env-file", "--org", "--repo"];
+    let mut i = 1;
+    while let Some(arg) = args.get(i).and_then(|a| a.to_str()) {
+        if WITH_VALUE.contains(&arg) {
+            i += 2;
+        } else if arg.starts_with('-') {
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    let mut args = args;
+    let is_help = args.get(i).is_some_and(|a| a == "help");
+    if is_help && args.get(i + 1).is_some_and(|a| a == "--help" || a == "-h") {
+        args[i + 1] = OsString::from("help");
+    }
+    args
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -138,6 +163,9 @@ pub struct RmArgs {
     /// Do not ask for confirmation
     #[arg(short = 'y', long = "yes")]
     pub yes: bool,
+    /// Remove containers and volumes without GitHub (PAT revoked, GitHub unreachable); their registrations stay on GitHub
+    #[arg(long)]
+    pub local: bool,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -148,6 +176,9 @@ pub struct PurgeArgs {
     /// Also delete the .env file
     #[arg(long)]
     pub env: bool,
+    /// Remove containers and volumes without GitHub (PAT revoked, GitHub unreachable); their registrations stay on GitHub
+    #[arg(long)]
+    pub local: bool,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -222,4 +253,37 @@ pub struct SystemdArgs {
     pub print: bool,
     #[command(flatten)]
     pub serve: ServeArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize;
+    use std::ffi::OsString;
+
+    #[test]
+    fn help_of_help_is_asked_for_as_clap_takes_it() {
+        let v = |args: &[&str]| args.iter().map(OsString::from).collect::<Vec<_>>();
+        for (given, meant) in [
+            (&["ghr", "help", "--help"][..], &["ghr", "help", "help"][..]),
+            (&["ghr", "help", "-h"], &["ghr", "help", "help"]),
+            (
+                &["ghr", "--org", "help", "help", "-h"],
+                &["ghr", "--org", "help", "help", "help"],
+            ),
+            (
+                &["ghr", "--no-wait", "help", "--help"],
+                &["ghr", "--no-wait", "help", "help"],
+            ),
+            // Everything else is clap's as it is.
+            (&["ghr", "help", "rm"], &["ghr", "help", "rm"]),
+            (&["ghr", "rm", "--help"], &["ghr", "rm", "--help"]),
+            (
+                &["ghr", "--env-file", "help", "rm", "-h"],
+                &["ghr", "--env-file", "help", "rm", "-h"],
+            ),
+            (&["ghr"], &["ghr"]),
+        ] {
+            assert_eq!(normalize(v(given)), v(meant), "{given:?}");
+        }
+    }
 }

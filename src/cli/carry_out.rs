@@ -93,7 +93,9 @@ pub fn report_kept(plan: &Plan) {
     }
 }
 
-/// Ok, unless a runner failed or had to be kept (each already reported).
+/// Ok, unless a runner failed or had to be kept (each already reported). When Docker failed
+/// a runner's step, the command fails as Docker failures do (exit 5), the reason on that
+/// runner's line.
 pub fn kept_result(plan: &Plan, outcome: &apply::Outcome) -> Result<()> {
     let failed = outcome.failed.len();
     let kept = plan.kept.len() + outcome.kept.len();
@@ -107,8 +109,9 @@ pub fn kept_result(plan: &Plan, outcome: &apply::Outcome) -> Result<()> {
     if kept > 0 {
         parts.push(format!("{kept} runner(s) were kept busy"));
     }
-    Err(Error::Partial(format!(
-        "{}; run the command again to finish",
-        parts.join(" and ")
-    )))
+    let message = format!("{}; run the command again to finish", parts.join(" and "));
+    if outcome.docker_failed {
+        return Err(Error::Docker(format!("Docker failed: {message}")));
+    }
+    Err(Error::Partial(message))
 }

@@ -28,11 +28,11 @@ impl Exit {
     pub fn of(error: &Error) -> Exit {
         match error {
             Error::Config(_) => Exit::Config,
-            Error::GitHub(e) if e.is_settings_error() => Exit::Config,
-            Error::GitHub(_) => Exit::GitHub,
+            Error::GitHub(e) | Error::GitHubHint(e, _) if e.is_settings_error() => Exit::Config,
+            Error::GitHub(_) | Error::GitHubHint(..) => Exit::GitHub,
             Error::Docker(_) => Exit::Docker,
             Error::Busy(_) => Exit::Busy,
-            Error::Cancelled(_) => Exit::Cancelled,
+            Error::Cancelled(_) | Error::Interrupted(_) => Exit::Cancelled,
             Error::Partial(_) | Error::Failed(_) | Error::Io(_) => Exit::Failure,
         }
     }
@@ -49,9 +49,14 @@ mod tests {
             (Error::Config("x".into()), Exit::Config),
             (Error::GitHub(GitHubError::BadCredentials), Exit::GitHub),
             (Error::GitHub(GitHubError::InvalidPat), Exit::Config),
+            (
+                Error::GitHub(GitHubError::BadCredentials).hint("x"),
+                Exit::GitHub,
+            ),
             (Error::Docker("x".into()), Exit::Docker),
             (Error::Busy("x".into()), Exit::Busy),
             (Error::Cancelled("x".into()), Exit::Cancelled),
+            (Error::Interrupted("x".into()), Exit::Cancelled),
             (Error::Partial("x".into()), Exit::Failure),
             (Error::Failed("x".into()), Exit::Failure),
             (Error::Io("x".into()), Exit::Failure),

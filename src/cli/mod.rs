@@ -25,7 +25,7 @@ pub fn main() -> std::process::ExitCode {
         let code = runner_wrapper::cli::run(args.collect());
         return std::process::ExitCode::from(u8::try_from(code).unwrap_or(1));
     }
-    let cli = match args::Cli::try_parse() {
+    let cli = match args::Cli::try_parse_from(args::normalize(std::env::args_os().collect())) {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();

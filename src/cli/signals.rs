@@ -1,10 +1,11 @@
 //! Ctrl-C, SIGTERM and SIGHUP while ghr changes a fleet: clean up, then exit, instead of
 //! dying in the middle of a step. The signals are blocked in every thread and taken by one
-//! thread with sigwait; it runs the cleanups registered so far (see `world::cancel`) and
-//! exits with 128 + the signal (130 for Ctrl-C).
+//! thread with sigwait; it stops everything ghr started and runs the cleanups registered so
+//! far (see `world::cancel`), then exits with 128 + the signal (130 for Ctrl-C).
 //!
-//! Children start with an empty signal mask (std resets it), so docker and compose still get
-//! the terminal's Ctrl-C themselves.
+//! Children run in process groups of their own (`world::children`), so the terminal's
+//! Ctrl-C reaches ghr alone, and ghr decides what stops: it kills them all, and no new one
+//! starts.
 
 use crate::world::cancel;
 

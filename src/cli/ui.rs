@@ -6,8 +6,9 @@ use crate::model::fleet::Member;
 use crate::plan::Plan;
 use crate::world::error::{Error, Result};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
+use std::sync::{Mutex, OnceLock};
 
 /// A result, on stdout.
 pub fn result(text: &str) {
@@ -34,14 +35,25 @@ pub use crate::report::fleet_json::{
     UNKNOWN,
 };
 
-/// The fleet view as a table: NAME, CONTAINER, GITHUB, BUSY, LABELS. A side ghr could not
-/// ask says `unknown`, never "no container" or "not registered".
-pub fn fleet_table(members: &[Member], docker_known: bool) -> String {
+/// A runner's volume as the table shows it: `data` for `<runner>-data`, else its name (an
+/// older naming).
+fn volume_text(runner: &str, volume: &str) -> String {
+    volume
+        .strip_prefix(runner)
+        .and_then(|rest| rest.strip_prefix('-'))
+        .unwrap_or(volume)
+        .to_string()
+}
+
+/// The fleet view as a table: NAME, CONTAINER, GITHUB, BUSY, LABELS, VOLUMES; then the
+/// one-off containers an interrupted ghr left. A side ghr could not ask says `unknown`,
+/// never "no container" or "not registered".
+pub fn fleet_table(members: &[Member], oneoffs: &[String], docker_known: bool) -> String {
     let mut table = Table::new();
     table
         .load_preset(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(["NAME", "CONTAINER", "GITHUB", "BUSY", "LABELS"]);
+        .set_header(["NAME", "CONTAINER", "GITHUB", "BUSY", "LABELS", "VOLUMES"]);
     for m in members {
         let container = match (&m.container, docker_known) {
             // A stable device name and the node it was mapped from at creation.
@@ -63,15 +75,30 @@ pub fn fleet_table(members: &[Member], docker_known: bool) -> String {
             ),
             None => ("-".into(), String::new()),
         };
+        let volumes: Vec<String> = m.volumes.iter().map(|v| volume_text(&m.name, v)).collect();
         table.add_row([
             m.name.clone(),
             container,
             registration_text(&m.registration),
             busy,
             labels,
+            volumes.join(","),
         ]);
     }
-    table.to_string()
+    let mut text = if members.is_empty() {
+        String::new()
+    } else {
+        table.to_string()
+    };
+    for name in oneoffs {
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        text.push_str(&format!(
+            "one-off container {name}: left by an interrupted ghr; the next command that changes the fleet removes it"
+        ));
+    }
+    text
 }
 
 /// `ghr plan`: one line per action (runner, action, why), then the kept runners and the
@@ -111,6 +138,60 @@ pub fn plan_json(plan: &Plan) -> String {
     serde_json::to_string_pretty(plan).expect("plain data serializes")
 }
 
+/// Whether stderr is a terminal: bars and the updating line are drawn only there.
+fn on_terminal() -> bool {
+    static TERMINAL: OnceLock<bool> = OnceLock::new();
+    *TERMINAL.get_or_init(|| std::io::stderr().is_terminal())
+}
+
+/// Every bar and the updating line share one drawing area, so they never draw over each
+/// other; lines are printed above it.
+fn bars() -> &'static MultiProgress {
+    static BARS: OnceLock<MultiProgress> = OnceLock::new();
+    BARS.get_or_init(|| {
+        MultiProgress::with_draw_target(if on_terminal() {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        })
+    })
+}
+
+/// A line on stderr above the bars (plainly when there are none).
+fn line_above(text: &str) {
+    if on_terminal() {
+        let _ = bars().println(text);
+    } else {
+        info(text);
+    }
+}
+
+/// The updating line of a retry (see `notify::status`): a spinner on a terminal, replaced
+/// by each update and cleared at the end. Off a terminal, its first text of each run of
+/// updates is printed once, so a log says that ghr waited and why, without a line per retry.
+fn status_line(text: Option<&str>) {
+    static LINE: Mutex<Option<ProgressBar>> = Mutex::new(None);
+    let mut line = LINE.lock().unwrap_or_else(|e| e.into_inner());
+    match (text, line.as_ref()) {
+        (Some(text), Some(bar)) => bar.set_message(text.to_string()),
+        (Some(text), None) => {
+            if !on_terminal() {
+                info(text);
+            }
+            let bar = bars().add(ProgressBar::new_spinner());
+            bar.set_message(text.to_string());
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+            *line = Some(bar);
+        }
+        (None, Some(bar)) => {
+            bar.finish_and_clear();
+            bars().remove(bar);
+            *line = None;
+        }
+        (None, None) => {}
+    }
+}
+
 /// A progress bar on stderr for `len` items, drawn only on a terminal. Lines printed through
 /// [`Progress::line`] go above it (or plainly to stderr when there is no bar).
 pub struct Progress {
@@ -119,10 +200,7 @@ pub struct Progress {
 
 impl Progress {
     pub fn new(len: usize, what: &str) -> Progress {
-        let bar = ProgressBar::with_draw_target(Some(len as u64), ProgressDrawTarget::stderr());
-        if !std::io::stderr().is_terminal() {
-            bar.set_draw_target(ProgressDrawTarget::hidden());
-        }
+        let bar = bars().add(ProgressBar::new(len as u64));
         bar.set_style(
             ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} {elapsed}")
                 .expect("valid template")
@@ -134,11 +212,7 @@ impl Progress {
     }
 
     pub fn line(&self, text: &str) {
-        if self.bar.is_hidden() {
-            info(text);
-        } else {
-            self.bar.println(text);
-        }
+        line_above(text);
     }
 
     pub fn error(&self, text: &str) {
@@ -179,6 +253,10 @@ impl crate::world::notify::Sink for Terminal {
     fn steps(&self, len: usize, what: &str) -> Box<dyn crate::world::notify::Steps> {
         Box::new(Progress::new(len, what))
     }
+
+    fn status(&self, text: Option<&str>) {
+        status_line(text);
+    }
 }
 
 /// Shows what the effects report (call once, before a command runs).
@@ -189,6 +267,7 @@ pub fn install() {
 impl Drop for Progress {
     fn drop(&mut self) {
         self.bar.finish_and_clear();
+        bars().remove(&self.bar);
     }
 }
 
@@ -228,6 +307,7 @@ mod tests {
                 container: Some(created),
                 github: None,
                 registration: Registration::NotRegistered,
+                volumes: vec!["p-runner-1-data".into()],
             },
             Member {
                 name: "p-runner-2".into(),
@@ -239,6 +319,7 @@ mod tests {
                     ..remote(7, "p-runner-2")
                 }),
                 registration: Registration::Listed("offline".into()),
+                volumes: vec![],
             },
         ]
     }
@@ -247,27 +328,34 @@ mod tests {
 
     #[test]
     fn json_has_the_documented_shape() {
-        let v: serde_json::Value =
-            serde_json::from_str(&fleet_json(&members(), true, true)).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&fleet_json(
+            &members(),
+            &["p-runner-3-register".into()],
+            true,
+            true,
+        ))
+        .unwrap();
         assert_eq!(
             v,
             serde_json::json!({"docker": "known", "github": "known", "runners": [
                 {"name": "p-runner-1", "container": {"state": "created", "image": "img:1"},
-                 "github": null, "registration": "not registered"},
+                 "github": null, "registration": "not registered", "volumes": ["p-runner-1-data"]},
                 {"name": "p-runner-2", "container": null,
                  "github": {"id": 7, "status": "offline", "busy": true, "labels": ["a", "b"]},
-                 "registration": "offline"}
-            ]})
+                 "registration": "offline", "volumes": []}
+            ], "oneoffs": ["p-runner-3-register"]})
         );
     }
 
     #[test]
     fn table_marks_each_missing_side_and_unknown_sides() {
-        let table = fleet_table(&members(), true);
-        assert!(table.contains("NAME") && table.contains("LABELS"));
+        let table = fleet_table(&members(), &[], true);
+        assert!(table.contains("NAME") && table.contains("LABELS") && table.contains("VOLUMES"));
         assert!(table.contains(NOT_REGISTERED) && table.contains(NO_CONTAINER));
-        assert!(table.contains("a,b"));
-        let table = fleet_table(&members(), false);
+        assert!(table.contains("a,b") && table.contains(" data "), "{table}");
+        let with_oneoff = fleet_table(&members(), &["p-runner-3-register".into()], true);
+        assert!(with_oneoff.ends_with("one-off container p-runner-3-register: left by an interrupted ghr; the next command that changes the fleet removes it"));
+        let table = fleet_table(&members(), &[], false);
         assert!(!table.contains(NO_CONTAINER) && table.contains(UNKNOWN));
     }
 

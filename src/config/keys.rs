@@ -25,6 +25,7 @@ pub const KNOWN: &[&str] = &[
     "RUNNER_KVM_GID",
     "RUNNER_WRAPPER_BIN",
     "RUNNER_STOP_GRACE_PERIOD",
+    "RUNNER_REGISTER_TIMEOUT",
     "RUNNER_LOCK_HOST_PATH",
     crate::config::logging::DRIVER_KEY,
     crate::config::logging::OPTS_KEY,

@@ -18,6 +18,9 @@ pub const DEFAULT_CUSTOM_IMAGE: &str = "qc-actions-runner:v0.0.1";
 pub use runner_wrapper::contract::DEFAULT_LOCK_DIR;
 /// Long enough for an idle runner to go offline and a busy one to cancel its job cleanly.
 pub const DEFAULT_STOP_GRACE_PERIOD: Duration = Duration::from_secs(60);
+/// How long one registration (`config.sh` in its one-off container) may take: GitHub
+/// answers in seconds; the runner's own retries would wait many minutes.
+pub const DEFAULT_REGISTER_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Where each value comes from, highest priority first.
 pub struct Sources {
@@ -38,13 +41,26 @@ impl Sources {
         env_file: Option<PathBuf>,
     ) -> Result<Self, ConfigError> {
         let process: HashMap<String, String> = std::env::vars().collect();
-        let env_path = env_file
-            .or_else(|| {
-                process
-                    .get("ENV_FILE")
-                    .filter(|v| !v.is_empty())
-                    .map(PathBuf::from)
-            })
+        // A file named on purpose must exist (a typo would otherwise mean an empty `.env`:
+        // a first run's prompts, or settings silently missing); only `.env` may be absent.
+        let named = match env_file {
+            Some(path) => Some(("--env-file ", path)),
+            None => process
+                .get("ENV_FILE")
+                .filter(|v| !v.is_empty())
+                .map(|v| ("ENV_FILE=", PathBuf::from(v))),
+        };
+        if let Some((key, path)) = &named {
+            if !path.exists() {
+                return Err(ConfigError::new(format!(
+                    "{key}{}: the file does not exist; fix the path, or create it (e.g. cp .env.example {})",
+                    path.display(),
+                    path.display()
+                )));
+            }
+        }
+        let env_path = named
+            .map(|(_, path)| path)
             .unwrap_or_else(|| PathBuf::from(DEFAULT_ENV_FILE));
         let file = env_file::read(&env_path)?;
         let file_mode = env_file::mode(&env_path);
@@ -256,6 +272,9 @@ pub struct Settings {
     pub stop_grace_period: Duration,
     /// RUNNER_LOG_DRIVER / RUNNER_LOG_OPTS: every runner's compose `logging:`.
     pub logging: crate::config::logging::LogConfig,
+    /// RUNNER_REGISTER_TIMEOUT: past it a registration's one-off is stopped and removed, and
+    /// the runner reported as not registered.
+    pub register_timeout: Duration,
     pub reg_token_cache_file: PathBuf,
     pub reg_token_cache_ttl: u64,
     pub compose_file: PathBuf,
@@ -430,6 +449,8 @@ impl Settings {
                 src.get(crate::config::logging::OPTS_KEY).as_deref(),
             )
             .map_err(ConfigError::new)?,
+            register_timeout: src
+                .duration_or("RUNNER_REGISTER_TIMEOUT", DEFAULT_REGISTER_TIMEOUT)?,
             reg_token_cache_file: src
                 .get("REG_TOKEN_CACHE_FILE")
                 .map(PathBuf::from)
@@ -737,10 +758,12 @@ mod tests {
         let s = resolve(&[
             ("RUNNER_LOCK_TIMEOUT", "30s"),
             ("RUNNER_STOP_GRACE_PERIOD", "1.5m"),
+            ("RUNNER_REGISTER_TIMEOUT", "45"),
         ])
         .unwrap();
         assert_eq!(s.lock_timeout, Some(Duration::from_secs(30)));
         assert_eq!(s.stop_grace_period, Duration::from_secs(90));
+        assert_eq!(s.register_timeout, Duration::from_secs(45));
         assert_eq!(s.healthcheck_interval, None);
         let s = resolve(&[
             ("RUNNER_LOCK_TIMEOUT", "0"),
@@ -753,6 +776,11 @@ mod tests {
             resolve(&[]).unwrap().stop_grace_period,
             DEFAULT_STOP_GRACE_PERIOD
         );
+        assert_eq!(
+            resolve(&[]).unwrap().register_timeout,
+            Duration::from_secs(120),
+            "2m by default"
+        );
         for (key, value, needle) in [
             ("RUNNER_LOCK_TIMEOUT", "-3", "RUNNER_LOCK_TIMEOUT=-3 is not a duration; set RUNNER_LOCK_TIMEOUT to seconds (30, 1.5)"),
             ("RUNNER_LOCK_TIMEOUT", "5d", "RUNNER_LOCK_TIMEOUT=5d is not a duration"),
@@ -760,6 +788,8 @@ mod tests {
             ("RUNNER_HEALTHCHECK_INTERVAL", "0", "RUNNER_HEALTHCHECK_INTERVAL=0 must be more than zero"),
             ("RUNNER_HEALTHCHECK_TIMEOUT", "1e3", "RUNNER_HEALTHCHECK_TIMEOUT=1e3 is not a duration"),
             ("RUNNER_REPAIR_ATTEMPTS", "two", "RUNNER_REPAIR_ATTEMPTS=two is not a number of repairs; set it to a whole number from 0"),
+            ("RUNNER_REGISTER_TIMEOUT", "0", "RUNNER_REGISTER_TIMEOUT=0 must be more than zero; set RUNNER_REGISTER_TIMEOUT to seconds (30, 1.5) or a number with s, m or h (30s, 5m, 1h), or leave it empty for 2m00s"),
+            ("RUNNER_REGISTER_TIMEOUT", "forever", "RUNNER_REGISTER_TIMEOUT=forever is not a duration"),
         ] {
             let err = resolve(&[(key, value)]).err().expect(key).to_string();
             assert!(err.starts_with(needle), "{err}");

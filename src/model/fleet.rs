@@ -251,6 +251,9 @@ pub struct Member {
     pub container: Option<LocalRunner>,
     pub github: Option<RemoteRunner>,
     pub registration: Registration,
+    /// Its volumes (by name), also when it has nothing else: what a failed first `init`
+    /// leaves must show, since `ghr rm` removes it.
+    pub volumes: Vec<String>,
 }
 
 /// Joins containers with GitHub's runners of the prefix, by name, in natural order
@@ -263,6 +266,7 @@ pub fn join(prefix: &str, local: &[LocalRunner], remote: Option<&[RemoteRunner]>
             container: Some(c.clone()),
             github: None,
             registration: Registration::Unknown,
+            volumes: Vec::new(),
         })
         .collect();
     for runner in remote
@@ -277,6 +281,7 @@ pub fn join(prefix: &str, local: &[LocalRunner], remote: Option<&[RemoteRunner]>
                 container: None,
                 github: Some(runner.clone()),
                 registration: Registration::Unknown,
+                volumes: Vec::new(),
             }),
         }
     }
@@ -292,6 +297,36 @@ pub fn join(prefix: &str, local: &[LocalRunner], remote: Option<&[RemoteRunner]>
             (None, Some(_), Some(true)) => Registration::DeletedOnGitHub,
             (None, Some(_), _) => Registration::NotRegistered,
         };
+    }
+    members.sort_by(|a, b| natural_cmp(&a.name, &b.name));
+    members
+}
+
+/// Adds the runners' volumes (volume, runner) to the members, and a member for each runner
+/// that has nothing but volumes (never registered, or GitHub could not be asked: `remote_known`).
+pub fn with_volumes(
+    mut members: Vec<Member>,
+    volumes: &[(String, String)],
+    remote_known: bool,
+) -> Vec<Member> {
+    for (volume, runner) in volumes {
+        match members.iter_mut().find(|m| &m.name == runner) {
+            Some(m) => m.volumes.push(volume.clone()),
+            None => members.push(Member {
+                name: runner.clone(),
+                container: None,
+                github: None,
+                registration: if remote_known {
+                    Registration::NotRegistered
+                } else {
+                    Registration::Unknown
+                },
+                volumes: vec![volume.clone()],
+            }),
+        }
+    }
+    for m in &mut members {
+        m.volumes.sort_by(|a, b| natural_cmp(a, b));
     }
     members.sort_by(|a, b| natural_cmp(&a.name, &b.name));
     members
@@ -401,6 +436,48 @@ pub mod tests {
             ]
         );
         let unknown = join("h-o-", &[local("h-o-runner-1")], None);
+        assert_eq!(unknown[0].registration, Registration::Unknown);
+    }
+
+    #[test]
+    fn volumes_join_their_runner_or_stand_alone() {
+        let members = join("h-o-", &[local("h-o-runner-2")], Some(&[]));
+        let volumes = [
+            ("h-o-runner-2-data".to_string(), "h-o-runner-2".to_string()),
+            ("h-o-runner-10-udev-rules".into(), "h-o-runner-10".into()),
+            ("h-o-runner-10-data".into(), "h-o-runner-10".into()),
+            ("lab_h-o-runner-1-data".into(), "h-o-runner-1".into()),
+        ];
+        let rows: Vec<(String, bool, Registration, Vec<String>)> =
+            with_volumes(members, &volumes, true)
+                .into_iter()
+                .map(|m| (m.name, m.container.is_some(), m.registration, m.volumes))
+                .collect();
+        let v = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            rows,
+            [
+                (
+                    "h-o-runner-1".into(),
+                    false,
+                    Registration::NotRegistered,
+                    v(&["lab_h-o-runner-1-data"])
+                ),
+                (
+                    "h-o-runner-2".into(),
+                    true,
+                    Registration::NotRegistered,
+                    v(&["h-o-runner-2-data"])
+                ),
+                (
+                    "h-o-runner-10".into(),
+                    false,
+                    Registration::NotRegistered,
+                    v(&["h-o-runner-10-data", "h-o-runner-10-udev-rules"])
+                ),
+            ]
+        );
+        let unknown = with_volumes(Vec::new(), &volumes[1..2], false);
         assert_eq!(unknown[0].registration, Registration::Unknown);
     }
 

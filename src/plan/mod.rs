@@ -15,6 +15,7 @@ mod types;
 
 pub use labels::label_change;
 pub use registrations::registration_checks;
+pub use removals::staying_registrations;
 pub use types::{Action, GroupTarget, ImageState, Inputs, Intent, Kept, Phase, Plan, Step};
 
 use crate::model::fleet::{natural_cmp, RemoteRunner};

@@ -56,6 +56,28 @@ pub fn remove(input: &Inputs, ours: &[&RemoteRunner], name: &str, why: &str, pla
     }
 }
 
+/// What `rm --local` leaves registered on GitHub (GitHub not asked): the removed runners
+/// whose volume held a registration (`sure`), and those with nothing but a volume, whose
+/// registration nobody could read (`perhaps`).
+pub fn staying_registrations(input: &Inputs, plan: &Plan) -> (Vec<String>, Vec<String>) {
+    let mut sure = Vec::new();
+    let mut perhaps = Vec::new();
+    for step in &plan.steps {
+        let Some(name) = step.runner.as_deref() else {
+            continue;
+        };
+        if sure.iter().chain(&perhaps).any(|n| n == name) {
+            continue;
+        }
+        match input.local.iter().find(|c| c.name == name) {
+            Some(c) if c.configured == Some(true) => sure.push(name.to_string()),
+            Some(_) => {}
+            None => perhaps.push(name.to_string()),
+        }
+    }
+    (sure, perhaps)
+}
+
 #[cfg(test)]
 mod tests {
     use crate::plan::fixture::*;
@@ -91,6 +113,45 @@ mod tests {
             prune: false,
         });
         assert!(plan.is_empty());
+    }
+
+    #[test]
+    fn without_github_everything_local_goes_and_the_registrations_stay() {
+        let mut w = converged(3);
+        w.github.clear();
+        w.local[0].configured = Some(true);
+        w.local[1].configured = Some(false);
+        w.local.remove(2);
+        w.volumes.retain(|(v, _)| !v.contains("runner-2"));
+        // runner-3: only its volume is left.
+        let intent = Intent::Remove { targets: vec![] };
+        let input = Inputs {
+            prefix: P,
+            desired: &[],
+            specs: &w.specs,
+            image: &w.image,
+            compose: None,
+            local: &w.local,
+            volumes: &w.volumes,
+            github: None,
+            group: None,
+            intent: &intent,
+            devices: &[],
+        };
+        let plan = crate::plan::plan(&input);
+        assert_eq!(
+            steps(&plan),
+            s(&[
+                ("1", "remove-container"),
+                ("2", "remove-container"),
+                ("1", "remove-volumes"),
+                ("3", "remove-volumes")
+            ])
+        );
+        assert_eq!(
+            super::staying_registrations(&input, &plan),
+            (vec![format!("{P}runner-1")], vec![format!("{P}runner-3")])
+        );
     }
 
     #[test]

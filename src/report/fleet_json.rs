@@ -51,6 +51,8 @@ pub struct JsonMember<'a> {
     pub container: Option<JsonContainer<'a>>,
     pub github: Option<JsonGithub<'a>>,
     pub registration: String,
+    /// Its volumes, by name (a runner that is nothing but a volume shows here).
+    pub volumes: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -58,10 +60,18 @@ pub struct JsonFleet<'a> {
     pub docker: &'static str,
     pub github: &'static str,
     pub runners: Vec<JsonMember<'a>>,
+    /// One-off containers of this prefix an interrupted ghr left (the next command removes
+    /// them).
+    pub oneoffs: &'a [String],
 }
 
 /// The view as data, for callers that embed it in a larger document (`ghr serve`).
-pub fn fleet_view(members: &[Member], docker_known: bool, github_known: bool) -> JsonFleet<'_> {
+pub fn fleet_view<'a>(
+    members: &'a [Member],
+    oneoffs: &'a [String],
+    docker_known: bool,
+    github_known: bool,
+) -> JsonFleet<'a> {
     let side = |known: bool| if known { "known" } else { "unknown" };
     let runners = members
         .iter()
@@ -83,18 +93,26 @@ pub fn fleet_view(members: &[Member], docker_known: bool, github_known: bool) ->
                 labels: &g.labels,
             }),
             registration: registration_text(&m.registration),
+            volumes: &m.volumes,
         })
         .collect();
     JsonFleet {
         docker: side(docker_known),
         github: side(github_known),
         runners,
+        oneoffs,
     }
 }
 
 /// `{docker: "known"|"unknown", github: "known"|"unknown", runners: [{name, container:
-/// {state, image}|null, github: {id, status, busy, labels}|null, registration}]}`.
-pub fn fleet_json(members: &[Member], docker_known: bool, github_known: bool) -> String {
-    serde_json::to_string_pretty(&fleet_view(members, docker_known, github_known))
+/// {state, image}|null, github: {id, status, busy, labels}|null, registration, volumes:
+/// [name]}], oneoffs: [name]}`.
+pub fn fleet_json(
+    members: &[Member],
+    oneoffs: &[String],
+    docker_known: bool,
+    github_known: bool,
+) -> String {
+    serde_json::to_string_pretty(&fleet_view(members, oneoffs, docker_known, github_known))
         .expect("plain data serializes")
 }

@@ -213,7 +213,7 @@ mod tests {
         };
         let stats = Arc::new(ApiStats::default());
         let hub = Hub::new(vec![info], vec![Some(stats.clone())]);
-        hub.set_docker(0, Side::Known(vec![]));
+        hub.set_docker(0, Side::Known(Default::default()));
         hub.set_github(
             0,
             GitHubSide {

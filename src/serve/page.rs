@@ -604,7 +604,10 @@ mod tests {
         hub.set_docker(
             0,
             if docker_ok {
-                Side::Known(vec![local("lab-acme-runner-pi")])
+                Side::Known(crate::world::observe::Local {
+                    runners: vec![local("lab-acme-runner-pi")],
+                    volumes: Vec::new(),
+                })
             } else {
                 Side::Unknown("cannot connect to the Docker daemon".into())
             },

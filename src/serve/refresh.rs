@@ -316,7 +316,7 @@ fn read_docker(
     fleet: usize,
     settings: &Settings,
     docker: &Docker,
-) -> Side<Vec<crate::model::fleet::LocalRunner>> {
+) -> Side<crate::world::observe::Local> {
     let mut local = match crate::world::observe::local(settings, docker) {
         Ok(l) => l,
         Err(e) => return Side::Unknown(e.to_string()),
@@ -329,7 +329,7 @@ fn read_docker(
             return Side::Unknown(e.to_string());
         }
     }
-    Side::Known(local.runners)
+    Side::Known(local)
 }
 
 #[cfg(test)]

@@ -197,8 +197,11 @@ pub fn fleets_json(s: &Snapshot) -> Value {
         .map(|f| {
             let docker_known = matches!(f.docker, Side::Known(_));
             let github_known = f.github.runners.known().is_some();
-            let mut v = serde_json::to_value(fleet_view(&f.members, docker_known, github_known))
-                .expect("plain data serializes");
+            // serve watches runner containers, not registration one-offs: those are a
+            // command's, and the command (or the next one) removes them.
+            let mut v =
+                serde_json::to_value(fleet_view(&f.members, &[], docker_known, github_known))
+                    .expect("plain data serializes");
             let error = |side: &Side<_>| match side {
                 Side::Unknown(e) => json!(e),
                 Side::Known(_) => Value::Null,

@@ -13,8 +13,9 @@ use runner_wrapper::contract::now_epoch_ms;
 use runner_wrapper::ledger::Ledger;
 use runner_wrapper::status::ResourceStatus;
 
-use crate::model::fleet::{LocalRunner, Member, RemoteRunner, Side};
+use crate::model::fleet::{Member, RemoteRunner, Side};
 use crate::world::github::ApiStats;
+use crate::world::observe::Local;
 
 /// What a fleet is, as shown (nothing secret: no PAT, no token).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,7 +63,7 @@ impl Default for GitHubSide {
 #[derive(Debug, Clone)]
 pub struct FleetView {
     pub info: Arc<FleetInfo>,
-    pub docker: Side<Vec<LocalRunner>>,
+    pub docker: Side<Local>,
     pub github: GitHubSide,
     pub members: Vec<Member>,
     pub stats: Option<Arc<ApiStats>>,
@@ -97,7 +98,7 @@ pub struct Snapshot {
 
 /// The parts as the refreshers last wrote them.
 struct Parts {
-    docker: Vec<Side<Vec<LocalRunner>>>,
+    docker: Vec<Side<Local>>,
     github: Vec<GitHubSide>,
     locks: LockView,
 }
@@ -144,7 +145,7 @@ impl Hub {
         self.parts.lock().unwrap_or_else(|e| e.into_inner()).github[fleet].clone()
     }
 
-    pub fn set_docker(&self, fleet: usize, side: Side<Vec<LocalRunner>>) {
+    pub fn set_docker(&self, fleet: usize, side: Side<Local>) {
         self.update(|p| {
             let changed = p.docker[fleet] != side;
             p.docker[fleet] = side;
@@ -246,16 +247,21 @@ fn build(
         .iter()
         .enumerate()
         .map(|(i, info)| {
-            let local = parts.docker[i]
-                .known()
-                .map(Vec::as_slice)
-                .unwrap_or_default();
+            let local = parts.docker[i].known();
+            let runners = local.map(|l| l.runners.as_slice()).unwrap_or_default();
+            let volumes = local.map(|l| l.volumes.as_slice()).unwrap_or_default();
             let github = parts.github[i].runners.known().map(Vec::as_slice);
+            // As `ghr list` joins them: a runner that is nothing but a volume shows too.
+            let members = crate::model::fleet::with_volumes(
+                crate::model::fleet::join(&info.prefix, runners, github),
+                volumes,
+                github.is_some(),
+            );
             FleetView {
                 info: info.clone(),
                 docker: parts.docker[i].clone(),
                 github: parts.github[i].clone(),
-                members: crate::model::fleet::join(&info.prefix, local, github),
+                members,
                 stats: stats.get(i).cloned().flatten(),
             }
         })

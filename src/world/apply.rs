@@ -44,11 +44,20 @@ pub struct Outcome {
     pub failed: BTreeSet<String>,
     /// Runners GitHub found busy at the moment of a removal (kept, reported).
     pub kept: BTreeSet<String>,
+    /// Whether a failure was Docker's (the engine, compose or a container that could not
+    /// run), not the runner's or GitHub's: the command then exits as Docker failures do.
+    pub docker_failed: bool,
 }
 
 impl Outcome {
     fn skip(&self, runner: &str) -> bool {
         self.failed.contains(runner) || self.kept.contains(runner)
+    }
+
+    /// `runner` failed because of `error`.
+    fn fail(&mut self, runner: &str, error: &Error) {
+        self.failed.insert(runner.to_string());
+        self.docker_failed |= matches!(error, Error::Docker(_));
     }
 
     /// One runner's step: its line when it went well; else its error, and the runner is
@@ -57,13 +66,13 @@ impl Outcome {
         &mut self,
         progress: &Progress,
         runner: &str,
-        result: std::result::Result<String, String>,
+        result: std::result::Result<String, (String, Error)>,
     ) {
         match result {
             Ok(line) => progress.line(&line),
-            Err(line) => {
+            Err((line, error)) => {
                 progress.error(&line);
-                self.failed.insert(runner.to_string());
+                self.fail(runner, &error);
             }
         }
         progress.inc();
@@ -90,6 +99,22 @@ pub fn apply(ctx: &Context, plan: &Plan) -> Result<Outcome> {
                 &step.why,
             )?;
         }
+    }
+    // The image, once, when a step needs it and it is not here: a pull that fails stops
+    // the command with Docker's reason before anything (the compose file, a volume) is made.
+    let needs_image = plan.steps.iter().any(|s| {
+        matches!(
+            s.action,
+            Action::SyncInstall { .. }
+                | Action::CarryOver { .. }
+                | Action::Create
+                | Action::Recreate
+                | Action::Replace
+        )
+    });
+    if needs_image && ctx.docker.image_id(ctx.image)?.is_none() {
+        ui::info(&format!("pulling image {}", ctx.image));
+        ctx.docker.pull(ctx.image)?;
     }
     if let Some(compose) = ctx
         .compose
@@ -199,7 +224,9 @@ fn batch(
         }
         Err(e) => {
             progress.error(&format!("{doing} {}: {e}", names.join(", ")));
-            out.failed.extend(names);
+            for name in &names {
+                out.fail(name, &e);
+            }
         }
     }
 }
@@ -280,7 +307,7 @@ fn carry_over(ctx: &Context, plan: &Plan, out: &mut Outcome) {
     for ((runner, from, to), result) in steps.iter().zip(results) {
         let result = result
             .map(|()| format!("{from} carried over into {to}"))
-            .map_err(|e| format!("{runner}: {e}"));
+            .map_err(|e| (format!("{runner}: {e}"), e));
         out.report(&progress, runner, result);
     }
 }
@@ -353,7 +380,7 @@ fn sync_installs(ctx: &Context, plan: &Plan, out: &mut Outcome) {
     for ((runner, _), result) in steps.iter().zip(results) {
         let result = result
             .map(|()| format!("copied the runner install of {} into {runner}", ctx.image))
-            .map_err(|e| format!("{runner}: {e}"));
+            .map_err(|e| (format!("{runner}: {e}"), e));
         out.report(&progress, runner, result);
     }
 }
@@ -419,6 +446,7 @@ fn register(ctx: &Context, plan: &Plan, local: &[LocalRunner], out: &mut Outcome
                 disable_update: ctx.settings.disable_auto_update,
                 proxy_env: &proxy_env,
                 again: matches!(step.action, Action::Reregister),
+                timeout: ctx.settings.register_timeout,
             };
             ctx.docker.configure(&cfg, token).map(|()| true)
         },
@@ -433,7 +461,7 @@ fn register(ctx: &Context, plan: &Plan, local: &[LocalRunner], out: &mut Outcome
             )),
             Err(e) => {
                 progress.error(&format!("{} did not register: {e}", c.name));
-                out.failed.insert(c.name.clone());
+                out.fail(&c.name, &e);
                 any_failed = true;
             }
         }
@@ -485,14 +513,19 @@ fn github_writes(ctx: &Context, plan: &Plan, out: &mut Outcome) {
     for ((name, _, l), result) in labels.iter().zip(remote.set_labels(&labels)) {
         let result = result
             .map(|()| format!("labels of {name}: {}", l.join(",")))
-            .map_err(|e| format!("cannot set the labels of {name}: {e}"));
+            .map_err(|e| (format!("cannot set the labels of {name}: {e}"), e.into()));
         out.report(&progress, name, result);
     }
     for (group_id, group, runners) in &groups {
         for ((name, _), result) in runners.iter().zip(remote.set_group(*group_id, runners)) {
             let result = result
                 .map(|()| format!("moved {name} to runner group {group}"))
-                .map_err(|e| format!("cannot move {name} to runner group {group}: {e}"));
+                .map_err(|e| {
+                    (
+                        format!("cannot move {name} to runner group {group}: {e}"),
+                        e.into(),
+                    )
+                });
             out.report(&progress, name, result);
         }
     }
@@ -544,12 +577,12 @@ fn remove_volumes(ctx: &Context, plan: &Plan, out: &mut Outcome) {
         return;
     }
     match ctx.docker.remove_volumes(&volumes) {
-        Ok(()) => ui::info(&format!("removed {} volumes", volumes.len())),
+        Ok(()) => ui::info(&format!("removed {}", ui::count(volumes.len(), "volume"))),
         Err(e) => {
             ui::error(&format!("removing volumes: {e}"));
             for step in plan.of(Phase::RemoveVolumes) {
                 if let Some(r) = &step.runner {
-                    out.failed.insert(r.clone());
+                    out.fail(r, &e);
                 }
             }
         }

@@ -10,6 +10,8 @@ pub enum Error {
     Config(String),
     /// GitHub refused or failed.
     GitHub(GitHubError),
+    /// GitHub refused or failed, and what the user can do instead (said after it).
+    GitHubHint(GitHubError, String),
     /// Docker, compose or an image build failed, or the engine cannot be reached.
     Docker(String),
     /// Another ghr command is changing this fleet and `--no-wait` was given.
@@ -23,6 +25,8 @@ pub enum Error {
     Failed(String),
     /// A file of ghr's own could not be read or written.
     Io(String),
+    /// The command was interrupted (a signal came) before this could be done.
+    Interrupted(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -38,12 +42,14 @@ impl Error {
         match self {
             Error::Config(m) => Error::Config(format!("{context}: {m}")),
             Error::GitHub(e) => Error::Partial(format!("{context}: {e}")),
+            Error::GitHubHint(e, hint) => Error::Partial(format!("{context}: {e}; {hint}")),
             Error::Docker(m) => Error::Docker(format!("{context}: {m}")),
             Error::Busy(m) => Error::Busy(format!("{context}: {m}")),
             Error::Cancelled(m) => Error::Cancelled(format!("{context}: {m}")),
             Error::Partial(m) => Error::Partial(format!("{context}: {m}")),
             Error::Failed(m) => Error::Failed(format!("{context}: {m}")),
             Error::Io(m) => Error::Io(format!("{context}: {m}")),
+            Error::Interrupted(m) => Error::Interrupted(format!("{context}: {m}")),
         }
     }
 }
@@ -52,13 +58,28 @@ impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Error::GitHub(e) => write!(f, "{e}"),
+            Error::GitHubHint(e, hint) => write!(f, "{e}; {hint}"),
             Error::Config(m)
             | Error::Docker(m)
             | Error::Busy(m)
             | Error::Cancelled(m)
             | Error::Partial(m)
             | Error::Failed(m)
-            | Error::Io(m) => f.write_str(m),
+            | Error::Io(m)
+            | Error::Interrupted(m) => f.write_str(m),
+        }
+    }
+}
+
+impl Error {
+    /// The same failure with `hint` (what to do instead) said after it; the exit code stays.
+    pub fn hint(self, hint: impl Into<String>) -> Error {
+        let hint = hint.into();
+        match self {
+            Error::GitHub(e) => Error::GitHubHint(e, hint),
+            Error::GitHubHint(e, first) => Error::GitHubHint(e, format!("{first}; {hint}")),
+            Error::Config(m) => Error::Config(format!("{m}; {hint}")),
+            other => other,
         }
     }
 }

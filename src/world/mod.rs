@@ -4,6 +4,7 @@
 
 pub mod apply;
 pub mod cancel;
+pub mod children;
 pub mod compose_file;
 pub mod concurrent;
 pub mod docker;

@@ -6,6 +6,14 @@
 
 use std::sync::OnceLock;
 
+/// `1 volume`, `2 volumes`: a count with its noun (regular plurals only).
+pub fn count(n: usize, noun: &str) -> String {
+    match n {
+        1 => format!("1 {noun}"),
+        n => format!("{n} {noun}s"),
+    }
+}
+
 /// Shows what the effects report.
 pub trait Sink: Send + Sync {
     /// Progress or a diagnostic.
@@ -15,6 +23,13 @@ pub trait Sink: Send + Sync {
     fn error(&self, text: &str);
     /// A counter of `len` steps of `what`, with lines shown beside it.
     fn steps(&self, len: usize, what: &str) -> Box<dyn Steps>;
+    /// The one updating line of something being retried: `Some` shows or updates it, `None`
+    /// clears it. A sink without such a line shows each text as a line.
+    fn status(&self, text: Option<&str>) {
+        if let Some(text) = text {
+            self.info(text);
+        }
+    }
 }
 
 /// A counted piece of work in progress (a bar on a terminal).
@@ -30,21 +45,37 @@ pub fn install(sink: Box<dyn Sink>) {
     let _ = SINK.set(sink);
 }
 
+/// The installed sink, unless the command is being interrupted: then the work still winding
+/// down (a failed step, a killed child) has nothing left to say; the interrupt speaks.
+fn sink() -> Option<&'static dyn Sink> {
+    if crate::world::cancel::is_interrupted() {
+        return None;
+    }
+    SINK.get().map(|s| s.as_ref())
+}
+
 pub fn info(text: &str) {
-    if let Some(sink) = SINK.get() {
+    if let Some(sink) = sink() {
         sink.info(text);
     }
 }
 
 pub fn warn(text: &str) {
-    if let Some(sink) = SINK.get() {
+    if let Some(sink) = sink() {
         sink.warn(text);
     }
 }
 
 pub fn error(text: &str) {
-    if let Some(sink) = SINK.get() {
+    if let Some(sink) = sink() {
         sink.error(text);
+    }
+}
+
+/// Shows (`Some`), updates or clears (`None`) the updating line of a retry.
+pub fn status(text: Option<&str>) {
+    if let Some(sink) = sink() {
+        sink.status(text);
     }
 }
 
@@ -61,6 +92,9 @@ impl Progress {
     }
 
     pub fn line(&self, text: &str) {
+        if crate::world::cancel::is_interrupted() {
+            return;
+        }
         if let Some(steps) = &self.steps {
             steps.line(text);
         }
@@ -74,5 +108,15 @@ impl Progress {
         if let Some(steps) = &self.steps {
             steps.inc();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counts_agree_with_their_noun() {
+        assert_eq!(super::count(0, "volume"), "0 volumes");
+        assert_eq!(super::count(1, "volume"), "1 volume");
+        assert_eq!(super::count(2, "runner"), "2 runners");
     }
 }

@@ -11,7 +11,7 @@ use crate::world::error::Result;
 use crate::world::remote::Remote;
 
 /// Docker's side of a fleet: its runner containers and its volumes (with their runner).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Local {
     pub runners: Vec<LocalRunner>,
     pub volumes: Vec<(String, String)>,

@@ -50,7 +50,8 @@ impl Remote {
         tune(&mut opts);
         let stats = opts.stats.clone();
         let gh = GitHub::with_options(&settings.github_api_url, scope, pat, opts)?;
-        let cache = TokenCache::new(&settings.reg_token_cache_file, settings.reg_token_cache_ttl);
+        let cache = TokenCache::new(&settings.reg_token_cache_file, settings.reg_token_cache_ttl)
+            .for_target(settings.registration_url());
         Ok(Remote {
             gh,
             cache,

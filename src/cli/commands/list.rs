@@ -15,16 +15,10 @@ pub fn run(settings: &Settings, args: ListArgs) -> Result<()> {
     // Bad settings are refused before anything is asked.
     let remote = Remote::connect(settings)?;
     let (local, github) = crate::world::observe::sides(settings, &docker, &remote);
-    if let Err(e) = &local {
-        ui::warn(&format!(
-            "cannot read containers ({e}); their side is unknown"
-        ));
-    }
-    if let Err(e) = &github {
-        ui::warn(&format!(
-            "cannot list GitHub's runners ({e}); their side is unknown"
-        ));
-    }
+    let oneoffs = match &local {
+        Ok(_) => docker.oneoffs(&settings.prefix).unwrap_or_default(),
+        Err(_) => Vec::new(),
+    };
     let members = fleet::join(
         &settings.prefix,
         local
@@ -33,18 +27,38 @@ pub fn run(settings: &Settings, args: ListArgs) -> Result<()> {
             .unwrap_or_default(),
         github.as_ref().ok().map(Vec::as_slice),
     );
+    let volumes = local
+        .as_ref()
+        .map(|l| l.volumes.as_slice())
+        .unwrap_or_default();
+    let members = fleet::with_volumes(members, volumes, github.is_ok());
     if args.json {
-        ui::result(&ui::fleet_json(&members, local.is_ok(), github.is_ok()));
-    } else if members.is_empty() && local.is_ok() && github.is_ok() {
+        ui::result(&ui::fleet_json(
+            &members,
+            &oneoffs,
+            local.is_ok(),
+            github.is_ok(),
+        ));
+    } else if members.is_empty() && oneoffs.is_empty() && local.is_ok() && github.is_ok() {
         ui::result(&format!(
             "no runners of prefix {} (locally or on {})",
             settings.prefix,
             settings.scope_label()
         ));
     } else {
-        ui::result(&ui::fleet_table(&members, local.is_ok()));
+        ui::result(&ui::fleet_table(&members, &oneoffs, local.is_ok()));
     }
-    local?;
-    github?;
-    Ok(())
+    // A side that could not be asked shows `unknown` in the table, and its error is the
+    // command's (its exit code, said once); when both failed, Docker's comes first.
+    let local = local.map_err(|e| e.context("cannot read containers"));
+    match (local, github) {
+        (Err(docker), Err(github)) => {
+            ui::warn(&format!(
+                "cannot list GitHub's runners ({github}); their side is unknown"
+            ));
+            Err(docker)
+        }
+        (Err(e), Ok(_)) | (Ok(_), Err(e)) => Err(e),
+        (Ok(_), Ok(_)) => Ok(()),
+    }
 }

@@ -72,11 +72,22 @@ pub fn run(cli: Cli) -> Result<()> {
             stop::run(&s, &args.names, "restart")
         }
         Command::Rm(args) => {
-            let (s, _change) = changing(Need::OrgAndPat, "rm", true)?;
+            let need = if args.local {
+                Need::Org
+            } else {
+                Need::OrgAndPat
+            };
+            let (s, _change) = changing(need, "rm", true).map_err(|e| rm::without_pat(e, "rm"))?;
             rm::run(&s, args)
         }
         Command::Purge(args) => {
-            let (s, _change) = changing(Need::OrgAndPat, "purge", true)?;
+            let need = if args.local {
+                Need::Org
+            } else {
+                Need::OrgAndPat
+            };
+            let (s, _change) =
+                changing(need, "purge", true).map_err(|e| rm::without_pat(e, "purge"))?;
             rm::purge(&s, args)
         }
         Command::Logs(args) => logs::run(&load(g, Need::Org)?, args),
@@ -129,9 +140,16 @@ pub fn begin(
     if docker {
         let prefix = settings.prefix.clone();
         crate::world::cancel::on_interrupt(move || {
-            if let Ok(names) = crate::world::docker::Docker::new().remove_leftovers(&prefix) {
-                for name in names {
-                    crate::cli::ui::info(&format!("removed one-off container {name}"));
+            // Again until none is found: a one-off whose creation the engine was finishing
+            // when its client was killed shows up a moment later.
+            for _ in 0..3 {
+                match crate::world::docker::Docker::new().remove_leftovers(&prefix) {
+                    Ok(names) if !names.is_empty() => {
+                        for name in names {
+                            crate::cli::ui::info(&format!("removed one-off container {name}"));
+                        }
+                    }
+                    _ => break,
                 }
             }
         });

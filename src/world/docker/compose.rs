@@ -3,10 +3,11 @@
 
 use super::engine::Docker;
 use super::flavor::ComposeFlavor;
-use super::process::run;
+use super::process::{run_for, QUICK, SLOW};
+use crate::world::children::{self, Failure, Streams};
 use crate::world::error::{Error, Result};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 impl Docker {
     /// `docker compose` when the plugin answers, else `docker-compose`.
@@ -15,14 +16,17 @@ impl Docker {
             return Ok(*flavor);
         }
         let answers = |cmd: &mut Command| {
-            cmd.stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
+            let what = "asking which Docker Compose this host has";
+            match children::run(cmd, None, Streams::Capture, QUICK, what) {
+                Ok(out) => Ok(out.status.success()),
+                // Not installed: the other flavor may be.
+                Err(Failure::Spawn(_)) => Ok(false),
+                Err(f) => Err(super::process::failure(cmd, f, what)),
+            }
         };
-        let flavor = if answers(Command::new("docker").args(["compose", "version"])) {
+        let flavor = if answers(Command::new("docker").args(["compose", "version"]))? {
             ComposeFlavor::V2
-        } else if answers(Command::new("docker-compose").arg("version")) {
+        } else if answers(Command::new("docker-compose").arg("version"))? {
             ComposeFlavor::V1
         } else {
             return Err(Error::Docker(
@@ -50,8 +54,17 @@ impl Docker {
                 cmd.env_remove(key);
             }
         }
+        let env_file = match self.env_file.get() {
+            Some(f) => f,
+            None => {
+                let made = super::private_env::PrivateEnvFile::create().map_err(|e| {
+                    Error::io("cannot create a private empty env file for compose", e)
+                })?;
+                self.env_file.get_or_init(|| made)
+            }
+        };
         cmd.arg("--env-file")
-            .arg(empty_env_file()?)
+            .arg(env_file.path())
             .arg("-p")
             .arg(project)
             .arg("-f")
@@ -64,7 +77,9 @@ impl Docker {
     pub fn compose_run(&self, project: &str, file: &Path, args: &[&str]) -> Result<()> {
         let mut cmd = self.compose(project, file)?;
         cmd.args(args);
-        let out = run(&mut cmd)?;
+        // `up` may pull images first: the slow limit.
+        let what = format!("compose {}", args.join(" "));
+        let out = run_for(&mut cmd, None, SLOW, &what)?;
         if !out.status.success() {
             let why = compose_failure(&String::from_utf8_lossy(&out.stderr));
             return Err(Error::Docker(format!(
@@ -128,19 +143,6 @@ pub fn compose_failure(stderr: &str) -> String {
         return last.unwrap_or("no output").to_string();
     }
     reasons.join("; ")
-}
-
-// compose v1 wants a regular file for --env-file; /dev/null will not do.
-fn empty_env_file() -> Result<std::path::PathBuf> {
-    let path = std::env::temp_dir().join("ghr-empty.env");
-    if std::fs::metadata(&path)
-        .map(|m| m.len() != 0 || !m.is_file())
-        .unwrap_or(true)
-    {
-        crate::world::fsutil::write_atomic(&path, b"", 0o644)
-            .map_err(|e| Error::io("cannot create an empty env file for compose", e))?;
-    }
-    Ok(path)
 }
 
 #[cfg(test)]

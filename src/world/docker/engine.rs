@@ -2,17 +2,22 @@
 
 use super::flavor::ComposeFlavor;
 use super::labels::{COMPOSE_PROJECT_LABEL, ONEOFF_LABEL};
-use super::process::{checked, checked_stdout, docker, last_line, run};
+use super::process::{
+    checked, checked_stdout, docker, docker_failure, run, run_for, BUILD, QUICK, SLOW,
+};
 use crate::model::fleet::{ContainerState, LocalRunner};
 use crate::world::error::{Error, Result};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
+use std::time::Duration;
 
 #[derive(Debug, Default)]
 pub struct Docker {
     pub(super) flavor: std::sync::OnceLock<ComposeFlavor>,
+    /// The empty env file compose is given (see `private_env`), made on first use.
+    pub(super) env_file: std::sync::OnceLock<super::private_env::PrivateEnvFile>,
 }
 
 #[derive(Deserialize)]
@@ -95,22 +100,42 @@ impl Docker {
         }
         Err(Error::Docker(format!(
             "docker image inspect {reference} failed: {}",
-            last_line(&stderr)
+            docker_failure(&stderr)
         )))
+    }
+
+    /// `docker pull reference`; a failure carries the lines that say why.
+    pub fn pull(&self, reference: &str) -> Result<()> {
+        let what = format!("pulling image {reference}");
+        let out = run_for(&mut docker(&["pull", reference]), None, SLOW, &what)?;
+        if !out.status.success() {
+            return Err(Error::Docker(format!(
+                "cannot pull image {reference}: {}",
+                docker_failure(&String::from_utf8_lossy(&out.stderr))
+            )));
+        }
+        Ok(())
     }
 
     /// `docker build -t tag -f dockerfile context`, its progress on our stderr.
     pub fn build(&self, tag: &str, dockerfile: &Path, context: &Path) -> Result<()> {
-        let status = Command::new("docker")
-            .arg("build")
+        let mut cmd = Command::new("docker");
+        cmd.arg("build")
             .arg("-t")
             .arg(tag)
             .arg("-f")
             .arg(dockerfile)
-            .arg(context)
-            .stdout(Stdio::from(std::io::stderr()))
-            .status()
-            .map_err(|e| Error::Docker(format!("cannot run docker: {e}")))?;
+            .arg(context);
+        let what = format!("building {tag}");
+        let status = crate::world::children::run(
+            &mut cmd,
+            None,
+            crate::world::children::Streams::Show,
+            BUILD,
+            &what,
+        )
+        .map_err(|f| super::process::failure(&cmd, f, &what))?
+        .status;
         if !status.success() {
             return Err(Error::Docker(format!(
                 "docker build of {tag} failed ({status}); see the build output above"
@@ -234,11 +259,23 @@ impl Docker {
             return Ok(());
         }
         let mut cmd = docker(&[verb]);
+        let mut limit = QUICK;
         if let Some(grace) = grace.filter(|_| verb != "start") {
-            cmd.args(["--time", &grace.as_secs().max(1).to_string()]);
+            let secs = grace.as_secs().max(1);
+            cmd.args(["--time", &secs.to_string()]);
+            // Docker kills a runner that is not gone by then; the rest is the engine's time.
+            limit += Duration::from_secs(secs);
         }
         cmd.args(names);
-        checked(cmd, &format!("docker {verb}")).map(|_| ())
+        let what = format!("docker {verb}");
+        let out = run_for(&mut cmd, None, limit, &what)?;
+        if !out.status.success() {
+            return Err(Error::Docker(format!(
+                "{what} failed: {}",
+                docker_failure(&String::from_utf8_lossy(&out.stderr))
+            )));
+        }
+        Ok(())
     }
 
     /// Removes containers (running or not) with their anonymous volumes.

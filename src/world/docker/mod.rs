@@ -6,6 +6,7 @@ mod compose;
 mod engine;
 mod flavor;
 mod labels;
+mod private_env;
 mod process;
 mod registration;
 

@@ -10,10 +10,12 @@
 
 use super::engine::Docker;
 use super::labels::ONEOFF_LABEL;
-use super::process::{checked, checked_stdout, docker, last_line, run};
+use super::process::{
+    checked, checked_stdout, docker, docker_failure, last_line, run, run_for, SLOW,
+};
+use crate::world::children::{self, Failure, Streams};
 use crate::world::error::{Error, Result};
-use std::io::Write;
-use std::process::Stdio;
+use std::time::Duration;
 
 /// Where the runner keeps its registration; `.runner_migrated` counts as configured too
 /// (the real runner writes it when it migrates a registration).
@@ -54,6 +56,8 @@ pub struct ConfigRun<'a> {
     pub proxy_env: &'a [(String, String)],
     /// Drop the local registration first (`config.sh remove --local`).
     pub again: bool,
+    /// `RUNNER_REGISTER_TIMEOUT`: past it the one-off is stopped and removed.
+    pub timeout: Duration,
 }
 
 /// The one-off's name: one per runner and job, so a leftover is found (and replaced) by name too.
@@ -132,28 +136,45 @@ impl Docker {
         if cfg.disable_update {
             cmd.arg("--disableupdate");
         }
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| Error::Docker(format!("cannot run docker: {e}; is Docker installed?")))?;
-        if let Some(mut stdin) = child.stdin.take() {
-            // A failed write shows as config.sh's own complaint below.
-            let _ = stdin.write_all(format!("{token}\n").as_bytes());
-        }
-        let out = child
-            .wait_with_output()
-            .map_err(|e| Error::Docker(format!("docker run of {}: {e}", cfg.name)))?;
+        let what = format!("registering {}", cfg.name);
+        let input = format!("{token}\n");
+        let ran = children::run(
+            &mut cmd,
+            Some(input.as_bytes()),
+            Streams::Capture,
+            cfg.timeout,
+            &what,
+        );
+        let out = match ran {
+            Ok(out) => out,
+            Err(Failure::TimedOut(_)) => {
+                // Timed out: the client is gone, the one-off container is not.
+                let _ = run(&mut docker(&[
+                    "rm",
+                    "-f",
+                    &oneoff_name(cfg.name, "register"),
+                ]));
+                return Err(Error::Failed(format!(
+                    "GitHub did not answer within {} (RUNNER_REGISTER_TIMEOUT), so config.sh was stopped and its one-off container removed; run the command again when GitHub answers",
+                    runner_wrapper::contract::format_duration(cfg.timeout)
+                )));
+            }
+            Err(f) => return Err(super::process::failure(&cmd, f, &what)),
+        };
         if !out.status.success() {
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            // Docker's own failure (the one-off never ran config.sh): the daemon says why.
+            if out.status.code() == Some(125) || stderr.contains("Error response from daemon") {
+                return Err(Error::Docker(format!(
+                    "docker run of the registration failed: {}",
+                    docker_failure(&stderr)
+                )));
+            }
             // config.sh reports on stdout and stderr; keep its last words, minus any secret.
-            let text = format!(
-                "{}\n{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
+            let text = format!("{stdout}\n{stderr}");
             let line = last_line(&text).replace(token, "***");
-            return Err(Error::Docker(format!(
+            return Err(Error::Failed(format!(
                 "config.sh failed ({}): {line}",
                 out.status
             )));
@@ -162,7 +183,15 @@ impl Docker {
     }
 
     /// Copies the runner install of `image` (its /home/runner) into `volume`, keeping what
-    /// [`SYNC_KEEPS`] names and `workdir` when it is a directory of its own there.
+    /// [`SYNC_KEEPS`] names and `workdir` when it is a directory of its own there; the volume's
+    /// top directory gets the owner and mode of the image's /home/runner.
+    ///
+    /// As root, because of what an interrupted run leaves: Docker seeds a named volume from
+    /// the image (files, owner and mode of /home/runner) only when a container is created on
+    /// it while it is empty. Compose killed between making the volume and making the
+    /// container leaves it empty and root's; the runner's user cannot copy into that, and
+    /// compose would no longer seed it once anything is in it. Root can, and leaves the
+    /// volume as Docker's seeding would have: a half-copied volume is copied again.
     pub fn sync_install(
         &self,
         prefix: &str,
@@ -172,14 +201,16 @@ impl Docker {
         workdir: Option<&str>,
     ) -> Result<()> {
         let mut cmd = self.oneoff(prefix, runner, "sync");
-        cmd.args(["-v", &format!("{volume}:/ghr-volume")]).args([
-            "--entrypoint",
-            "/bin/sh",
-            image,
-            "-c",
-            &sync_script(workdir),
-        ]);
-        checked(cmd, &format!("copying the runner install into {volume}")).map(|_| ())
+        cmd.args(["--user", "0:0"])
+            .args(["-v", &format!("{volume}:/ghr-volume")])
+            .args([
+                "--entrypoint",
+                "/bin/sh",
+                image,
+                "-c",
+                &sync_script(workdir),
+            ]);
+        checked_slow(cmd, &format!("copying the runner install into {volume}"))
     }
 
     /// Makes volume `to` (created when missing) a copy of volume `from`, everything in it
@@ -198,12 +229,12 @@ impl Docker {
             .args(["-v", &format!("{from}:/ghr-from:ro")])
             .args(["-v", &format!("{to}:/ghr-to")])
             .args(["--entrypoint", "/bin/sh", image, "-c", CARRY_OVER_SCRIPT]);
-        checked(cmd, &format!("copying volume {from} into {to}")).map(|_| ())
+        checked_slow(cmd, &format!("copying volume {from} into {to}"))
     }
 
-    /// Removes the one-off containers an interrupted command of this prefix left behind.
-    /// Returns their names.
-    pub fn remove_leftovers(&self, prefix: &str) -> Result<Vec<String>> {
+    /// The one-off containers of this prefix that exist (an interrupted command's, or the
+    /// running command's own).
+    pub fn oneoffs(&self, prefix: &str) -> Result<Vec<String>> {
         let out = checked_stdout(
             docker(&[
                 "ps",
@@ -217,12 +248,18 @@ impl Docker {
             ]),
             "docker ps",
         )?;
-        let names: Vec<String> = out
+        Ok(out
             .lines()
             .map(str::trim)
             .filter(|l| !l.is_empty())
             .map(String::from)
-            .collect();
+            .collect())
+    }
+
+    /// Removes the one-off containers an interrupted command of this prefix left behind.
+    /// Returns their names.
+    pub fn remove_leftovers(&self, prefix: &str) -> Result<Vec<String>> {
+        let names = self.oneoffs(prefix)?;
         if !names.is_empty() {
             let mut cmd = docker(&["rm", "-f"]);
             cmd.args(&names);
@@ -230,6 +267,18 @@ impl Docker {
         }
         Ok(names)
     }
+}
+
+/// Runs a one-off that copies (see [`SLOW`]); a failure keeps the lines that say why.
+fn checked_slow(mut cmd: std::process::Command, what: &str) -> Result<()> {
+    let out = run_for(&mut cmd, None, SLOW, what)?;
+    if !out.status.success() {
+        return Err(Error::Docker(format!(
+            "{what} failed: {}",
+            docker_failure(&String::from_utf8_lossy(&out.stderr))
+        )));
+    }
+    Ok(())
 }
 
 /// Empties /ghr-to, then copies /ghr-from into it with owners, modes and times: the result
@@ -240,7 +289,9 @@ const CARRY_OVER_SCRIPT: &str = "set -e; cd /ghr-to; for f in * .[!.]* ..?*; do 
 
 /// The shell script of [`Docker::sync_install`]: every entry of the image's /home/runner but
 /// the kept ones replaces its namesake in the volume (mounted at /ghr-volume); entries only
-/// the volume has (a self-updated runner's versions, the user's files) stay.
+/// the volume has (a self-updated runner's versions, the user's files) stay; then the
+/// volume's top directory takes /home/runner's owner and mode (`cp -a` keeps those of the
+/// entries).
 pub fn sync_script(workdir: Option<&str>) -> String {
     let mut keeps: Vec<String> = SYNC_KEEPS.iter().map(|k| k.to_string()).collect();
     // A relative work folder is a directory of /home/runner: the jobs' checkouts stay.
@@ -257,7 +308,8 @@ pub fn sync_script(workdir: Option<&str>) -> String {
         "set -e; cd /home/runner; for f in * .[!.]* ..?*; do \
          [ -e \"$f\" ] || [ -L \"$f\" ] || continue; \
          case \"$f\" in {}) continue;; esac; \
-         rm -rf \"/ghr-volume/$f\"; cp -a \"$f\" /ghr-volume/; done",
+         rm -rf \"/ghr-volume/$f\"; cp -a \"$f\" /ghr-volume/; done; \
+         chown \"$(stat -c %u:%g .)\" /ghr-volume; chmod \"$(stat -c %a .)\" /ghr-volume",
         keeps.join("|")
     )
 }
@@ -272,6 +324,10 @@ mod tests {
         assert!(script.contains(
             "case \"$f\" in .runner|.runner_migrated|.credentials*|.env|.path|_work|_diag) continue;; esac"
         ));
+        assert!(
+            script.ends_with("done; chown \"$(stat -c %u:%g .)\" /ghr-volume; chmod \"$(stat -c %a .)\" /ghr-volume"),
+            "the volume's top directory is the runner's, as Docker seeds it: {script}"
+        );
         assert!(sync_script(Some("jobs")).contains("|_diag|jobs)"));
         assert!(sync_script(Some("jobs/x")).contains("|_diag|jobs)"));
         assert_eq!(sync_script(Some("/srv/work")), script);

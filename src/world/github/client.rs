@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::error::{describe_transport, GitHubError};
 use super::pagination::link_rel;
-use super::retry::{backoff_delay, jitter, rate_limit_wait};
+use super::retry::{backoff_delay, jitter, next_attempt, rate_limit_wait};
 use super::scope::Scope;
 use super::secret::{scrub, Secret};
 use super::timefmt::{format_utc, now_epoch, parse_rfc3339};
@@ -33,8 +33,11 @@ pub const WRITE_CONCURRENCY: usize = 8;
 /// Pagination guard: 1000 pages of 100 is far beyond any real fleet.
 const MAX_PAGES: usize = 1000;
 
-/// Receives the one-line notices the client prints while it waits (retries, rate limits).
+/// Receives the one-line notices the client prints while it waits (rate limits).
 pub type Notify = Arc<dyn Fn(&str) + Send + Sync>;
+/// The updating line of a request that is being retried: `Some(text)` shows or updates it,
+/// `None` clears it (the request ended, answered or failed).
+pub type Status = Arc<dyn Fn(Option<&str>) + Send + Sync>;
 
 /// Knobs of the client; `Default` is what ghr uses, tests shorten the waits.
 #[derive(Clone)]
@@ -42,11 +45,12 @@ pub struct Options {
     pub connect_timeout: Duration,
     /// Whole request, connect to last byte of the body.
     pub timeout: Duration,
-    /// Retries after a 5xx answer, connection failure/reset or timeout (so `max_retries + 1`
-    /// attempts in all), each announced.
+    /// Most retries after a 5xx answer, connection failure/reset or timeout; in practice
+    /// `give_up_after` ends them first.
     pub max_retries: u32,
-    /// No retry starts after this much time on one request: an unresponsive GitHub fails
-    /// within it, with one line.
+    /// The whole time of one request, retries included: no attempt starts later than a
+    /// second before it, and an attempt's own timeout ends by it. An unresponsive GitHub
+    /// fails within it, with one line; a blip of 5xx answers is ridden out.
     pub give_up_after: Duration,
     pub backoff_base: Duration,
     pub backoff_max: Duration,
@@ -62,6 +66,8 @@ pub struct Options {
     /// Counts of calls, failures and the rate limit, for a process that reports them
     /// (`ghr serve`); `None`: not counted.
     pub stats: Option<Arc<super::ApiStats>>,
+    /// Where the retry line goes; default: ghr's updating status line.
+    pub status: Status,
 }
 
 impl Default for Options {
@@ -69,8 +75,8 @@ impl Default for Options {
         Options {
             connect_timeout: Duration::from_secs(5),
             timeout: Duration::from_secs(8),
-            max_retries: 2,
-            give_up_after: Duration::from_secs(20),
+            max_retries: 20,
+            give_up_after: Duration::from_secs(25),
             backoff_base: Duration::from_millis(500),
             backoff_max: Duration::from_secs(4),
             max_rate_limit_wait: Duration::from_secs(300),
@@ -78,6 +84,7 @@ impl Default for Options {
             proxy: ProxySettings::default(),
             notify: Arc::new(|msg: &str| crate::world::notify::info(msg)),
             stats: None,
+            status: Arc::new(|text: Option<&str>| crate::world::notify::status(text)),
         }
     }
 }
@@ -255,6 +262,30 @@ struct Reply {
     status: u16,
     headers: HeaderMap,
     body: String,
+    /// How many attempts it took, and how long (for the message of a final 5xx).
+    attempts: u32,
+    took: Duration,
+}
+
+/// Clears the retry line when a request ends, however it ends.
+struct StatusLine<'a> {
+    status: &'a Status,
+    shown: bool,
+}
+
+impl StatusLine<'_> {
+    fn show(&mut self, text: &str) {
+        (self.status)(Some(text));
+        self.shown = true;
+    }
+}
+
+impl Drop for StatusLine<'_> {
+    fn drop(&mut self) {
+        if self.shown {
+            (self.status)(None);
+        }
+    }
 }
 
 /// What a failing request was about, to pick the right error for 404/422.
@@ -567,7 +598,14 @@ impl GitHub {
         if (200..300).contains(&reply.status) {
             return Ok(reply);
         }
-        let message = scrub(&github_message(&reply.body), &[&self.pat]);
+        let mut message = scrub(&github_message(&reply.body), &[&self.pat]);
+        if reply.status >= 500 && reply.attempts > 1 {
+            message = format!(
+                "{message} ({} attempts in {} s)",
+                reply.attempts,
+                reply.took.as_secs()
+            );
+        }
         Err(match (reply.status, target) {
             (401, _) => GitHubError::BadCredentials,
             (403, _) => match sso_url(&reply.headers) {
@@ -613,7 +651,13 @@ impl GitHub {
         let started = Instant::now();
         let mut retries = 0u32;
         let mut waits = 0u32;
+        let mut line = StatusLine {
+            status: &self.opts.status,
+            shown: false,
+        };
         loop {
+            // No request starts once the command is interrupted; one in flight is waited for.
+            let _effect = crate::world::cancel::effect().map_err(|_| GitHubError::Interrupted)?;
             let mut request = self.http.request(method.clone(), url.clone());
             if let Some(body) = body {
                 request = request.json(body);
@@ -621,6 +665,9 @@ impl GitHub {
             if let Some(stats) = &self.opts.stats {
                 stats.call(method.as_str(), url.path());
             }
+            // The attempt ends by the request's budget (given at least a second).
+            let left = self.opts.give_up_after.saturating_sub(started.elapsed());
+            request = request.timeout(self.opts.timeout.min(left.max(Duration::from_secs(1))));
             let outcome = request.send().and_then(|resp| {
                 let status = resp.status().as_u16();
                 let headers = resp.headers().clone();
@@ -629,6 +676,8 @@ impl GitHub {
                     status,
                     headers,
                     body,
+                    attempts: retries + 1,
+                    took: started.elapsed(),
                 })
             });
             if let Some(stats) = &self.opts.stats {
@@ -637,7 +686,8 @@ impl GitHub {
                     Err(_) => stats.network_error(),
                 }
             }
-            let failure = match outcome {
+            // What went wrong, and the answer to return when it is not retried.
+            let (failure, reply) = match outcome {
                 Ok(reply) if reply.status == 403 || reply.status == 429 => {
                     let Some(rl) = rate_limit_wait(
                         reply.status,
@@ -671,25 +721,19 @@ impl GitHub {
                     waits += 1;
                     continue;
                 }
-                Ok(reply) if reply.status >= 500 => {
-                    let failure = format!("GitHub answered HTTP {}", reply.status);
-                    if !self.may_retry(retries, started) {
-                        return Ok(reply);
-                    }
-                    failure
-                }
+                Ok(reply) if reply.status >= 500 => (
+                    format!("GitHub answered HTTP {}", reply.status),
+                    Some(reply),
+                ),
                 Ok(reply) => return Ok(reply),
                 Err(e) => {
                     let transient =
                         e.is_timeout() || e.is_connect() || e.is_request() || e.is_body();
                     let message = scrub(&describe_transport(&e), &[&self.pat]);
-                    if !transient || !self.may_retry(retries, started) {
-                        return Err(GitHubError::Network {
-                            api: self.api_shown.clone(),
-                            message: format!("{message} ({} attempts)", retries + 1),
-                        });
+                    if !transient {
+                        return Err(self.network(message, retries, started));
                     }
-                    message
+                    (message, None)
                 }
             };
             let delay = backoff_delay(
@@ -698,21 +742,40 @@ impl GitHub {
                 self.opts.backoff_max,
                 jitter(),
             );
-            (self.opts.notify)(&format!(
-                "{method} {}: {failure}; trying again in {:.1} s (attempt {} of {})",
+            let Some(delay) = next_attempt(
+                retries,
+                self.opts.max_retries,
+                started.elapsed(),
+                self.opts.give_up_after,
+                delay,
+            ) else {
+                return match reply {
+                    Some(reply) => Ok(reply),
+                    None => Err(self.network(failure, retries, started)),
+                };
+            };
+            line.show(&format!(
+                "{method} {}: {failure}; trying again in {:.1} s (attempt {}; ghr gives up after {} s)",
                 url.path(),
                 delay.as_secs_f64(),
                 retries + 2,
-                self.opts.max_retries + 1
+                self.opts.give_up_after.as_secs()
             ));
             thread::sleep(delay);
             retries += 1;
         }
     }
 
-    /// Another attempt is allowed: retries left, and time left before `give_up_after`.
-    fn may_retry(&self, retries: u32, started: Instant) -> bool {
-        retries < self.opts.max_retries && started.elapsed() < self.opts.give_up_after
+    /// A transport failure after `retries` retries, as one line.
+    fn network(&self, message: String, retries: u32, started: Instant) -> GitHubError {
+        let attempts = match retries {
+            0 => String::new(),
+            n => format!(" ({} attempts in {} s)", n + 1, started.elapsed().as_secs()),
+        };
+        GitHubError::Network {
+            api: self.api_shown.clone(),
+            message: format!("{message}{attempts}"),
+        }
     }
 }
 

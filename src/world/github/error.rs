@@ -54,6 +54,8 @@ pub enum GitHubError {
     InvalidPat,
     /// `HTTP_PROXY` / `HTTPS_PROXY` is not a proxy URL.
     InvalidProxy { key: &'static str, message: String },
+    /// The command is being interrupted: the request was not sent.
+    Interrupted,
 }
 
 impl GitHubError {
@@ -167,6 +169,7 @@ impl fmt::Display for GitHubError {
                 f,
                 "{key} is not a usable proxy URL ({message}); set it like http://proxy.example:3128"
             ),
+            GitHubError::Interrupted => write!(f, "interrupted before asking GitHub"),
             GitHubError::InvalidPat => write!(
                 f,
                 "GH_PAT contains characters that cannot be sent in an HTTP header \

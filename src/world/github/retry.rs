@@ -16,6 +16,22 @@ pub fn backoff_delay(attempt: u32, base: Duration, max: Duration, jitter: f64) -
     capped + capped.mul_f64(jitter.clamp(0.0, 1.0) * 0.25)
 }
 
+/// Whether another attempt starts after `retries` retries and `elapsed` on one request, and
+/// after what wait (`delay`, from [`backoff_delay`]): only while retries are left and the
+/// attempt can still begin a second before `budget` (the request's whole time) runs out. So a
+/// blip of 5xx answers or resets is ridden out, and a GitHub that does not answer fails
+/// within the budget.
+pub fn next_attempt(
+    retries: u32,
+    max_retries: u32,
+    elapsed: Duration,
+    budget: Duration,
+    delay: Duration,
+) -> Option<Duration> {
+    let starts_at = elapsed.saturating_add(delay);
+    (retries < max_retries && starts_at + Duration::from_secs(1) <= budget).then_some(delay)
+}
+
 /// A number in 0..1 that differs between calls and threads; std's randomly seeded hasher is
 /// enough for jitter and saves a dependency.
 pub fn jitter() -> f64 {
@@ -116,6 +132,36 @@ mod tests {
         assert_eq!(backoff_delay(4, base, max, 0.0), Duration::from_secs(1));
         assert_eq!(backoff_delay(99, base, max, 0.0), Duration::from_secs(1));
         assert_eq!(backoff_delay(0, base, max, 1.0), Duration::from_millis(125));
+    }
+
+    #[test]
+    fn retries_go_on_while_the_budget_lasts() {
+        let s = Duration::from_secs;
+        let ms = Duration::from_millis;
+        for (retries, elapsed, delay, want) in [
+            (0, s(0), ms(500), Some(ms(500))),
+            (4, s(8), s(4), Some(s(4))),
+            // The attempt would start with less than a second left of the 25 s.
+            (5, s(21), s(4), None),
+            (5, s(20), s(4), Some(s(4))),
+            (3, s(25), ms(500), None),
+            // Out of retries.
+            (20, s(1), ms(500), None),
+        ] {
+            assert_eq!(
+                next_attempt(retries, 20, elapsed, s(25), delay),
+                want,
+                "{retries} {elapsed:?}"
+            );
+        }
+        // Five 502s in a row with ghr's backoff (0.5 s doubling to 4 s, +25 % jitter) are
+        // ridden out well within the budget: the sixth attempt starts by 15 s.
+        let mut elapsed = Duration::ZERO;
+        for retry in 0..5 {
+            let delay = backoff_delay(retry, ms(500), s(4), 1.0);
+            elapsed += next_attempt(retry, 20, elapsed, s(25), delay).expect("a retry");
+        }
+        assert!(elapsed < s(15), "{elapsed:?}");
     }
 
     #[test]

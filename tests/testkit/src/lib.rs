@@ -6,6 +6,7 @@ pub mod http_client;
 pub mod timefmt;
 
 pub use fake_github::{FakeGitHub, JobRecord, JobSpec, LoggedRequest, RunnerInfo, Scope};
+pub mod background;
 pub mod docker;
 pub mod lab;
 pub mod proxy;

@@ -245,6 +245,13 @@ impl FakeGitHub {
         self.with(|st| st.agent_latency = latency);
     }
 
+    /// GitHub stops answering in the middle of registrations: while `hang` is set, config.sh's
+    /// adding (or replacing) of its runner gets no answer at all (its connection stays open);
+    /// once cleared, those requests get a 503 and change nothing, as if GitHub had dropped them.
+    pub fn hang_registrations(&self, hang: bool) {
+        self.with(|st| st.hang_registrations = hang);
+    }
+
     /// Primary rate limit state. With `remaining == 0`, REST answers are 403 until `reset`.
     pub fn set_rate_limit(&self, remaining: u64, reset_epoch_secs: u64) {
         self.with(|st| {

@@ -70,7 +70,27 @@ pub(crate) fn register(sh: &Shared, req: &Req) -> Reply {
     )
 }
 
+/// Waits while registrations hang (see `FakeGitHub::hang_registrations`); whether it did.
+fn hang(sh: &Shared) -> bool {
+    let mut hung = false;
+    let mut st = sh.lock();
+    while st.hang_registrations && !sh.stopping() {
+        hung = true;
+        st = sh
+            .cond
+            .wait_timeout(st, std::time::Duration::from_millis(100))
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+    }
+    hung
+}
+
 pub(crate) fn handle(sh: &Shared, req: &Req, rest: &[&str]) -> Reply {
+    let adding = matches!(rest, ["_apis", "distributedtask", "pools", _, "agents", ..])
+        && matches!(req.method.as_str(), "POST" | "PUT");
+    if adding && hang(sh) {
+        return Reply::error(503, "Service Unavailable");
+    }
     let mut st = sh.lock();
     if let Some(r) = fault(&mut st) {
         return r;

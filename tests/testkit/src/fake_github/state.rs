@@ -128,6 +128,8 @@ pub(crate) struct State {
     /// Runner answers leave the optional `runner_group_id` out.
     pub omit_runner_group_id: bool,
     pub agent_latency: Duration,
+    /// While set, config.sh's adding (or replacing) of its runner gets no answer.
+    pub hang_registrations: bool,
     pub rate: RateLimit,
     pub token_ttl: Duration,
     pub offset_minutes: i32,
@@ -160,6 +162,7 @@ impl State {
             registration_latency: Duration::ZERO,
             omit_runner_group_id: false,
             agent_latency: Duration::ZERO,
+            hang_registrations: false,
             rate: RateLimit {
                 limit: 5000,
                 remaining: 5000,
