@@ -316,20 +316,48 @@ pub fn ensure_root(root: &Path, create_gid: u32) -> Result<u32, LockDirError> {
 }
 
 fn create_root(root: &Path, gid: u32) -> Result<(), LockDirError> {
-    if let Some(parent) = root.parent() {
-        fs::create_dir_all(parent).map_err(|e| err(root, parent, "creating", e, gid))?;
+    let parent = root.parent().unwrap_or(Path::new("/"));
+    fs::create_dir_all(parent).map_err(|e| err(root, parent, "creating", e, gid))?;
+    // Built under a temporary name and renamed into place, like the resource directories: a
+    // runner racing us (or a holder making it again) never sees it before it is the lock
+    // group's and 2770, so nobody takes the creator's own group for the lock group.
+    let name = root.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = unique_tmp(parent, &format!(".{name}.new"));
+    let build = || -> io::Result<()> {
+        fs::DirBuilder::new().mode(0o700).create(&tmp)?;
+        // Group first (root, or a member of the group, may), mode second: chmod is what makes
+        // it usable by the group, and it must come after chown, which may clear setgid.
+        let _ = std::os::unix::fs::chown(&tmp, None, Some(gid));
+        fs::set_permissions(&tmp, fs::Permissions::from_mode(DIR_MODE))
+    };
+    if let Err(e) = build() {
+        let _ = fs::remove_dir(&tmp);
+        return Err(err(root, root, "creating", e, gid));
     }
-    match fs::DirBuilder::new().mode(0o700).create(root) {
-        Ok(()) => {}
+    match rename_noreplace(&tmp, root) {
+        Ok(()) => Ok(()),
         // Somebody else made it first: theirs counts.
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
-        Err(e) => return Err(err(root, root, "creating", e, gid)),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            let _ = fs::remove_dir(&tmp);
+            Ok(())
+        }
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL) | Some(libc::ENOSYS)) => {
+            let _ = fs::remove_dir(&tmp);
+            match fs::DirBuilder::new().mode(0o700).create(root) {
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+                Err(e) => Err(err(root, root, "creating", e, gid)),
+                Ok(()) => {
+                    let _ = std::os::unix::fs::chown(root, None, Some(gid));
+                    fs::set_permissions(root, fs::Permissions::from_mode(DIR_MODE))
+                        .map_err(|e| err(root, root, "setting the mode of", e, gid))
+                }
+            }
+        }
+        Err(e) => {
+            let _ = fs::remove_dir(&tmp);
+            Err(err(root, root, "creating", e, gid))
+        }
     }
-    // Group first (root, or a member of the group, may), mode second: chmod is what makes the
-    // directory usable by the group, and it must come after chown, which may clear setgid.
-    let _ = std::os::unix::fs::chown(root, None, Some(gid));
-    fs::set_permissions(root, fs::Permissions::from_mode(DIR_MODE))
-        .map_err(|e| err(root, root, "setting the mode of", e, gid))
 }
 
 /// Make sure the resource's directory and lock file exist and that this uid can use them

@@ -231,3 +231,44 @@ fn a_container_whose_lock_directory_was_moved_on_the_host_stops_taking_jobs() {
         "was moved or removed on the host (its mount was",
     );
 }
+
+/// A maintenance hold is a holder too: the whole lock directory removed under it, the keeper
+/// takes its lock back (and binds its control socket again), a runner that asks waits behind
+/// it, and `ghr release` still reaches it.
+#[test]
+fn a_hold_takes_its_lock_back_and_can_still_be_released() {
+    use runner_wrapper::control::{self, Released};
+    use runner_wrapper::hold::{self, HoldSpec};
+    use runner_wrapper::record::HolderKind;
+    let s = Scratch::new("pull-hold");
+    let dir = s.lock_dir();
+    prepare_lock_dir(&dir, R);
+    let spec = HoldSpec {
+        dir: dir.clone(),
+        resource: R.into(),
+        user: "alice".into(),
+        reason: "reflash".into(),
+        until: None,
+        no_wait: false,
+        status_interval: std::time::Duration::from_millis(200),
+    };
+    // Root on purpose: the keeper runs as the admin who ran `sudo ghr hold`.
+    let mut keeper = std::process::Command::new(wrapper_bin());
+    keeper.arg("keep-hold");
+    hold::request(keeper, &spec, &mut |_| {}).unwrap();
+
+    std::fs::remove_dir_all(&dir).unwrap();
+    let mut b = Wrapper::spawn(&s, Spec::new("B", R).fresh());
+    b.job("b1 0.1");
+    let st = wait_status(&dir, R, "the hold back at the path, b1 behind it", |st| {
+        st.live_holder()
+            .is_some_and(|h| h.record.kind == HolderKind::Hold && h.record.relocked > 0)
+            && st.live_waiters().count() == 1
+    });
+    assert!(st.locked);
+    assert!(b.events().iter().all(|e| e.kind != "start"), "b1 waits");
+
+    let r = control::release(&dir, R, false, "root in the test").unwrap();
+    assert!(matches!(r, Released::Released { .. }), "{r:?}");
+    b.wait_event("start", "b1", secs(10));
+}

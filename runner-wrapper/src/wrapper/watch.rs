@@ -15,9 +15,13 @@ use crate::lockfile;
 
 pub const FALLBACK: Duration = Duration::from_secs(5);
 
+/// Watches are in place when this returns (the caller starts the runner after it, so no record
+/// written after the start is missed); the thread then reports changes.
 pub fn spawn(dirs: Vec<PathBuf>, tx: Sender<Raw>) {
+    let watching = add_watches(&dirs);
     thread::spawn(move || {
-        match watch(&dirs, &tx) {
+        let result = watching.and_then(|w| watch(w, &dirs, &tx));
+        match result {
             Ok(()) => return,
             Err(e) => eprintln!(
                 "runner-wrapper: cannot watch the health records ({e}); re-reading them every {}s",
@@ -35,8 +39,15 @@ pub fn spawn(dirs: Vec<PathBuf>, tx: Sender<Raw>) {
     });
 }
 
-fn watch(dirs: &[PathBuf], tx: &Sender<Raw>) -> std::io::Result<()> {
-    // SAFETY: plain syscall wrappers on a descriptor we own; the buffer outlives every read.
+/// The inotify descriptor and one watch per directory, and what each path led to.
+struct Watching {
+    fd: i32,
+    wds: Vec<i32>,
+    ids: Vec<Option<lockfile::FileId>>,
+}
+
+fn add_watches(dirs: &[PathBuf]) -> std::io::Result<Watching> {
+    // SAFETY: plain syscall wrappers on a descriptor we own.
     let fd = unsafe { libc::inotify_init1(libc::IN_CLOEXEC) };
     if fd < 0 {
         return Err(std::io::Error::last_os_error());
@@ -53,12 +64,18 @@ fn watch(dirs: &[PathBuf], tx: &Sender<Raw>) -> std::io::Result<()> {
         }
         wds.push(wd);
     }
-    // What each watched path led to; a watch follows its directory, not the path, so once a
-    // path leads elsewhere (the directory or a parent removed or renamed) we re-read instead.
-    let ids: Vec<_> = dirs
+    // A watch follows its directory, not the path: once a path leads elsewhere (the directory
+    // or a parent removed or renamed) we re-read instead.
+    let ids = dirs
         .iter()
         .map(|d| lockfile::id_at(d).ok().flatten())
         .collect();
+    Ok(Watching { fd, wds, ids })
+}
+
+fn watch(w: Watching, dirs: &[PathBuf], tx: &Sender<Raw>) -> std::io::Result<()> {
+    let Watching { fd, wds, ids } = w;
+    // SAFETY: plain syscall wrappers on a descriptor we own; the buffer outlives every read.
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         let mut pfd = libc::pollfd {

@@ -18,7 +18,10 @@
 # its env go to the job log $FAKE_RUNNER_LOGDIR/<name>.log.
 set -u
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ts() { date -u '+%Y-%m-%d %H:%M:%SZ'; }
+# The time as the Listener prints it, into $TS, without a child process: bash drops a SIGINT
+# that arrives while it waits for a foreground child which then exits normally (it assumes the
+# child handled it), and `$(date)` is such a child; the runner would then never go offline.
+ts() { TZ=UTC printf -v TS '%(%Y-%m-%d %H:%M:%S)TZ' -1; }
 logdir=${FAKE_RUNNER_LOGDIR:-/tmp}
 n=0
 
@@ -33,7 +36,8 @@ if [ -f "$root/.env" ]; then
 fi
 
 offline() {
-  echo "$(ts): Runner going offline"
+  ts
+  echo "$TS: Runner going offline"
   echo "EVENT offline - $EPOCHREALTIME"
   exit 0
 }
@@ -74,8 +78,25 @@ read_github_env() {
   done <"$1"
 }
 
-echo "$(ts): Listening for Jobs"
-while read -r name dur flags; do
+# The next job line into $line; 1 at EOF. Read with a timeout, because a SIGINT that arrives
+# just as bash enters read(2) is handled only when the read returns: without new input, never.
+# What a timed-out read got of a line is kept.
+next_job() {
+  local rc part
+  line=
+  while :; do
+    IFS= read -r -t 0.2 part
+    rc=$?
+    line+=$part
+    [ "$rc" = 0 ] && return 0
+    [ "$rc" -gt 128 ] || return 1
+  done
+}
+
+ts
+echo "$TS: Listening for Jobs"
+while next_job; do
+  read -r name dur flags <<<"$line"
   [ -z "$name" ] && continue
   n=$((n + 1))
   export GITHUB_RUN_ID=${FAKE_RUN_ID_BASE:-1000}$n GITHUB_RUN_ATTEMPT=1 GITHUB_JOB=$name
@@ -83,7 +104,8 @@ while read -r name dur flags; do
   # Builtins only between the hooks and the step, so the timings measure the wrapper.
   envfile="$logdir/.github_env.$$.$n"
   : >"$envfile"
-  echo "$(ts): Running job: $name"
+  ts
+  echo "$TS: Running job: $name"
   result=Succeeded
   echo "EVENT asking $name $EPOCHREALTIME"
   if run_hook started "$name" "$envfile"; then
@@ -112,7 +134,8 @@ while read -r name dur flags; do
     echo "EVENT completed $name $rc $EPOCHREALTIME"
     [ "$rc" != 0 ] && result=Failed
   fi
-  [[ " $flags " != *" noline "* ]] && echo "$(ts): Job $name completed with result: $result"
+  ts
+  [[ " $flags " != *" noline "* ]] && echo "$TS: Job $name completed with result: $result"
   if [[ " $flags " =~ \ exit=([0-9]+)\  ]]; then
     exit "${BASH_REMATCH[1]}"
   fi

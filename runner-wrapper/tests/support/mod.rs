@@ -433,12 +433,16 @@ impl Wrapper {
     /// Wait for `EVENT <kind> <job>`.
     pub fn wait_event(&self, kind: &str, job: &str, timeout: Duration) -> Event {
         let prefix = format!("EVENT {kind} {job} ");
-        let l = self
-            .out
-            .wait(&format!("{} {prefix}", self.name), timeout, |l| {
-                l.starts_with(&prefix)
-            });
-        parse_event(&self.name, &l).unwrap()
+        if !self.out.try_wait(timeout, |l| l.starts_with(&prefix)) {
+            panic!(
+                "timed out waiting for {} {prefix}; stdout:\n{}\nstderr:\n{}",
+                self.name,
+                self.out.all().join("\n"),
+                self.err.all().join("\n")
+            );
+        }
+        let l = self.out.all().into_iter().find(|l| l.starts_with(&prefix));
+        parse_event(&self.name, &l.unwrap()).unwrap()
     }
 
     pub fn events(&self) -> Vec<Event> {
