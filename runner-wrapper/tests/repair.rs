@@ -123,10 +123,19 @@ fn repairs_that_do_not_help_leave_the_board_unhealthy() {
     let repairs = ledger_of(&s.lock_dir(), HolderKind::Repair);
     let causes: Vec<&str> = repairs.iter().map(|e| e.cause.as_str()).collect();
     assert_eq!(causes, ["repair 1 of 2 exit 1", "repair 2 of 2 exit 1"]);
-    let checks = ledger_of(&s.lock_dir(), HolderKind::Check);
+    // The health record is written before the check lets go of the lock, and the ledger
+    // entry comes with the release: wait for it rather than race it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let checks = loop {
+        let checks = ledger_of(&s.lock_dir(), HolderKind::Check);
+        if !checks.is_empty() || std::time::Instant::now() > deadline {
+            break checks;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
     assert_eq!(
-        checks[0].cause,
-        "health check done: still unhealthy after 2 repair(s)"
+        checks.first().map(|c| c.cause.as_str()),
+        Some("health check done: still unhealthy after 2 repair(s)")
     );
     assert!(
         !a.out.all().iter().any(|l| l.contains("Listening for Jobs")),
