@@ -8,7 +8,6 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use testkit::background::{poll, Background};
 use testkit::lab::{docker, docker_ready, running, test_image, Fleet, Lab, Out};
@@ -527,21 +526,7 @@ fn on_a_terminal(fleet: &Fleet, args: &[&str], answer: &str) -> (Option<i32>, St
         .stderr(Stdio::null())
         .spawn()
         .expect("script runs");
-    let shown = Arc::new(Mutex::new(String::new()));
-    let mut pipe = child.stdout.take().unwrap();
-    let sink = shown.clone();
-    let reader = std::thread::spawn(move || {
-        use std::io::Read;
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = pipe.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            sink.lock()
-                .unwrap()
-                .push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-    });
+    let (shown, reader) = testkit::background::collect(child.stdout.take().unwrap());
     let asked = poll(Duration::from_secs(30), || {
         shown.lock().unwrap().contains("[y/N]")
     });

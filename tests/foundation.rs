@@ -104,15 +104,10 @@ fn compose_is_deterministic_and_valid_for_real_compose() {
     }
 }
 
-/// Values full of YAML and compose syntax come out of compose exactly as written in .env.
-#[test]
-fn hostile_values_round_trip_through_real_compose() {
-    if !docker_ready("hostile_values_round_trip_through_real_compose") {
-        return;
-    }
-    let ghr = in_scratch("hostile").env_file(&fixture("injection"));
-    ghr.run(&["compose", "-n", "1"]).ok();
-    let (file, _) = compose_file_of(&ghr);
+/// The compose file ghr wrote, as real `docker-compose config` resolves it (with an empty env
+/// file, as ghr runs compose).
+fn compose_config(ghr: &Ghr) -> serde_yaml::Value {
+    let (file, _) = compose_file_of(ghr);
     let empty_env = ghr.dir.path().join("empty.env");
     std::fs::write(&empty_env, "").unwrap();
     let out = std::process::Command::new("docker-compose")
@@ -127,7 +122,18 @@ fn hostile_values_round_trip_through_real_compose() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let resolved: serde_yaml::Value = serde_yaml::from_slice(&out.stdout).unwrap();
+    serde_yaml::from_slice(&out.stdout).unwrap()
+}
+
+/// Values full of YAML and compose syntax come out of compose exactly as written in .env.
+#[test]
+fn hostile_values_round_trip_through_real_compose() {
+    if !docker_ready("hostile_values_round_trip_through_real_compose") {
+        return;
+    }
+    let ghr = in_scratch("hostile").env_file(&fixture("injection"));
+    ghr.run(&["compose", "-n", "1"]).ok();
+    let resolved = compose_config(&ghr);
     let generic = &resolved["services"]["x-runner-1"]["environment"];
     // compose's own output keeps `$$`: the value reaches the container as `$HOME`, uninterpolated.
     assert_eq!(
@@ -159,22 +165,7 @@ fn log_settings_reach_real_compose() {
             "ORG=acme\nRUNNER_NAME_PREFIX=x\nBOARD_RUNNERS=b1:board\nRUNNER_RESOURCE_ID=rk-1\n{extra}"
         ));
         ghr.run(&["compose", "-n", "1"]).ok();
-        let (file, _) = compose_file_of(&ghr);
-        let empty_env = ghr.dir.path().join("empty.env");
-        std::fs::write(&empty_env, "").unwrap();
-        let out = std::process::Command::new("docker-compose")
-            .arg("--env-file")
-            .arg(&empty_env)
-            .args(["-f", &file, "config"])
-            .current_dir(ghr.dir.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_yaml::from_slice::<serde_yaml::Value>(&out.stdout).unwrap()
+        compose_config(&ghr)
     };
     let capped = resolved("");
     for service in ["x-runner-1", "x-runner-b1"] {

@@ -3,7 +3,6 @@
 //! real Prometheus — each on a free port of 127.0.0.1.
 #![allow(dead_code)]
 
-use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -45,20 +44,7 @@ impl Serve {
     pub fn start(mut cmd: Command, port: u16, token: Option<&str>) -> Serve {
         cmd.stdout(Stdio::null()).stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("ghr serve starts");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let mut pipe = child.stderr.take().unwrap();
-        let sink = stderr.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
+        let (stderr, _reader) = testkit::background::collect(child.stderr.take().unwrap());
         let serve = Serve {
             child: Some(child),
             port,

@@ -2,7 +2,7 @@
 //! as it comes, and it can be waited for, signalled or killed. Dropping it kills it.
 
 use crate::lab::{Fleet, Out};
-use std::io::{BufRead, BufReader};
+use std::io::Read;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -24,17 +24,7 @@ impl Background {
             .stderr(Stdio::piped())
             .spawn()
             .expect("ghr starts");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let pipe = child.stderr.take().unwrap();
-        let sink = stderr.clone();
-        let reader = std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines() {
-                let Ok(line) = line else { break };
-                let mut s = sink.lock().unwrap();
-                s.push_str(&line);
-                s.push('\n');
-            }
-        });
+        let (stderr, reader) = collect(child.stderr.take().unwrap());
         Background {
             what: format!("ghr {}", args.join(" ")),
             child,
@@ -101,6 +91,27 @@ impl Drop for Background {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Reads `pipe` to its end on a thread of its own, into the returned text as it comes (a
+/// test can look at what a process printed so far while it runs).
+pub fn collect(
+    mut pipe: impl Read + Send + 'static,
+) -> (Arc<Mutex<String>>, std::thread::JoinHandle<()>) {
+    let text = Arc::new(Mutex::new(String::new()));
+    let sink = text.clone();
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = pipe.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    (text, reader)
 }
 
 /// Polls `cond` every 20 ms (Docker and GitHub state change fast here); false on timeout.
