@@ -560,8 +560,22 @@ fn env_example_as_is_gives_a_fleet_without_warnings() {
         std::fs::read_to_string(format!("{}/.env.example", env!("CARGO_MANIFEST_DIR"))).unwrap();
     let ghr = in_scratch("example").env_file(&example.replace("\nORG=\n", "\nORG=acme\n"));
     let out = ghr.run(&["compose"]).ok();
-    assert_eq!(out.stderr, "", "no warning");
+    // The one warning the example may give depends on this host: a /dev/kvm of root's group
+    // (the example maps /dev/kvm), which a person must fix on the host, not in .env.
+    let warnings: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| {
+            !(kvm_of_roots_group() && l.starts_with("warning: /dev/kvm belongs to group 0"))
+        })
+        .collect();
+    assert_eq!(warnings, Vec::<&str>::new(), "no warning");
     assert!(ghr.file("docker-compose.acme.yml").is_some());
+}
+
+fn kvm_of_roots_group() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/dev/kvm").is_ok_and(|m| m.gid() == 0)
 }
 
 #[test]

@@ -98,7 +98,7 @@ fn plan_of_a_new_fleet_is_unchanged() {
     // REG_TOKEN: the plan asks GitHub nothing; the prefix is one no test makes.
     let ghr = Ghr::new(env!("CARGO_BIN_EXE_ghr"), "surface-plan").env_file(
         "ORG=acme\nREG_TOKEN=fake-reg-token-0006\nRUNNER_NAME_PREFIX=surface-snap-\n\
-         RUNNER_IMAGE=ghr-surface-never-built:1\nMAP_USB_DEVICE=false\n\
+         RUNNER_IMAGE=ghr-surface-never-built:1\nMAP_USB_DEVICE=false\nMAP_KVM_DEVICE=false\n\
          BOARD_RUNNERS=pi:board,arm64\nRUNNER_BOARD_COUNT=1\n",
     );
     let all =
