@@ -27,7 +27,11 @@ pub fn ensure_required(sources: &mut Sources, need: Need) -> Result<()> {
         return Ok(());
     }
     let missing_org = sources.get("ORG").is_none();
-    let no_pat = sources.get("GH_PAT").is_none();
+    // A GitHub App (any of its keys; the settings check the rest) stands in for the PAT.
+    let no_pat = sources.get("GH_PAT").is_none()
+        && crate::config::github_app::KEYS
+            .iter()
+            .all(|k| sources.get(k).is_none());
     let needed_pat = no_pat
         && match need {
             Need::OrgAndPat => true,
