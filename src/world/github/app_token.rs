@@ -76,8 +76,16 @@ impl GitHub {
         true
     }
 
+    /// Whom a cached token is for: the API, the App, the scope and the App's key (its public
+    /// half's digest), so a changed key is tried at once rather than an hour later.
     fn app_identity(&self, app: &App) -> String {
-        format!("{} {} {}", self.api_url(), app.id, self.scope())
+        format!(
+            "{} {} {} {}",
+            self.api_url(),
+            app.id,
+            self.scope(),
+            app.key_digest()
+        )
     }
 
     /// Finds the installation (unless given) and mints an installation token.

@@ -56,6 +56,12 @@ impl App {
         }
     }
 
+    /// The first 16 hex digits of the SHA-256 of the public key (nothing secret).
+    pub fn key_digest(&self) -> String {
+        use ring::signature::KeyPair;
+        crate::model::digest::sha256_hex(self.key.public_key().as_ref())[..16].to_string()
+    }
+
     /// `GITHUB_APP_ID=123`, for messages.
     pub fn shown(&self) -> String {
         format!("{}={}", self.id_key, self.id)

@@ -8,7 +8,8 @@
 //! ghs_...                           <- the installation token
 //! 1732303600                        <- GitHub's expires_at, epoch seconds
 //! 42                                <- the installation id
-//! https://api.github.com 123 acme   <- API, App id (or client id) and scope it is for
+//! https://api.github.com 123 acme 0a1b2c3d4e5f6a7b   <- API, App id (or client id), scope
+//!                                                        and key digest it is for
 //! ```
 //! A token is used until [`RENEW_BEFORE_SECS`] before its `expires_at`; one minted for
 //! another API, App or scope is a miss. Nothing about the token's length or format is
