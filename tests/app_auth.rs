@@ -446,3 +446,53 @@ fn the_fake_checks_app_jwts_as_github_does() {
     std::thread::sleep(Duration::from_millis(2100));
     assert_eq!(list(), 401, "the token expired");
 }
+
+/// The first run's prompts offer the App: `app` at the PAT prompt asks for its id and key
+/// file, a key GitHub refuses is asked again, and the accepted App is saved (not the key).
+#[test]
+fn the_first_run_prompts_offer_a_github_app() {
+    use testkit::terminal::Terminal;
+    let lab = lab();
+    let gh = &lab.gh;
+    let (key, public) = keypair(lab.scratch(), "app.pem", Pem::Pkcs1);
+    let (other, _) = keypair(lab.scratch(), "other.pem", Pem::Pkcs8);
+    gh.add_app(APP_ID, CLIENT_ID, &public, &[ORG_RUNNERS]);
+    gh.install_app(APP_ID, &Scope::Org(ORG));
+    let ghr = testkit::lab::Ghr::new(env!("CARGO_BIN_EXE_ghr"), "prompt-app").env_file(&format!(
+        "RUNNER_NAME_PREFIX=lab\nMAP_USB_DEVICE=false\nMAP_KVM_DEVICE=false\nGITHUB_API_URL={}\n",
+        gh.url()
+    ));
+    let mut term = Terminal::start(
+        &ghr,
+        env!("CARGO_BIN_EXE_ghr"),
+        "compose -n 1 --env-file .env",
+    );
+    term.answer("GitHub organization", 1, ORG);
+    term.answer("Repository", 1, "");
+    term.answer("Classic PAT", 1, "app");
+    term.answer("GitHub App ID", 1, &APP_ID.to_string());
+    term.answer("private key", 1, other.to_str().unwrap());
+    term.wait_for("please enter it again");
+    // The App's id again, now with its own key.
+    term.answer("GitHub App ID", 3, &APP_ID.to_string());
+    term.answer("private key", 3, key.to_str().unwrap());
+    term.wait_for("Wrote");
+    let (status, screen) = term.finish();
+    assert!(status.success(), "{screen}");
+    assert!(screen.contains("GitHub rejected the App's JWT"), "{screen}");
+    for needle in ["ghs_", "-----BEGIN", "eyJ"] {
+        assert!(
+            !screen.contains(needle),
+            "{needle} on the terminal: {screen}"
+        );
+    }
+    let env = ghr.file(".env").unwrap();
+    assert!(
+        env.contains(&format!("GITHUB_APP_ID={APP_ID}\n"))
+            && env.contains(&format!("GITHUB_APP_PRIVATE_KEY_FILE={}\n", key.display()))
+            && !env.contains("GH_PAT")
+            && !env.contains("PRIVATE KEY-----"),
+        "{env}"
+    );
+    assert_eq!(mints(gh), 1, "the accepted App was checked with one token");
+}
