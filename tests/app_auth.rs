@@ -496,3 +496,56 @@ fn the_first_run_prompts_offer_a_github_app() {
     );
     assert_eq!(mints(gh), 1, "the accepted App was checked with one token");
 }
+
+/// A GitHub that cannot be reached while a token is minted fails the request with one line
+/// (the client does not wait on itself), and never shows the key or a JWT.
+#[test]
+fn an_unreachable_github_while_minting_is_a_network_error() {
+    use ghr::world::github::{load_app_key, App, Auth, GitHub, GitHubError, Options};
+    let dir = testkit::lab::TempDir::new("mint-net");
+    let (key, _) = keypair(dir.path(), "app.pem", Pem::Pkcs8);
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let app = App::new(
+        "GITHUB_APP_ID",
+        APP_ID.to_string(),
+        &key,
+        load_app_key(&key).unwrap(),
+        None,
+        Some(dir.path().join(".app_token.cache.acme")),
+    );
+    let opts = Options {
+        give_up_after: Duration::from_secs(2),
+        backoff_base: Duration::from_millis(50),
+        status: std::sync::Arc::new(|_: Option<&str>| {}),
+        ..Options::default()
+    };
+    let gh = GitHub::with_auth(
+        &format!("http://127.0.0.1:{port}"),
+        ghr::world::github::Scope::org(ORG),
+        Auth::App(Box::new(app)),
+        opts,
+    )
+    .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(gh.list_runners()).unwrap());
+    let got = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the client answered (no deadlock)");
+    match got {
+        Err(e @ GitHubError::Network { .. }) => {
+            let line = e.to_string();
+            assert!(line.starts_with("cannot reach the GitHub API"), "{line}");
+            assert!(
+                !line.contains("eyJ") && !line.contains("-----BEGIN"),
+                "{line}"
+            );
+        }
+        other => panic!("expected a network error, got {other:?}"),
+    }
+    assert!(!dir.path().join(".app_token.cache.acme").exists());
+}

@@ -82,11 +82,19 @@ impl Auth {
         matches!(self, Auth::App(_))
     }
 
-    /// The secrets a message must never show: the PAT, or the App's current token.
+    /// The secrets a message must never show: the PAT, or the App's current token. Never
+    /// waits: while a token is being minted (its lock held, perhaps by this very thread,
+    /// whose request failed), there is no current token to hide.
     pub(super) fn secrets(&self) -> Vec<Secret> {
         match self {
             Auth::Pat(pat) => vec![pat.clone()],
-            Auth::App(app) => lock(&app.token).iter().map(|t| t.token.clone()).collect(),
+            Auth::App(app) => match app.token.try_lock() {
+                Ok(token) => token.iter().map(|t| t.token.clone()).collect(),
+                Err(std::sync::TryLockError::Poisoned(e)) => {
+                    e.into_inner().iter().map(|t| t.token.clone()).collect()
+                }
+                Err(std::sync::TryLockError::WouldBlock) => Vec::new(),
+            },
         }
     }
 }

@@ -702,7 +702,13 @@ impl GitHub {
         body: Option<&Value>,
         bearer: &Secret,
     ) -> Result<Reply> {
-        let auth = bearer_header(bearer).map_err(|_| GitHubError::InvalidPat)?;
+        let auth = bearer_header(bearer).map_err(|_| match self.auth {
+            Auth::Pat(_) => GitHubError::InvalidPat,
+            Auth::App(_) => GitHubError::InvalidResponse {
+                path: url.path().to_owned(),
+                message: "GitHub's installation token cannot be sent in a header".into(),
+            },
+        })?;
         let started = Instant::now();
         let mut retries = 0u32;
         let mut waits = 0u32;
@@ -787,7 +793,7 @@ impl GitHub {
                 Err(e) => {
                     let transient =
                         e.is_timeout() || e.is_connect() || e.is_request() || e.is_body();
-                    let message = self.scrub(&describe_transport(&e));
+                    let message = scrub(&describe_transport(&e), &[bearer]);
                     if !transient {
                         return Err(self.network(message, retries, started));
                     }
