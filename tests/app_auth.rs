@@ -6,6 +6,9 @@
 //!
 //! Without Docker the fleet test fails, unless GHR_SKIP_DOCKER_TESTS=1.
 
+#[path = "serve_support/mod.rs"]
+mod serve_support;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -548,4 +551,60 @@ fn an_unreachable_github_while_minting_is_a_network_error() {
         other => panic!("expected a network error, got {other:?}"),
     }
     assert!(!dir.path().join(".app_token.cache.acme").exists());
+}
+
+/// `ghr serve`'s GitHub refresher works as the App: GitHub's side is known, one token serves
+/// every refresh, and a token GitHub stops taking is replaced once.
+#[test]
+fn serve_refreshes_github_as_the_app() {
+    use serve_support::{free_port, wait_for, Serve};
+    let lab = lab();
+    let gh = &lab.gh;
+    let (key, public) = keypair(lab.scratch(), "app.pem", Pem::Pkcs8);
+    gh.add_app(APP_ID, CLIENT_ID, &public, &[ORG_RUNNERS]);
+    gh.install_app(APP_ID, &Scope::Org(ORG));
+    let locks = lab.scratch().join("locks");
+    runner_wrapper::lockdir::ensure_resource(
+        &locks,
+        "pi",
+        runner_wrapper::contract::DEFAULT_LOCK_GROUP,
+    )
+    .expect("a resource");
+    let dir = testkit::lab::Ghr::new(env!("CARGO_BIN_EXE_ghr"), "serve-app")
+        .env_file(&format!(
+            "ORG={ORG}\nGITHUB_APP_CLIENT_ID={CLIENT_ID}\nGITHUB_APP_PRIVATE_KEY_FILE={key}\nRUNNER_NAME_PREFIX=srvapp-\nGITHUB_API_URL={api}\nGITHUB_SERVER_URL={api}\nRUNNER_LOCK_HOST_PATH={locks}\n",
+            key = key.display(),
+            api = gh.url(),
+            locks = locks.display()
+        ))
+        .env("SERVE_GITHUB_REFRESH", "1s");
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let serve = Serve::start(dir.command(&["serve", "--listen", &listen]), port, None);
+    let known = || serve.json("/api/v1/fleets")[0]["github"] == "known";
+    assert!(
+        wait_for(Duration::from_secs(20), known),
+        "{}",
+        serve.stderr()
+    );
+    // Several refreshes, one token.
+    let listed = gh.count("GET", "/orgs/acme/actions/runners");
+    assert!(wait_for(Duration::from_secs(10), || {
+        gh.count("GET", "/orgs/acme/actions/runners") >= listed + 2
+    }));
+    assert_eq!(mints(gh), 1);
+    gh.expire_installation_tokens();
+    assert!(wait_for(Duration::from_secs(20), || mints(gh) == 2));
+    let listed = gh.count("GET", "/orgs/acme/actions/runners");
+    assert!(wait_for(Duration::from_secs(10), || {
+        gh.count("GET", "/orgs/acme/actions/runners") >= listed + 2
+    }));
+    assert!(known(), "{}", serve.stderr());
+    assert_eq!(mints(gh), 2, "renewed once");
+    for needle in ["ghs_", "-----BEGIN", "eyJ"] {
+        assert!(!serve.stderr().contains(needle), "{}", serve.stderr());
+        for path in ["/", "/api/v1/fleets", "/metrics"] {
+            assert!(!serve.get(path).contains(needle), "{path} shows {needle}");
+        }
+    }
 }
