@@ -195,12 +195,20 @@ fn an_app_only_fleet_inits_lists_and_removes() {
         assert!(!env.contains("ghs_"), "{name}: {env}");
     }
 
+    // plan and register read GitHub as the App too: nothing to do, nothing to register.
+    hides_app_secrets(fleet.ghr(&["plan", "-n", "2"]).ok()).stdout_line("nothing to do");
+    hides_app_secrets(fleet.ghr(&["register"]).ok());
+
     hides_app_secrets(fleet.ghr(&["rm", "-y"]).ok());
     assert_eq!(fleet.containers(), vec![]);
     assert!(gh
         .runners(&Scope::Org(ORG))
         .iter()
         .all(|r| !r.name.starts_with(&fleet.prefix)));
+    // purge deletes the App's token cache with ghr's other generated files.
+    hides_app_secrets(fleet.ghr(&["purge", "-y"]).ok());
+    assert!(!cache.exists(), "purge deleted {}", cache.display());
+    assert_eq!(mints(gh), 1, "one token from init to purge");
 }
 
 #[test]
