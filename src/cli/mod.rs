@@ -4,8 +4,10 @@
 pub mod args;
 pub mod carry_out;
 pub mod commands;
+pub mod credential_check;
 pub mod exit;
 pub mod prompt;
+pub mod prompt_app;
 pub mod signals;
 pub mod targets;
 pub mod ui;

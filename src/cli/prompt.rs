@@ -1,9 +1,10 @@
 //! First-run prompts: ask for what is missing, on a terminal only, and remember the answers.
 
+use crate::cli::credential_check::{cannot_ask, check_credential, Check};
 use crate::config::error::ConfigError;
 use crate::config::settings::Sources;
 use crate::world::env_store;
-use crate::world::error::{Error, Result};
+use crate::world::error::Result;
 use dialoguer::{Input, Password};
 use std::io::IsTerminal;
 
@@ -27,7 +28,11 @@ pub fn ensure_required(sources: &mut Sources, need: Need) -> Result<()> {
         return Ok(());
     }
     let missing_org = sources.get("ORG").is_none();
-    let no_pat = sources.get("GH_PAT").is_none();
+    // A GitHub App (any of its keys; the settings check the rest) stands in for the PAT.
+    let no_pat = sources.get("GH_PAT").is_none()
+        && crate::config::github_app::KEYS
+            .iter()
+            .all(|k| sources.get(k).is_none());
     let needed_pat = no_pat
         && match need {
             Need::OrgAndPat => true,
@@ -97,8 +102,7 @@ pub fn ensure_required(sources: &mut Sources, need: Need) -> Result<()> {
         }
     }
     if missing_pat {
-        let pat = ask_checked_pat(sources)?;
-        answers.push(("GH_PAT", pat));
+        answers.extend(ask_checked_pat(sources)?);
     }
     let pairs: Vec<(&str, &str)> = answers.iter().map(|(k, v)| (*k, v.as_str())).collect();
     env_store::upsert(&sources.env_path, &pairs)?;
@@ -122,12 +126,13 @@ const PAT_TRIES: usize = 3;
 
 /// Asks for the PAT until GitHub accepts it (one call: the scope's runners), at most
 /// [`PAT_TRIES`] times. A GitHub that cannot be reached does not block a first run: the PAT is
-/// saved unchecked, and the line says so.
-fn ask_checked_pat(sources: &mut Sources) -> Result<String> {
+/// saved unchecked, and the line says so. `app` typed instead asks for a GitHub App
+/// ([`crate::cli::prompt_app`]). Returns the `.env` lines to save.
+fn ask_checked_pat(sources: &mut Sources) -> Result<Vec<(&'static str, String)>> {
     for attempt in 1..=PAT_TRIES {
         let pat = Password::new()
             .with_prompt(
-                "Classic PAT (admin:org for org runners, repo admin for repo runners; hidden)",
+                "Classic PAT (admin:org for org runners, repo admin for repo runners; hidden), or app to use a GitHub App",
             )
             .allow_empty_password(true)
             .interact()
@@ -142,16 +147,19 @@ fn ask_checked_pat(sources: &mut Sources) -> Result<String> {
             crate::cli::ui::info(&format!("The PAT is required{again}."));
             continue;
         }
+        if pat.eq_ignore_ascii_case(crate::cli::prompt_app::SWITCH) {
+            return crate::cli::prompt_app::ask(sources);
+        }
         sources.set_cli("GH_PAT", pat.clone());
-        match check_pat(sources)? {
-            PatCheck::Accepted => return Ok(pat),
-            PatCheck::Unchecked(why) => {
+        match check_credential(sources)? {
+            Check::Accepted => return Ok(vec![("GH_PAT", pat)]),
+            Check::Unchecked(why) => {
                 crate::cli::ui::warn(&format!(
                     "the PAT could not be checked with GitHub ({why}); it is saved unchecked"
                 ));
-                return Ok(pat);
+                return Ok(vec![("GH_PAT", pat)]);
             }
-            PatCheck::Rejected(why) => crate::cli::ui::info(&format!("{why}{again}.")),
+            Check::Rejected(why) => crate::cli::ui::info(&format!("{why}{again}.")),
         }
     }
     Err(ConfigError::new(format!(
@@ -159,29 +167,4 @@ fn ask_checked_pat(sources: &mut Sources) -> Result<String> {
         sources.env_path.display()
     ))
     .into())
-}
-
-enum PatCheck {
-    Accepted,
-    /// GitHub refused it (401, 403): the reason, GitHub's words and the missing scope.
-    Rejected(String),
-    /// GitHub could not be asked (network, 5xx).
-    Unchecked(String),
-}
-
-/// One GitHub call with the PAT in `sources` (settings errors are the caller's to show).
-fn check_pat(sources: &Sources) -> Result<PatCheck> {
-    let settings = crate::config::settings::Settings::resolve(sources)?;
-    let remote = crate::world::remote::Remote::connect(&settings)?;
-    Ok(match remote.list() {
-        Ok(_) => PatCheck::Accepted,
-        Err(Error::GitHub(e)) if matches!(e.status(), Some(401 | 403 | 404)) => {
-            PatCheck::Rejected(e.to_string())
-        }
-        Err(e) => PatCheck::Unchecked(e.to_string()),
-    })
-}
-
-fn cannot_ask(e: dialoguer::Error) -> Error {
-    Error::Cancelled(format!("the question could not be asked: {e}"))
 }

@@ -4,6 +4,7 @@
 pub mod boards;
 pub mod env_file;
 pub mod error;
+pub mod github_app;
 pub mod keys;
 pub mod lock_group;
 pub mod logging;

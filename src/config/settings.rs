@@ -234,6 +234,8 @@ pub struct Settings {
     pub env_path: PathBuf,
     pub org: String,
     pub pat: Option<String>,
+    /// The GitHub App ghr authenticates as instead of the PAT (it wins when both are set).
+    pub app: Option<crate::config::github_app::AppSettings>,
     /// REG_TOKEN: a registration token used as is (runner.sh's key); then registering needs
     /// no PAT, but reading GitHub's runners (list, rm) still does.
     pub reg_token: Option<String>,
@@ -403,6 +405,7 @@ impl Settings {
         Ok(Settings {
             env_path: src.env_path.clone(),
             pat: src.get("GH_PAT"),
+            app: crate::config::github_app::resolve(|k| src.get(k))?,
             reg_token: src.get("REG_TOKEN").map(|t| t.trim().to_string()),
             prefix,
             runner_group,
@@ -521,6 +524,11 @@ impl Settings {
         }
     }
 
+    /// Whether ghr can talk to GitHub: a PAT or a GitHub App is set.
+    pub fn has_github_credential(&self) -> bool {
+        self.pat.is_some() || self.app.is_some()
+    }
+
     /// The GitHub PAT, or a config error saying how to provide it.
     pub fn require_pat(&self) -> Result<&str, ConfigError> {
         self.pat.as_deref().ok_or_else(|| {
@@ -530,7 +538,7 @@ impl Settings {
                 ""
             };
             ConfigError::new(format!(
-                "GH_PAT is not set{token_note}; add GH_PAT=<classic PAT> to {} or export GH_PAT",
+                "GH_PAT is not set{token_note}; add GH_PAT=<classic PAT> to {} or export GH_PAT (or authenticate as a GitHub App: GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY_FILE)",
                 self.env_path.display()
             ))
         })

@@ -51,8 +51,8 @@ pub fn run(config: &Config) -> Result<()> {
     let mut remotes = Vec::new();
     let mut stats = Vec::new();
     for s in &settings {
-        let remote = match s.pat {
-            Some(_) => {
+        let remote = match s.has_github_credential() {
+            true => {
                 let counts = Arc::new(crate::world::github::ApiStats::default());
                 let c = counts.clone();
                 let remote = crate::world::remote::Remote::connect_with(s, move |o| {
@@ -63,7 +63,7 @@ pub fn run(config: &Config) -> Result<()> {
                 stats.push(Some(counts));
                 Some(remote)
             }
-            None => {
+            false => {
                 stats.push(None);
                 None
             }

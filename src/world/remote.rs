@@ -6,7 +6,10 @@ use crate::model::fleet::RemoteRunner;
 use crate::plan::GroupTarget;
 use crate::world::concurrent::map_bounded;
 use crate::world::error::{Error, Result};
-use crate::world::github::{GitHub, GitHubError, Runner, Scope, WRITE_CONCURRENCY};
+use crate::world::github::{
+    app_token_cache_path, load_app_key, App, Auth, GitHub, GitHubError, Runner, Scope,
+    WRITE_CONCURRENCY,
+};
 use crate::world::token_cache::TokenCache;
 
 /// What deleting one runner on GitHub came to.
@@ -37,8 +40,8 @@ impl Remote {
         settings: &Settings,
         tune: impl FnOnce(&mut crate::world::github::Options),
     ) -> Result<Remote> {
-        let pat = settings.require_pat()?;
         let scope = Scope::from_settings(&settings.org, settings.repo.as_deref());
+        let auth = auth(settings, &scope)?;
         let mut opts = crate::world::github::Options {
             proxy: crate::world::github::ProxySettings {
                 http: settings.http_proxy.clone(),
@@ -49,7 +52,7 @@ impl Remote {
         };
         tune(&mut opts);
         let stats = opts.stats.clone();
-        let gh = GitHub::with_options(&settings.github_api_url, scope, pat, opts)?;
+        let gh = GitHub::with_auth(&settings.github_api_url, scope, auth, opts)?;
         let cache = TokenCache::new(&settings.reg_token_cache_file, settings.reg_token_cache_ttl)
             .for_target(settings.registration_url());
         Ok(Remote {
@@ -65,11 +68,12 @@ impl Remote {
         self.stats.as_ref()
     }
 
-    /// A client when GH_PAT is set; `None` when runners register with REG_TOKEN alone.
+    /// A client when GH_PAT or a GitHub App is set; `None` when runners register with
+    /// REG_TOKEN alone.
     pub fn connect_if_possible(settings: &Settings) -> Result<Option<Remote>> {
-        match settings.pat {
-            Some(_) => Remote::connect(settings).map(Some),
-            None => Ok(None),
+        match settings.has_github_credential() {
+            true => Remote::connect(settings).map(Some),
+            false => Ok(None),
         }
     }
 
@@ -180,6 +184,23 @@ pub fn registration_token(settings: &Settings, remote: Option<&Remote>) -> Resul
                 )
             })),
     }
+}
+
+/// The client's credential: the GitHub App when it is set (its key file read and checked
+/// now: a missing, readable-by-others or non-RSA key is a settings error), else the PAT.
+fn auth(settings: &Settings, scope: &Scope) -> Result<Auth> {
+    let Some(app) = &settings.app else {
+        return Ok(Auth::Pat(settings.require_pat()?.into()));
+    };
+    let key = load_app_key(&app.key_file).map_err(Error::Config)?;
+    Ok(Auth::App(Box::new(App::new(
+        app.id_key,
+        app.id.clone(),
+        app.key_file.clone(),
+        key,
+        app.installation_id,
+        Some(app_token_cache_path(&settings.reg_token_cache_file, scope)),
+    ))))
 }
 
 fn remote_runner(r: Runner) -> RemoteRunner {

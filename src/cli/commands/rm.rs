@@ -26,6 +26,15 @@ pub fn purge(settings: &Settings, args: PurgeArgs) -> Result<()> {
         crate::world::token_cache::TokenCache::new(&settings.reg_token_cache_file, 0).lock_path(),
         settings.dockerfile_hash_file.clone(),
     ];
+    // A GitHub App's installation-token cache sits beside the registration-token cache.
+    if settings.app.is_some() {
+        let scope =
+            crate::world::github::Scope::from_settings(&settings.org, settings.repo.as_deref());
+        files.push(crate::world::github::app_token_cache_path(
+            &settings.reg_token_cache_file,
+            &scope,
+        ));
+    }
     // Only a compose file ghr wrote: COMPOSE_FILE may name somebody else's.
     if crate::world::compose_file::is_ours(&settings.compose_file) {
         files.insert(0, settings.compose_file.clone());

@@ -12,6 +12,7 @@ use reqwest::{Method, Url};
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::auth::Auth;
 use super::error::{describe_transport, GitHubError};
 use super::pagination::link_rel;
 use super::retry::{backoff_delay, jitter, next_attempt, rate_limit_wait};
@@ -258,10 +259,10 @@ struct GroupJson {
 }
 
 /// An answer read to the end.
-struct Reply {
-    status: u16,
+pub(super) struct Reply {
+    pub(super) status: u16,
     headers: HeaderMap,
-    body: String,
+    pub(super) body: String,
     /// How many attempts it took, and how long (for the message of a final 5xx).
     attempts: u32,
     took: Duration,
@@ -302,7 +303,8 @@ pub struct GitHub {
     /// `scheme://host[:port][/path]` without user info, for messages.
     api_shown: String,
     scope: Scope,
-    pat: Secret,
+    /// The PAT or the GitHub App (see `auth.rs`): every request asks it for its token.
+    pub(super) auth: Auth,
     opts: Options,
     /// Reset time of the last rate-limit notice, so parallel workers hitting the same
     /// limit say it once.
@@ -314,7 +316,7 @@ impl fmt::Debug for GitHub {
         f.debug_struct("GitHub")
             .field("api", &self.api_shown)
             .field("scope", &self.scope)
-            .field("pat", &self.pat)
+            .field("auth", &self.auth)
             .field("opts", &self.opts)
             .finish()
     }
@@ -332,9 +334,15 @@ impl GitHub {
         pat: impl Into<Secret>,
         opts: Options,
     ) -> Result<GitHub> {
-        let pat = pat.into();
+        GitHub::with_auth(api_url, scope, Auth::Pat(pat.into()), opts)
+    }
+
+    /// A client that authenticates as `auth`: a PAT, or a GitHub App.
+    pub fn with_auth(api_url: &str, scope: Scope, auth: Auth, opts: Options) -> Result<GitHub> {
+        let secrets = auth.secrets();
+        let secrets: Vec<&Secret> = secrets.iter().collect();
         let bad_url = |message: &str| GitHubError::InvalidApiUrl {
-            url: scrub(api_url, &[&pat]),
+            url: scrub(api_url, &secrets),
             message: message.to_owned(),
         };
         let mut api = Url::parse(api_url.trim()).map_err(|e| bad_url(&e.to_string()))?;
@@ -357,11 +365,9 @@ impl GitHub {
             "x-github-api-version",
             HeaderValue::from_static(API_VERSION),
         );
-        let mut auth = HeaderValue::from_str(&format!("Bearer {}", pat.expose()))
-            .map_err(|_| GitHubError::InvalidPat)?;
-        // Sensitive: reqwest/hyper leave it out of Debug output.
-        auth.set_sensitive(true);
-        headers.insert(AUTHORIZATION, auth);
+        if let Auth::Pat(pat) = &auth {
+            bearer_header(pat).map_err(|_| GitHubError::InvalidPat)?;
+        }
 
         let http = opts
             .proxy
@@ -373,14 +379,14 @@ impl GitHub {
             .build()
             .map_err(|e| GitHubError::Network {
                 api: api_shown.clone(),
-                message: scrub(&describe_transport(&e), &[&pat]),
+                message: scrub(&describe_transport(&e), &secrets),
             })?;
         Ok(GitHub {
             http,
             api,
             api_shown,
             scope,
-            pat,
+            auth,
             opts,
             last_notice: std::sync::Mutex::new(i64::MIN),
         })
@@ -578,11 +584,31 @@ impl GitHub {
         url
     }
 
-    fn decode<T: serde::de::DeserializeOwned>(&self, url: &Url, body: &str) -> Result<T> {
+    /// `{api}/{segments...}`.
+    pub(super) fn url(&self, segments: &[&str]) -> Url {
+        let mut url = self.api.clone();
+        url.path_segments_mut()
+            .expect("checked in new(): the API URL can be a base")
+            .pop_if_empty()
+            .extend(segments);
+        url
+    }
+
+    pub(super) fn decode<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &Url,
+        body: &str,
+    ) -> Result<T> {
         serde_json::from_str(body).map_err(|e| GitHubError::InvalidResponse {
             path: url.path().to_owned(),
-            message: scrub(&e.to_string(), &[&self.pat]),
+            message: self.scrub(&e.to_string()),
         })
+    }
+
+    /// `text` with the PAT or the App's token blanked out.
+    fn scrub(&self, text: &str) -> String {
+        let secrets = self.auth.secrets();
+        scrub(text, &secrets.iter().collect::<Vec<_>>())
     }
 
     /// Sends, retries what is transient, waits out rate limits, and maps a non-2xx answer to
@@ -594,17 +620,37 @@ impl GitHub {
         target: Target<'_>,
         body: Option<Value>,
     ) -> Result<Reply> {
-        let reply = self.send(&method, url, body.as_ref())?;
+        let bearer = self.bearer()?;
+        let mut reply = self.send_as(&method, url, body.as_ref(), &bearer)?;
+        // An App's token GitHub no longer takes (revoked, expired early): one new one.
+        if reply.status == 401 && self.forget_bearer(&bearer) {
+            let bearer = self.bearer()?;
+            reply = self.send_as(&method, url, body.as_ref(), &bearer)?;
+        }
         if (200..300).contains(&reply.status) {
             return Ok(reply);
         }
-        let mut message = scrub(&github_message(&reply.body), &[&self.pat]);
+        let mut message = self.scrub(&github_message(&reply.body));
         if reply.status >= 500 && reply.attempts > 1 {
             message = format!(
                 "{message} ({} attempts in {} s)",
                 reply.attempts,
                 reply.took.as_secs()
             );
+        }
+        if let Auth::App(app) = &self.auth {
+            match reply.status {
+                401 => return Err(GitHubError::AppBadCredentials { app: app.shown() }),
+                403 if rate_limit_wait(403, &reply.headers, &reply.body, now_epoch(), 0)
+                    .is_none() =>
+                {
+                    return Err(GitHubError::AppForbidden {
+                        scope: self.scope.clone(),
+                        message,
+                    })
+                }
+                _ => {}
+            }
         }
         Err(match (reply.status, target) {
             (401, _) => GitHubError::BadCredentials,
@@ -647,7 +693,22 @@ impl GitHub {
         })
     }
 
-    fn send(&self, method: &Method, url: &Url, body: Option<&Value>) -> Result<Reply> {
+    /// Sends with `bearer` as the credential, retrying what is transient and waiting out
+    /// rate limits; the answer, whatever its status.
+    pub(super) fn send_as(
+        &self,
+        method: &Method,
+        url: &Url,
+        body: Option<&Value>,
+        bearer: &Secret,
+    ) -> Result<Reply> {
+        let auth = bearer_header(bearer).map_err(|_| match self.auth {
+            Auth::Pat(_) => GitHubError::InvalidPat,
+            Auth::App(_) => GitHubError::InvalidResponse {
+                path: url.path().to_owned(),
+                message: "GitHub's installation token cannot be sent in a header".into(),
+            },
+        })?;
         let started = Instant::now();
         let mut retries = 0u32;
         let mut waits = 0u32;
@@ -658,7 +719,10 @@ impl GitHub {
         loop {
             // No request starts once the command is interrupted; one in flight is waited for.
             let _effect = crate::world::cancel::effect().map_err(|_| GitHubError::Interrupted)?;
-            let mut request = self.http.request(method.clone(), url.clone());
+            let mut request = self
+                .http
+                .request(method.clone(), url.clone())
+                .header(AUTHORIZATION, auth.clone());
             if let Some(body) = body {
                 request = request.json(body);
             }
@@ -729,7 +793,7 @@ impl GitHub {
                 Err(e) => {
                     let transient =
                         e.is_timeout() || e.is_connect() || e.is_request() || e.is_body();
-                    let message = scrub(&describe_transport(&e), &[&self.pat]);
+                    let message = scrub(&describe_transport(&e), &[bearer]);
                     if !transient {
                         return Err(self.network(message, retries, started));
                     }
@@ -799,8 +863,16 @@ fn is_busy_message(message: &str) -> bool {
     message.to_ascii_lowercase().contains("running a job")
 }
 
+/// `Bearer <token>`, marked sensitive (reqwest/hyper leave it out of Debug output); an error
+/// when the token holds what a header cannot carry.
+fn bearer_header(token: &Secret) -> std::result::Result<HeaderValue, ()> {
+    let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| ())?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
 /// GitHub's `{"message": ...}`, or the start of a non-JSON body, on one line.
-fn github_message(body: &str) -> String {
+pub(super) fn github_message(body: &str) -> String {
     let text = serde_json::from_str::<Value>(body)
         .ok()
         .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))

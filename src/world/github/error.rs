@@ -56,6 +56,26 @@ pub enum GitHubError {
     InvalidProxy { key: &'static str, message: String },
     /// The command is being interrupted: the request was not sent.
     Interrupted,
+    /// 401 to the App's JWT: the App id is not the key's App (or the clock is far off).
+    /// `app` is `GITHUB_APP_ID=<id>` (or the client id's key).
+    AppRejected {
+        app: String,
+        key_file: String,
+        message: String,
+    },
+    /// The App is not installed on the scope (404 to its installation lookup), or
+    /// `GITHUB_APP_INSTALLATION_ID` is not one of its installations.
+    AppNotInstalled {
+        app: String,
+        scope: Scope,
+        installation: Option<u64>,
+    },
+    /// 401 to an installation token GitHub had just issued (after the one renewal).
+    AppBadCredentials { app: String },
+    /// 403 that is not a rate limit to the App's installation token: a permission missing.
+    AppForbidden { scope: Scope, message: String },
+    /// The App's key could not sign its JWT.
+    AppKey { app: String, message: String },
 }
 
 impl GitHubError {
@@ -72,7 +92,11 @@ impl GitHubError {
     /// The HTTP status GitHub answered with, when the error is one.
     pub fn status(&self) -> Option<u16> {
         match self {
-            GitHubError::BadCredentials => Some(401),
+            GitHubError::BadCredentials
+            | GitHubError::AppRejected { .. }
+            | GitHubError::AppBadCredentials { .. } => Some(401),
+            GitHubError::AppForbidden { .. } => Some(403),
+            GitHubError::AppNotInstalled { .. } => Some(404),
             GitHubError::Forbidden { .. } | GitHubError::SsoRequired { .. } => Some(403),
             GitHubError::NotFound { .. } | GitHubError::RunnerNotFound { .. } => Some(404),
             GitHubError::RunnerBusy { .. } => Some(422),
@@ -170,6 +194,53 @@ impl fmt::Display for GitHubError {
                 "{key} is not a usable proxy URL ({message}); set it like http://proxy.example:3128"
             ),
             GitHubError::Interrupted => write!(f, "interrupted before asking GitHub"),
+            GitHubError::AppRejected {
+                app,
+                key_file,
+                message,
+            } => write!(
+                f,
+                "GitHub rejected the App's JWT (HTTP 401: {message}): {app} is not the App whose private key is GITHUB_APP_PRIVATE_KEY_FILE={key_file}, or this host's clock is off; check the App id (or client id) in the App's settings and that the key is one of its private keys"
+            ),
+            GitHubError::AppNotInstalled {
+                app,
+                scope,
+                installation: None,
+            } => write!(
+                f,
+                "the GitHub App {app} is not installed on {} (HTTP 404); install it there (the App's settings > Install App), or check ORG/REPO and the App id",
+                scope.describe()
+            ),
+            GitHubError::AppNotInstalled {
+                app,
+                installation: Some(id),
+                ..
+            } => write!(
+                f,
+                "GITHUB_APP_INSTALLATION_ID={id} is not an installation of the GitHub App {app} (HTTP 404); fix it, or remove it and ghr finds the installation itself"
+            ),
+            GitHubError::AppBadCredentials { app } => write!(
+                f,
+                "GitHub rejected the installation token it had just issued to the App {app} (HTTP 401); check that the installation is not suspended, then run the command again"
+            ),
+            GitHubError::AppForbidden { scope, message } => {
+                write!(
+                    f,
+                    "the GitHub App lacks permission to manage the self-hosted runners of {} (HTTP 403",
+                    scope.describe()
+                )?;
+                if !message.is_empty() {
+                    write!(f, ": {message}")?;
+                }
+                write!(
+                    f,
+                    "): it needs {}; grant it in the App's settings > Permissions, then accept the new permissions on the installation",
+                    scope.app_permission_needed()
+                )
+            }
+            GitHubError::AppKey { app, message } => {
+                write!(f, "the private key of the GitHub App {app}: {message}")
+            }
             GitHubError::InvalidPat => write!(
                 f,
                 "GH_PAT contains characters that cannot be sent in an HTTP header \

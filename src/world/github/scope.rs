@@ -56,6 +56,14 @@ impl Scope {
         }
     }
 
+    /// What a GitHub App needs to manage this scope's runners.
+    pub fn app_permission_needed(&self) -> &'static str {
+        match self.repo {
+            None => "the organization permission \"Self-hosted runners\" (read and write)",
+            Some(_) => "the repository permission \"Administration\" (read and write)",
+        }
+    }
+
     /// The URL runners register against: `{server}/{org}` or `{server}/{org}/{repo}`.
     pub fn runner_url(&self, server_url: &str) -> String {
         let base = server_url.trim_end_matches('/');

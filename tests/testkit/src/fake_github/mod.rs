@@ -2,6 +2,7 @@
 //! that is both the API base (`GITHUB_API_URL`) and the server base (`GITHUB_SERVER_URL`).
 //! Thread per connection (long polls block their own thread); all state behind one mutex.
 
+mod app;
 mod http;
 mod reply;
 mod rest;
@@ -490,6 +491,11 @@ fn route(sh: &Shared, req: &Req) -> Reply {
             rest::Resource::Runners,
             rest,
         ),
+        ["orgs", org, "installation"] => app::installation(sh, req, ScopeKey::Org(org.to_string())),
+        ["repos", owner, repo, "installation"] => {
+            app::installation(sh, req, ScopeKey::Repo(owner.to_string(), repo.to_string()))
+        }
+        ["app", "installations", id, "access_tokens"] => app::access_tokens(sh, req, id),
         ["actions", "runner-registration"] => runner_api::register(sh, req),
         ["_services", "pipelines", rest @ ..] => runner_api::handle(sh, req, rest),
         _ => Reply::not_found(),

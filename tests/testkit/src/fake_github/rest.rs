@@ -76,15 +76,24 @@ fn guarded(
             "Request forbidden by administrative rules. Please make sure your request has a User-Agent header (https://docs.github.com/en/rest/overview/resources-in-the-rest-api#user-agent-required). Check https://developer.github.com for other possible causes.",
         );
     }
-    let Some(scopes) = req
-        .auth(&["bearer", "token"])
-        .and_then(|pat| st.pats.get(&pat).cloned())
-    else {
+    // A GitHub App's installation token: its installation and permissions decide.
+    let app = super::app::guard(&st.apps, req, scope);
+    if let Some(Err(refused)) = app {
+        return refused;
+    }
+    let scopes = match app {
+        Some(_) => Some(vec!["*".to_string()]),
+        None => req
+            .auth(&["bearer", "token"])
+            .and_then(|pat| st.pats.get(&pat).cloned()),
+    };
+    let Some(scopes) = scopes else {
         return Reply::error(401, "Bad credentials");
     };
     // An org that enforces SAML SSO refuses a PAT not authorized for it, and says so in a
-    // header (the body alone reads like a missing permission).
-    if st.sso_orgs.contains(scope.org()) {
+    // header (the body alone reads like a missing permission). An App is not a person: its
+    // installation token needs no SSO authorization.
+    if app.is_none() && st.sso_orgs.contains(scope.org()) {
         return Reply::error(
             403,
             "Resource protected by organization SAML enforcement. You must grant your Personal Access token access to this organization.",

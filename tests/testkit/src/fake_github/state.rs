@@ -113,6 +113,8 @@ pub(crate) struct State {
     pub deleted_credentials: BTreeSet<String>,
     pub repos: BTreeSet<(String, String)>,
     pub pats: HashMap<String, Vec<String>>,
+    /// GitHub Apps, their installations and installation tokens (`app.rs`).
+    pub apps: super::app::Apps,
     pub runners: BTreeMap<u64, Runner>,
     pub label_ids: HashMap<String, u64>,
     pub groups: BTreeMap<String, u64>,
@@ -149,6 +151,7 @@ impl State {
             deleted_credentials: BTreeSet::new(),
             repos: BTreeSet::new(),
             pats: HashMap::new(),
+            apps: Default::default(),
             runners: BTreeMap::new(),
             label_ids: HashMap::new(),
             groups,
