@@ -1,24 +1,184 @@
-//! Board devices given by a stable name (`/dev/serial/by-id/...`): the node each one is
-//! mapped from is fixed when the container is created, so the plan says which node that is.
+//! Board devices: given by a stable name (`/dev/serial/by-id/...`), the node each one is
+//! mapped from is fixed when the container is created, so the plan says which node that is;
+//! and a device that is missing now (the board is unplugged) is no settings error: its
+//! runner waits for it, created and registered but stopped (offline on GitHub, so the
+//! board's jobs stay queued there, and nothing crash-loops), and `ghr serve` starts it, or
+//! creates it anew on the new node, when the device appears (see [`replug`]).
 
-use super::types::{Inputs, Plan};
+use super::types::{Action, Inputs, Plan};
+use crate::model::fleet::{ContainerState, RemoteRunner};
+
+/// Why a runner is waiting, for the plan and `ghr list`: the paths missing now.
+pub fn waiting_why(missing: &[&str]) -> String {
+    format!(
+        "waits for its device {} (missing now): kept stopped, offline on GitHub; `ghr serve` starts it when the device appears (without serve, run `ghr init` then)",
+        missing.join(", ")
+    )
+}
 
 pub(super) fn notes(input: &Inputs, plan: &mut Plan) {
     for d in input.devices {
-        plan.note(
-            &d.runner,
-            format!(
-                "device {} is {} now (mapped from it, seen under its own name)",
-                d.stable, d.node
-            ),
-        );
+        if let Some(node) = &d.node {
+            plan.note(
+                &d.runner,
+                format!(
+                    "device {} is {node} now (mapped from it, seen under its own name)",
+                    d.stable
+                ),
+            );
+        }
+    }
+}
+
+/// The devices of `runner` that are missing now.
+fn missing_of<'a>(input: &'a Inputs, runner: &str) -> Vec<&'a str> {
+    let mut v: Vec<&str> = input
+        .devices
+        .iter()
+        .filter(|d| d.runner == runner && d.node.is_none())
+        .map(|d| d.stable.as_str())
+        .collect();
+    v.dedup();
+    v
+}
+
+/// A runner whose device is missing is not started (Docker would refuse, with a restart
+/// policy's loop to follow). With `stop_running` (`init`), one that runs is stopped, so it
+/// goes offline and takes no job it cannot run; one busy with a job is left to finish it.
+pub(super) fn hold_back(
+    input: &Inputs,
+    ours: &[&RemoteRunner],
+    stop_running: bool,
+    plan: &mut Plan,
+) {
+    let mut runners: Vec<&str> = input
+        .devices
+        .iter()
+        .filter(|d| d.node.is_none())
+        .map(|d| d.runner.as_str())
+        .collect();
+    runners.dedup();
+    for runner in runners {
+        let missing = missing_of(input, runner);
+        let mine = |s: &super::types::Step| s.runner.as_deref() == Some(runner);
+        plan.steps
+            .retain(|s| !(mine(s) && matches!(s.action, Action::Start)));
+        // A recreated container is created, not started: it is stopped by then anyway.
+        let stopped_anyway = plan.steps.iter().any(|s| {
+            mine(s) && matches!(s.action, Action::Stop | Action::Recreate | Action::Replace)
+        });
+        let up = input
+            .local
+            .iter()
+            .any(|c| c.name == runner && c.state.is_up());
+        if stop_running && up && !stopped_anyway {
+            let busy = ours.iter().any(|g| g.name == runner && g.busy);
+            if busy {
+                plan.keep(
+                    runner,
+                    format!(
+                        "busy with a job while its device {} is missing; stopped when idle (`ghr serve` does it, or run `ghr init` again)",
+                        missing.join(", ")
+                    ),
+                );
+            } else {
+                plan.push(
+                    Some(runner),
+                    Action::Stop,
+                    format!("its device {} is missing", missing.join(", ")),
+                );
+            }
+        }
+        plan.note(runner, waiting_why(&missing));
+    }
+}
+
+/// One board runner as `ghr serve`'s device watcher sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoardNow<'a> {
+    /// Its container's state; `None`: it has none (`ghr init` has not made it).
+    pub state: Option<ContainerState>,
+    /// Whether the container was made from the service the settings give now (with the
+    /// nodes the devices resolve to now); `false` after a replug to another node.
+    pub current: bool,
+    /// The board's devices missing now.
+    pub missing: Vec<&'a str>,
+    /// Whether a job runs in it (a `Runner.Worker` process); asked only of a running one.
+    pub busy: bool,
+    /// Whether its volume holds a registration; asked only before a start.
+    pub registered: Option<bool>,
+}
+
+/// What the device watcher does to one board runner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Replug {
+    Nothing,
+    /// Stop it: a device is gone, and it would take a job it cannot run.
+    Stop(String),
+    /// Create it anew from the current service (the device is another node now), then start.
+    Recreate(String),
+    /// Start it: the devices are here.
+    Start(String),
+    /// Ask again later: a job runs, or the registration must be checked first.
+    Wait(String),
+}
+
+/// The watcher's decision for one board runner: never cuts a running job; starts only a
+/// registered runner (the device watcher has no token; `ghr init` registers).
+pub fn replug(now: &BoardNow) -> Replug {
+    let Some(state) = &now.state else {
+        return Replug::Nothing;
+    };
+    let running = state.is_up();
+    if !now.missing.is_empty() {
+        let gone = now.missing.join(", ");
+        return match (running, now.busy) {
+            (false, _) => Replug::Nothing,
+            (true, true) => Replug::Wait(format!(
+                "its device {gone} is missing, but a job runs: stopped when it ends"
+            )),
+            (true, false) => Replug::Stop(format!("its device {gone} is missing")),
+        };
+    }
+    if !now.current {
+        if running && now.busy {
+            return Replug::Wait(
+                "its device is another node now, but a job runs: created anew when it ends".into(),
+            );
+        }
+        return match now.registered {
+            None => Replug::Wait("is it registered?".into()),
+            Some(false) => Replug::Nothing,
+            Some(true) => Replug::Recreate("its device is another node now".into()),
+        };
+    }
+    if running {
+        return Replug::Nothing;
+    }
+    match now.registered {
+        None => Replug::Wait("is it registered?".into()),
+        Some(false) => Replug::Nothing,
+        Some(true) => Replug::Start("its devices are here".into()),
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
     use crate::model::compose::ResolvedDevice;
-    use crate::plan::fixture::converged;
+    use crate::model::fleet::ContainerState as C;
+    use crate::plan::fixture::*;
+    use crate::plan::types::Intent;
+
+    const GONE: &str = "/dev/serial/by-id/usb-FTDI_A5-if00-port0";
+
+    fn unplugged(runner: &str) -> ResolvedDevice {
+        ResolvedDevice {
+            runner: format!("{P}runner-{runner}"),
+            stable: GONE.into(),
+            node: None,
+        }
+    }
 
     #[test]
     fn each_resolved_device_is_a_note_of_its_runner() {
@@ -27,7 +187,7 @@ mod tests {
         w.devices = vec![ResolvedDevice {
             runner: "h-runner-1".into(),
             stable: "/dev/serial/by-id/usb-FTDI_A5-if00-port0".into(),
-            node: "/dev/ttyUSB1".into(),
+            node: Some("/dev/ttyUSB1".into()),
         }];
         let plan = w.init();
         assert!(plan.steps.is_empty(), "a note changes nothing: {plan:?}");
@@ -37,5 +197,126 @@ mod tests {
             plan.notes[0].why,
             "device /dev/serial/by-id/usb-FTDI_A5-if00-port0 is /dev/ttyUSB1 now (mapped from it, seen under its own name)"
         );
+    }
+
+    #[test]
+    fn a_missing_device_holds_its_runner_back_and_nothing_else() {
+        // (what happens to runner 1 when its device is missing, its plan steps)
+        type Setup = fn(&mut World);
+        type Case = (&'static str, Setup, Vec<(String, &'static str)>, bool);
+        let cases: [Case; 5] = [
+            (
+                "new: created and registered, not started",
+                |w| {
+                    w.local.retain(|c| !c.name.ends_with("-1"));
+                    w.volumes.retain(|(_, r)| !r.ends_with("-1"));
+                    w.github.retain(|g| !g.name.ends_with("-1"));
+                },
+                s(&[("1", "create"), ("1", "register"), ("2", "start")]),
+                false,
+            ),
+            (
+                "running and idle: stopped",
+                |_| {},
+                s(&[("1", "stop"), ("2", "start")]),
+                false,
+            ),
+            (
+                "running and busy: kept until idle",
+                |w| w.github_mut("1").busy = true,
+                s(&[("2", "start")]),
+                true,
+            ),
+            (
+                "exited: not started",
+                |w| w.local_mut("1").state = C::Exited,
+                s(&[("2", "start")]),
+                false,
+            ),
+            (
+                "settings changed: created anew, not started",
+                |w| w.local_mut("1").spec = Some("old".into()),
+                s(&[("1", "recreate"), ("2", "start")]),
+                false,
+            ),
+        ];
+        for (what, setup, want, kept) in cases {
+            let mut w = converged(2);
+            w.local_mut("2").state = C::Exited;
+            setup(&mut w);
+            w.devices = vec![unplugged("1")];
+            let plan = w.init();
+            assert_eq!(steps(&plan), want, "{what}");
+            assert_eq!(!plan.kept.is_empty(), kept, "{what}: {:?}", plan.kept);
+            assert!(
+                plan.notes
+                    .iter()
+                    .any(|n| n.runner == "h-runner-1" && n.why == waiting_why(&[GONE])),
+                "{what}: {:?}",
+                plan.notes
+            );
+        }
+    }
+
+    #[test]
+    fn start_does_not_start_a_runner_whose_device_is_missing_nor_stop_it() {
+        let mut w = converged(2);
+        w.local_mut("1").state = C::Exited;
+        w.devices = vec![unplugged("1"), unplugged("2")];
+        let plan = w.plan(Intent::Start { targets: vec![] });
+        assert_eq!(steps(&plan), s(&[]), "{plan:?}");
+        assert_eq!(
+            plan.notes.iter().filter(|n| n.why.contains(GONE)).count(),
+            2
+        );
+    }
+
+    #[test]
+    fn the_watcher_never_cuts_a_job_and_starts_only_what_is_registered() {
+        let now = |state, current, missing: &[&'static str], busy, registered| BoardNow {
+            state,
+            current,
+            missing: missing.to_vec(),
+            busy,
+            registered,
+        };
+        let kind = |d: Replug| match d {
+            Replug::Nothing => "nothing",
+            Replug::Stop(_) => "stop",
+            Replug::Recreate(_) => "recreate",
+            Replug::Start(_) => "start",
+            Replug::Wait(_) => "wait",
+        };
+        let cases = [
+            // (state, current spec, missing, busy, registered) -> decision
+            (now(None, false, &[], false, Some(true)), "nothing"),
+            (now(Some(C::Running), true, &[GONE], false, None), "stop"),
+            (now(Some(C::Running), true, &[GONE], true, None), "wait"),
+            (now(Some(C::Exited), true, &[GONE], false, None), "nothing"),
+            (
+                now(Some(C::Created), false, &[GONE], false, None),
+                "nothing",
+            ),
+            (now(Some(C::Created), true, &[], false, None), "wait"),
+            (now(Some(C::Created), true, &[], false, Some(true)), "start"),
+            (
+                now(Some(C::Created), true, &[], false, Some(false)),
+                "nothing",
+            ),
+            (
+                now(Some(C::Exited), false, &[], false, Some(true)),
+                "recreate",
+            ),
+            (
+                now(Some(C::Running), false, &[], false, Some(true)),
+                "recreate",
+            ),
+            (now(Some(C::Running), false, &[], true, Some(true)), "wait"),
+            (now(Some(C::Running), false, &[], false, None), "wait"),
+            (now(Some(C::Running), true, &[], false, None), "nothing"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(kind(replug(&input)), want, "{input:?}");
+        }
     }
 }
