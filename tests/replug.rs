@@ -130,6 +130,20 @@ fn an_unplugged_board_waits_and_serve_brings_it_back_on_its_new_node() {
         "nothing starts while the device is missing: {}",
         serve.stderr()
     );
+    // serve's JSON (and page) names the missing path too.
+    let waits = serve_support::wait_for(Duration::from_secs(20), || {
+        serve.json("/api/v1/fleets")[0]["runners"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|r| {
+                r["name"] == name.as_str() && r["missing_devices"] == serde_json::json!([stable])
+            })
+    });
+    assert!(waits, "{}", serve.get("/api/v1/fleets"));
+    assert!(serve
+        .get("/")
+        .contains(&format!("waits for {stable} (missing)")));
     mknod(&dev.join("ttyUSB0"), 3);
     let online = |gh: &FakeGitHub| {
         gh.runner(&scope, &name)

@@ -16,17 +16,19 @@ use crate::config::settings::Settings;
 use crate::plan::Replug;
 use crate::world::docker::Docker;
 use crate::world::notify;
-use crate::world::replug::{board_devices, converge, BoardDevice};
+use crate::world::replug::{board_devices, converge, missing_by_runner, BoardDevice};
 
 pub const DEVICE_POLL: Duration = Duration::from_secs(1);
 
 /// Starts the watcher for the fleets that have board devices (`dirs[i]`: the directory of
 /// `settings[i]`'s file); nothing when none has.
 pub fn start(hub: Arc<Hub>, settings: Vec<Settings>, dirs: Vec<PathBuf>) {
-    let fleets: Vec<(Settings, PathBuf)> = settings
+    let fleets: Vec<(usize, Settings, PathBuf)> = settings
         .into_iter()
         .zip(dirs)
-        .filter(|(s, _)| s.boards.iter().any(|b| !b.hardware.devices.is_empty()))
+        .enumerate()
+        .filter(|(_, (s, _))| s.boards.iter().any(|b| !b.hardware.devices.is_empty()))
+        .map(|(i, (s, d))| (i, s, d))
         .collect();
     if fleets.is_empty() {
         return;
@@ -38,17 +40,18 @@ pub fn start(hub: Arc<Hub>, settings: Vec<Settings>, dirs: Vec<PathBuf>) {
         .expect("start the device watcher");
 }
 
-fn watch(hub: &Hub, fleets: &[(Settings, PathBuf)]) {
+fn watch(hub: &Hub, fleets: &[(usize, Settings, PathBuf)]) {
     let docker = Docker::new();
     // What each fleet's devices were when it was last brought in line; `None`: not yet, or
     // a runner was waiting (for a job's end, the fleet lock): look again.
     let mut seen: Vec<Option<Vec<BoardDevice>>> = vec![None; fleets.len()];
     while !hub.stopped() {
-        for (i, (settings, dir)) in fleets.iter().enumerate() {
+        for (i, (fleet, settings, dir)) in fleets.iter().enumerate() {
             let now = board_devices(settings);
             if seen[i].as_ref() == Some(&now) {
                 continue;
             }
+            hub.set_missing_devices(*fleet, missing_by_runner(&now));
             seen[i] = match converge(settings, dir, &docker) {
                 Ok(decisions) => {
                     report(settings, &decisions);

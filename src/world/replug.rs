@@ -42,16 +42,14 @@ pub fn board_devices(settings: &Settings) -> Vec<BoardDevice> {
     out
 }
 
-/// Each board runner's devices missing now, by runner (for `ghr list` and `ghr locks`).
-pub fn missing_by_runner(settings: &Settings) -> Vec<(String, Vec<String>)> {
+/// The devices of `devices` missing now, by runner (for `ghr list`, `ghr locks`, serve).
+pub fn missing_by_runner(devices: &[BoardDevice]) -> Vec<(String, Vec<String>)> {
     let mut out: Vec<(String, Vec<String>)> = Vec::new();
-    for d in board_devices(settings)
-        .into_iter()
-        .filter(|d| d.node.is_none())
-    {
+    for d in devices.iter().filter(|d| d.node.is_none()) {
         match out.iter_mut().find(|(r, _)| *r == d.runner) {
-            Some((_, paths)) => paths.push(d.path),
-            None => out.push((d.runner, vec![d.path])),
+            Some((_, paths)) if !paths.contains(&d.path) => paths.push(d.path.clone()),
+            Some(_) => {}
+            None => out.push((d.runner.clone(), vec![d.path.clone()])),
         }
     }
     out

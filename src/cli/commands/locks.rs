@@ -84,7 +84,7 @@ pub fn run(settings: &Settings, args: LocksArgs) -> Result<()> {
 
 /// The boards whose devices are missing now: (their resources, runner, paths).
 fn unplugged(settings: &Settings) -> Vec<(Vec<String>, String, Vec<String>)> {
-    crate::world::replug::missing_by_runner(settings)
+    crate::world::replug::missing_by_runner(&crate::world::replug::board_devices(settings))
         .into_iter()
         .map(|(runner, paths)| {
             let resources = crate::model::fleet::desired(settings, 0)
