@@ -188,6 +188,13 @@ fn an_unplugged_board_waits_and_serve_brings_it_back_on_its_new_node() {
         "a busy runner is not created anew: {}",
         serve.stderr()
     );
+    assert!(
+        serve.stderr().contains(&format!(
+            "{name} its device is another node now, but a job runs: created anew when it ends"
+        )),
+        "serve says what it waits for: {}",
+        serve.stderr()
+    );
     let done = gh.wait_job(first, Duration::from_secs(60)).unwrap();
     assert_eq!(done.result.as_deref(), Some("Succeeded"), "{}", done.log);
     assert!(

@@ -5,11 +5,12 @@
 //! host without udev's socket, a poll still works) and, when one appears, goes, or leads to
 //! another node, brings that fleet's board runners in line (`world::replug`): stopped while a
 //! device is gone, started when it is back, created anew on the new node, never while a job
-//! runs (it asks again every second until the job ends).
+//! runs (it looks again every `WAIT_RETRY` until the job ends).
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::state::Hub;
 use crate::config::settings::Settings;
@@ -40,40 +41,77 @@ pub fn start(hub: Arc<Hub>, settings: Vec<Settings>, dirs: Vec<PathBuf>) {
         .expect("start the device watcher");
 }
 
+/// How soon a fleet whose runner had to wait (a job runs, another ghr holds the fleet, Docker
+/// failed) is looked at again when its devices did not change meanwhile.
+pub const WAIT_RETRY: Duration = Duration::from_secs(5);
+
+/// One fleet's watch.
+#[derive(Default)]
+struct Watched {
+    /// Its devices when its runners were last brought in line (`None`: not yet, or one had
+    /// to wait).
+    in_line: Option<Vec<BoardDevice>>,
+    /// Its devices at the last try, and when to try again if they stay so.
+    tried: Option<Vec<BoardDevice>>,
+    retry_at: Option<Instant>,
+    /// What was said of its waits and errors, so each is said once, not every try.
+    said: BTreeSet<String>,
+}
+
 fn watch(hub: &Hub, fleets: &[(usize, Settings, PathBuf)]) {
     let docker = Docker::new();
-    // What each fleet's devices were when it was last brought in line; `None`: not yet, or
-    // a runner was waiting (for a job's end, the fleet lock): look again.
-    let mut seen: Vec<Option<Vec<BoardDevice>>> = vec![None; fleets.len()];
+    let mut watched: Vec<Watched> = fleets.iter().map(|_| Watched::default()).collect();
     while !hub.stopped() {
-        for (i, (fleet, settings, dir)) in fleets.iter().enumerate() {
+        for ((fleet, settings, dir), w) in fleets.iter().zip(watched.iter_mut()) {
             let now = board_devices(settings);
-            if seen[i].as_ref() == Some(&now) {
+            if w.in_line.as_ref() == Some(&now) {
+                continue;
+            }
+            let changed = w.tried.as_ref() != Some(&now);
+            if !changed && w.retry_at.is_some_and(|at| Instant::now() < at) {
                 continue;
             }
             hub.set_missing_devices(*fleet, missing_by_runner(&now));
-            seen[i] = match converge(settings, dir, &docker) {
+            let scope = settings.scope_label();
+            w.in_line = match converge(settings, dir, &docker) {
                 Ok(decisions) => {
-                    report(settings, &decisions);
-                    let waits = decisions.iter().any(|(_, d)| matches!(d, Replug::Wait(_)));
-                    (!waits).then_some(now)
+                    report(&scope, &decisions);
+                    let waits: Vec<String> = decisions
+                        .iter()
+                        .filter_map(|(runner, d)| match d {
+                            Replug::Wait(why) if runner.is_empty() => Some(why.clone()),
+                            Replug::Wait(why) => Some(format!("{runner} {why}")),
+                            _ => None,
+                        })
+                        .collect();
+                    say_once(&mut w.said, &scope, &waits);
+                    waits.is_empty().then(|| now.clone())
                 }
                 Err(e) => {
-                    notify::warn(&format!(
-                        "serve: board devices of {}: {e}",
-                        settings.scope_label()
-                    ));
+                    say_once(&mut w.said, &scope, &[format!("board devices: {e}")]);
                     None
                 }
             };
+            if w.in_line.is_some() {
+                w.said.clear();
+            }
+            w.tried = Some(now);
+            w.retry_at = Some(Instant::now() + WAIT_RETRY);
         }
         std::thread::sleep(DEVICE_POLL);
     }
 }
 
-/// One line per change made (a wait is asked again every second, and said by what it
-/// waits for: the job's end shows on the page).
-fn report(settings: &Settings, decisions: &[(String, Replug)]) {
+fn say_once(said: &mut BTreeSet<String>, scope: &str, lines: &[String]) {
+    for line in lines {
+        if said.insert(line.clone()) {
+            notify::info(&format!("serve: {scope}: {line}"));
+        }
+    }
+}
+
+/// One line per change made.
+fn report(scope: &str, decisions: &[(String, Replug)]) {
     for (runner, decision) in decisions {
         let line = match decision {
             Replug::Stop(why) => format!("stopped {runner}: {why}"),
@@ -81,6 +119,6 @@ fn report(settings: &Settings, decisions: &[(String, Replug)]) {
             Replug::Recreate(why) => format!("created {runner} anew and started it: {why}"),
             Replug::Nothing | Replug::Wait(_) => continue,
         };
-        notify::info(&format!("serve: {}: {line}", settings.scope_label()));
+        notify::info(&format!("serve: {scope}: {line}"));
     }
 }
