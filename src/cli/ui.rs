@@ -95,6 +95,9 @@ pub fn fleet_table(members: &[Member], oneoffs: &[String], docker_known: bool) -
     } else {
         table.to_string()
     };
+    if members.iter().any(|m| !m.missing_devices.is_empty()) {
+        text.push_str("\na runner that waits for its device is stopped and offline; `ghr serve` starts it when the device appears (without serve, run `ghr init` then)");
+    }
     for name in oneoffs {
         if !text.is_empty() {
             text.push('\n');
@@ -362,7 +365,8 @@ mod tests {
         assert!(table.contains(NOT_REGISTERED) && table.contains(NO_CONTAINER));
         assert!(table.contains("a,b") && table.contains(" data "), "{table}");
         assert!(
-            table.contains("waits for /dev/serial/by-id/gone (missing)"),
+            table.contains("waits for /dev/serial/by-id/gone (missing)")
+                && table.contains("`ghr serve` starts it when the device appears (without serve, run `ghr init` then)"),
             "{table}"
         );
         let with_oneoff = fleet_table(&members(), &["p-runner-3-register".into()], true);
