@@ -107,6 +107,9 @@ pub struct BoardNow<'a> {
     pub busy: bool,
     /// Whether its volume holds a registration; asked only before a start.
     pub registered: Option<bool>,
+    /// Whether it runs the image the settings give now (reference and id): a new image needs
+    /// its runner install copied into the volume first, which is `ghr init`'s.
+    pub same_image: bool,
 }
 
 /// What the device watcher does to one board runner.
@@ -149,6 +152,9 @@ pub fn replug(now: &BoardNow) -> Replug {
         return match now.registered {
             None => Replug::Wait("is it registered?".into()),
             Some(false) => Replug::Nothing,
+            Some(true) if !now.same_image => Replug::Wait(
+                "its device is another node now, but its image changed too: run `ghr init` (it copies the new runner install first)".into(),
+            ),
             Some(true) => Replug::Recreate("its device is another node now".into()),
         };
     }
@@ -279,6 +285,7 @@ mod tests {
             missing: missing.to_vec(),
             busy,
             registered,
+            same_image: true,
         };
         let kind = |d: Replug| match d {
             Replug::Nothing => "nothing",
@@ -318,5 +325,20 @@ mod tests {
         for (input, want) in cases {
             assert_eq!(kind(replug(&input)), want, "{input:?}");
         }
+        // Another image since it was created: not recreated here (no install copy), said.
+        let new_image = BoardNow {
+            same_image: false,
+            ..now(Some(C::Exited), false, &[], false, Some(true))
+        };
+        assert_eq!(kind(replug(&new_image)), "wait");
+        let started = BoardNow {
+            same_image: false,
+            ..now(Some(C::Exited), true, &[], false, Some(true))
+        };
+        assert_eq!(
+            kind(replug(&started)),
+            "start",
+            "its own image, as it was made"
+        );
     }
 }

@@ -120,7 +120,9 @@ pub fn converge(settings: &Settings, dir: &Path, docker: &Docker) -> Result<Vec<
                     .find(|(n, _)| n == name)
                     .map(|(_, s)| s.devices.clone())
                     .unwrap_or_default();
-                decide(docker, c, &wanted, missing)?
+                let service = desired.compose.services.0.iter().find(|(n, _)| n == name);
+                let image = service.map(|(_, s)| s.image.as_str()).unwrap_or_default();
+                decide(docker, c, &wanted, image, missing)?
             }
         };
         decisions.push((name.to_string(), decision));
@@ -155,6 +157,7 @@ fn decide(
     docker: &Docker,
     c: &LocalRunner,
     wanted: &[String],
+    image: &str,
     missing: Vec<&str>,
 ) -> Result<Replug> {
     let current = missing.is_empty() && docker.device_pairs(&c.name)? == pairs(wanted);
@@ -165,12 +168,18 @@ fn decide(
         true => Some(docker.is_configured(&c.name)?),
         false => None,
     };
+    // Asked only when it would be created anew.
+    let same_image = match registered == Some(true) && !current {
+        true => c.image == image && docker.image_id(image)?.as_deref() == Some(c.image_id.as_str()),
+        false => true,
+    };
     Ok(replug(&BoardNow {
         state: Some(c.state.clone()),
         current,
         missing,
         busy,
         registered,
+        same_image,
     }))
 }
 
