@@ -4,7 +4,8 @@
 //! runner waits, stopped and offline, and `list`/`locks` name the path); `ghr serve` brings
 //! the runner online when the device appears, creates it anew when the device comes back as
 //! another node (never while a job runs), and a job then reads the new node by its stable
-//! name; unplugged again, the idle runner is stopped.
+//! name; unplugged again, the idle runner is parked (created anew, not started); a runner
+//! someone stopped stays stopped.
 
 mod serve_support;
 
@@ -232,19 +233,44 @@ fn an_unplugged_board_waits_and_serve_brings_it_back_on_its_new_node() {
     );
     assert!(done.log.contains("node 1:5"), "{}", done.log);
 
-    // Unplugged while idle: stopped, offline; nothing restarts it.
+    // Unplugged while idle: parked (created anew, not started), offline; nothing restarts it.
     std::fs::remove_file(dev.join("ttyUSB1")).unwrap();
     assert!(
         fleet.wait(Duration::from_secs(30), || fleet
             .inspect(&name, "{{.State.Status}}")
-            == "exited"),
-        "stopped once its device is gone: {}",
+            == "created"),
+        "parked once its device is gone: {}",
         serve.stderr()
     );
     assert!(gh.wait_until(Duration::from_secs(30), |gh| !online(gh)));
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(
         fleet.inspect(&name, "{{.State.Status}} {{.RestartCount}}"),
-        "exited 0"
+        "created 0"
+    );
+
+    // Back again: online again. Then someone stops it: serve leaves it stopped, whatever its
+    // device does.
+    mknod(&dev.join("ttyUSB0"), 3);
+    point(&link, "../../ttyUSB0");
+    assert!(
+        gh.wait_until(Duration::from_secs(60), online),
+        "online once plugged in again: {}",
+        serve.stderr()
+    );
+    fleet.ghr(&["stop", "pi"]).ok();
+    let stopped = fleet.container_id(&name);
+    mknod(&dev.join("ttyUSB1"), 5);
+    point(&link, "../../ttyUSB1");
+    std::fs::remove_file(dev.join("ttyUSB0")).unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(
+        (
+            fleet.container_id(&name),
+            fleet.inspect(&name, "{{.State.Status}}")
+        ),
+        (stopped, "exited".to_string()),
+        "a runner someone stopped stays stopped: {}",
+        serve.stderr()
     );
 }

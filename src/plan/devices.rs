@@ -43,14 +43,11 @@ fn missing_of<'a>(input: &'a Inputs, runner: &str) -> Vec<&'a str> {
 }
 
 /// A runner whose device is missing is not started (Docker would refuse, with a restart
-/// policy's loop to follow). With `stop_running` (`init`), one that runs is stopped, so it
-/// goes offline and takes no job it cannot run; one busy with a job is left to finish it.
-pub(super) fn hold_back(
-    input: &Inputs,
-    ours: &[&RemoteRunner],
-    stop_running: bool,
-    plan: &mut Plan,
-) {
+/// policy's loop to follow) but *parked*: created anew and not started, so it is offline and
+/// takes no job it cannot run, and its state (`created`, never started) says it waits for its
+/// device — what `ghr serve` starts when the device appears (a runner someone stopped is
+/// `exited`, and serve leaves it so). One busy with a job is left to finish it.
+pub(super) fn hold_back(input: &Inputs, ours: &[&RemoteRunner], plan: &mut Plan) {
     let mut runners: Vec<&str> = input
         .devices
         .iter()
@@ -63,29 +60,36 @@ pub(super) fn hold_back(
         let mine = |s: &super::types::Step| s.runner.as_deref() == Some(runner);
         plan.steps
             .retain(|s| !(mine(s) && matches!(s.action, Action::Start)));
-        // A recreated container is created, not started: it is stopped by then anyway.
-        let stopped_anyway = plan.steps.iter().any(|s| {
-            mine(s) && matches!(s.action, Action::Stop | Action::Recreate | Action::Replace)
+        let created_anyway = plan.steps.iter().any(|s| {
+            mine(s)
+                && matches!(
+                    s.action,
+                    Action::Create | Action::Recreate | Action::Replace
+                )
         });
-        let up = input
+        let parked = input
             .local
             .iter()
-            .any(|c| c.name == runner && c.state.is_up());
-        if stop_running && up && !stopped_anyway {
+            .find(|c| c.name == runner)
+            .is_none_or(|c| matches!(c.state, ContainerState::Created));
+        if !created_anyway && !parked {
             let busy = ours.iter().any(|g| g.name == runner && g.busy);
             if busy {
                 plan.keep(
                     runner,
                     format!(
-                        "busy with a job while its device {} is missing; stopped when idle (`ghr serve` does it, or run `ghr init` again)",
+                        "busy with a job while its device {} is missing; parked when idle (`ghr serve` does it, or run `ghr init` again)",
                         missing.join(", ")
                     ),
                 );
             } else {
                 plan.push(
                     Some(runner),
-                    Action::Stop,
-                    format!("its device {} is missing", missing.join(", ")),
+                    Action::Recreate,
+                    format!(
+                        "its device {} is missing: created anew and not started, to wait for it",
+                        missing.join(", ")
+                    ),
                 );
             }
         }
@@ -98,6 +102,9 @@ pub(super) fn hold_back(
 pub struct BoardNow<'a> {
     /// Its container's state; `None`: it has none (`ghr init` has not made it).
     pub state: Option<ContainerState>,
+    /// Whether Docker failed to start it (an `exited` container with a start error: a device
+    /// missing when the host came up), as opposed to someone stopping it.
+    pub failed_start: bool,
     /// Whether the container was made from the service the settings give now (with the
     /// nodes the devices resolve to now); `false` after a replug to another node.
     pub current: bool,
@@ -116,55 +123,65 @@ pub struct BoardNow<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Replug {
     Nothing,
-    /// Stop it: a device is gone, and it would take a job it cannot run.
-    Stop(String),
+    /// Create it anew, not started: a device is gone, and it would take a job it cannot run.
+    Park(String),
     /// Create it anew from the current service (the device is another node now), then start.
     Recreate(String),
     /// Start it: the devices are here.
     Start(String),
-    /// Ask again later: a job runs, or the registration must be checked first.
+    /// Ask again later: a job runs, or something only `ghr init` can do is needed.
     Wait(String),
 }
 
-/// The watcher's decision for one board runner: never cuts a running job; starts only a
-/// registered runner (the device watcher has no token; `ghr init` registers).
+impl BoardNow<'_> {
+    /// Whether it is meant to run: it runs, it waits for its devices (parked: created, never
+    /// started), or Docker failed to start it. A runner someone stopped is not.
+    fn meant_to_run(&self) -> bool {
+        match &self.state {
+            None => false,
+            Some(ContainerState::Created) => true,
+            Some(s) => s.is_up() || self.failed_start,
+        }
+    }
+}
+
+/// The watcher's decision for one board runner: never cuts a running job, never starts a
+/// runner someone stopped, starts only a registered runner (the watcher has no token; `ghr
+/// init` registers), and creates anew only on the image the runner already has.
 pub fn replug(now: &BoardNow) -> Replug {
     let Some(state) = &now.state else {
         return Replug::Nothing;
     };
+    if !now.meant_to_run() {
+        return Replug::Nothing;
+    }
     let running = state.is_up();
     if !now.missing.is_empty() {
         let gone = now.missing.join(", ");
-        return match (running, now.busy) {
-            (false, _) => Replug::Nothing,
-            (true, true) => Replug::Wait(format!(
-                "its device {gone} is missing, but a job runs: stopped when it ends"
+        return match (state, now.busy) {
+            (ContainerState::Created, _) => Replug::Nothing,
+            (_, true) => Replug::Wait(format!(
+                "its device {gone} is missing, but a job runs: parked when it ends"
             )),
-            (true, false) => Replug::Stop(format!("its device {gone} is missing")),
+            (_, false) => Replug::Park(format!("its device {gone} is missing")),
         };
     }
-    if !now.current {
-        if running && now.busy {
-            return Replug::Wait(
-                "its device is another node now, but a job runs: created anew when it ends".into(),
-            );
-        }
-        return match now.registered {
-            None => Replug::Wait("is it registered?".into()),
-            Some(false) => Replug::Nothing,
-            Some(true) if !now.same_image => Replug::Wait(
-                "its device is another node now, but its image changed too: run `ghr init` (it copies the new runner install first)".into(),
-            ),
-            Some(true) => Replug::Recreate("its device is another node now".into()),
-        };
-    }
-    if running {
+    if running && now.current {
         return Replug::Nothing;
+    }
+    if running && now.busy {
+        return Replug::Wait(
+            "its device is another node now, but a job runs: created anew when it ends".into(),
+        );
     }
     match now.registered {
         None => Replug::Wait("is it registered?".into()),
         Some(false) => Replug::Nothing,
-        Some(true) => Replug::Start("its devices are here".into()),
+        Some(true) if now.current => Replug::Start("its devices are here".into()),
+        Some(true) if !now.same_image => Replug::Wait(
+            "its device is another node now, but its image changed too: run `ghr init` (it copies the new runner install first)".into(),
+        ),
+        Some(true) => Replug::Recreate("its device is another node now".into()),
     }
 }
 
@@ -206,11 +223,11 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_device_holds_its_runner_back_and_nothing_else() {
-        // (what happens to runner 1 when its device is missing, its plan steps)
+    fn a_missing_device_parks_its_runner_and_nothing_else() {
+        // (what happens to runner 1 when its device is missing, its plan steps, kept)
         type Setup = fn(&mut World);
         type Case = (&'static str, Setup, Vec<(String, &'static str)>, bool);
-        let cases: [Case; 5] = [
+        let cases: [Case; 6] = [
             (
                 "new: created and registered, not started",
                 |w| {
@@ -222,9 +239,9 @@ mod tests {
                 false,
             ),
             (
-                "running and idle: stopped",
+                "running and idle: parked (created anew, not started)",
                 |_| {},
-                s(&[("1", "stop"), ("2", "start")]),
+                s(&[("1", "recreate"), ("2", "start")]),
                 false,
             ),
             (
@@ -234,8 +251,14 @@ mod tests {
                 true,
             ),
             (
-                "exited: not started",
+                "exited: parked, not started",
                 |w| w.local_mut("1").state = C::Exited,
+                s(&[("1", "recreate"), ("2", "start")]),
+                false,
+            ),
+            (
+                "parked already: nothing",
+                |w| w.local_mut("1").state = C::Created,
                 s(&[("2", "start")]),
                 false,
             ),
@@ -265,22 +288,28 @@ mod tests {
     }
 
     #[test]
-    fn start_does_not_start_a_runner_whose_device_is_missing_nor_stop_it() {
-        let mut w = converged(2);
+    fn start_parks_a_runner_whose_device_is_missing_instead_of_starting_it() {
+        let mut w = converged(3);
         w.local_mut("1").state = C::Exited;
-        w.devices = vec![unplugged("1"), unplugged("2")];
+        w.local_mut("3").state = C::Created;
+        w.devices = vec![unplugged("1"), unplugged("2"), unplugged("3")];
         let plan = w.plan(Intent::Start { targets: vec![] });
-        assert_eq!(steps(&plan), s(&[]), "{plan:?}");
+        assert_eq!(
+            steps(&plan),
+            s(&[("1", "recreate"), ("2", "recreate")]),
+            "{plan:?}"
+        );
         assert_eq!(
             plan.notes.iter().filter(|n| n.why.contains(GONE)).count(),
-            2
+            3
         );
     }
 
     #[test]
-    fn the_watcher_never_cuts_a_job_and_starts_only_what_is_registered() {
+    fn the_watcher_never_cuts_a_job_nor_starts_what_someone_stopped() {
         let now = |state, current, missing: &[&'static str], busy, registered| BoardNow {
             state,
+            failed_start: false,
             current,
             missing: missing.to_vec(),
             busy,
@@ -289,56 +318,59 @@ mod tests {
         };
         let kind = |d: Replug| match d {
             Replug::Nothing => "nothing",
-            Replug::Stop(_) => "stop",
+            Replug::Park(_) => "park",
             Replug::Recreate(_) => "recreate",
             Replug::Start(_) => "start",
             Replug::Wait(_) => "wait",
         };
+        let (run, cre, exi) = (Some(C::Running), Some(C::Created), Some(C::Exited));
         let cases = [
             // (state, current spec, missing, busy, registered) -> decision
             (now(None, false, &[], false, Some(true)), "nothing"),
-            (now(Some(C::Running), true, &[GONE], false, None), "stop"),
-            (now(Some(C::Running), true, &[GONE], true, None), "wait"),
-            (now(Some(C::Exited), true, &[GONE], false, None), "nothing"),
-            (
-                now(Some(C::Created), false, &[GONE], false, None),
-                "nothing",
-            ),
-            (now(Some(C::Created), true, &[], false, None), "wait"),
-            (now(Some(C::Created), true, &[], false, Some(true)), "start"),
-            (
-                now(Some(C::Created), true, &[], false, Some(false)),
-                "nothing",
-            ),
-            (
-                now(Some(C::Exited), false, &[], false, Some(true)),
-                "recreate",
-            ),
-            (
-                now(Some(C::Running), false, &[], false, Some(true)),
-                "recreate",
-            ),
-            (now(Some(C::Running), false, &[], true, Some(true)), "wait"),
-            (now(Some(C::Running), false, &[], false, None), "wait"),
-            (now(Some(C::Running), true, &[], false, None), "nothing"),
+            // unplugged
+            (now(run.clone(), true, &[GONE], false, None), "park"),
+            (now(run.clone(), true, &[GONE], true, None), "wait"),
+            (now(cre.clone(), false, &[GONE], false, None), "nothing"),
+            (now(exi.clone(), true, &[GONE], false, None), "nothing"),
+            // plugged in: a parked runner starts, or is made anew on its new node
+            (now(cre.clone(), true, &[], false, None), "wait"),
+            (now(cre.clone(), true, &[], false, Some(true)), "start"),
+            (now(cre.clone(), true, &[], false, Some(false)), "nothing"),
+            (now(cre.clone(), false, &[], false, Some(true)), "recreate"),
+            // replugged as another node under a running runner
+            (now(run.clone(), false, &[], false, Some(true)), "recreate"),
+            (now(run.clone(), false, &[], true, Some(true)), "wait"),
+            (now(run.clone(), false, &[], false, None), "wait"),
+            (now(run.clone(), true, &[], false, None), "nothing"),
+            // stopped by someone: left so, whatever its devices do
+            (now(exi.clone(), false, &[], false, Some(true)), "nothing"),
+            (now(exi.clone(), true, &[], false, Some(true)), "nothing"),
         ];
         for (input, want) in cases {
             assert_eq!(kind(replug(&input)), want, "{input:?}");
         }
-        // Another image since it was created: not recreated here (no install copy), said.
+        // Docker could not start it (its device was missing when the host came up): as parked.
+        let failed = |current, missing: &[&'static str]| BoardNow {
+            failed_start: true,
+            ..now(exi.clone(), current, missing, false, Some(true))
+        };
+        assert_eq!(kind(replug(&failed(true, &[]))), "start");
+        assert_eq!(kind(replug(&failed(false, &[]))), "recreate");
+        assert_eq!(kind(replug(&failed(true, &[GONE]))), "park");
+        // Another image since it was created: not made anew here (no install copy), said.
         let new_image = BoardNow {
             same_image: false,
-            ..now(Some(C::Exited), false, &[], false, Some(true))
+            ..now(cre.clone(), false, &[], false, Some(true))
         };
         assert_eq!(kind(replug(&new_image)), "wait");
         let started = BoardNow {
             same_image: false,
-            ..now(Some(C::Exited), true, &[], false, Some(true))
+            ..now(cre.clone(), true, &[], false, Some(true))
         };
         assert_eq!(
             kind(replug(&started)),
             "start",
-            "its own image, as it was made"
+            "on the image it was made with"
         );
     }
 }

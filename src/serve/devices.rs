@@ -3,7 +3,7 @@
 //! So every second this thread looks at the board device paths of the fleets it serves (a
 //! `stat` and a `readlink` each: cheap, and no udev needed — inside a container, or on a
 //! host without udev's socket, a poll still works) and, when one appears, goes, or leads to
-//! another node, brings that fleet's board runners in line (`world::replug`): stopped while a
+//! another node, brings that fleet's board runners in line (`world::replug`): parked while a
 //! device is gone, started when it is back, created anew on the new node, never while a job
 //! runs (it looks again every `WAIT_RETRY` until the job ends).
 
@@ -114,7 +114,7 @@ fn say_once(said: &mut BTreeSet<String>, scope: &str, lines: &[String]) {
 fn report(scope: &str, decisions: &[(String, Replug)]) {
     for (runner, decision) in decisions {
         let line = match decision {
-            Replug::Stop(why) => format!("stopped {runner}: {why}"),
+            Replug::Park(why) => format!("parked {runner} (created anew, not started): {why}"),
             Replug::Start(why) => format!("started {runner}: {why}"),
             Replug::Recreate(why) => format!("created {runner} anew and started it: {why}"),
             Replug::Nothing | Replug::Wait(_) => continue,

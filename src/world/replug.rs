@@ -1,11 +1,11 @@
 //! Board runners brought in line with their devices as they are now (the effects of
-//! `plan::replug`): stopped when a device is gone, started when it is back, created anew when
-//! it came back as another node (Docker fixes a device's node when it creates the container),
-//! and never while a job runs. `ghr serve`'s device watcher calls [`converge`] when a board's
+//! `plan::replug`): parked (created anew, not started) when a device is gone, started when it
+//! is back, created anew when it came back as another node (Docker fixes a device's node when
+//! it creates the container); never while a job runs, never one someone stopped. `ghr serve`'s device watcher calls [`converge`] when a board's
 //! device changes; `ghr init` does the same through its plan.
 
 use crate::config::settings::Settings;
-use crate::model::fleet::LocalRunner;
+use crate::model::fleet::{ContainerState, LocalRunner};
 use crate::plan::{replug, BoardNow, Replug};
 use crate::world::compose_file::Desired;
 use crate::world::docker::Docker;
@@ -129,7 +129,7 @@ pub fn converge(settings: &Settings, dir: &Path, docker: &Docker) -> Result<Vec<
     }
     if decisions
         .iter()
-        .any(|(_, d)| matches!(d, Replug::Recreate(_)))
+        .any(|(_, d)| matches!(d, Replug::Recreate(_) | Replug::Park(_)))
         && desired.change(settings)?.is_some()
     {
         crate::world::compose_file::write_file(settings, &desired.compose)?;
@@ -137,8 +137,9 @@ pub fn converge(settings: &Settings, dir: &Path, docker: &Docker) -> Result<Vec<
     for (name, decision) in &decisions {
         let names = std::slice::from_ref(name);
         match decision {
-            Replug::Stop(_) => {
-                docker.containers_do("stop", names, Some(settings.stop_grace_period))?
+            // Compose stops it first, with the service's stop_grace_period.
+            Replug::Park(_) => {
+                docker.compose_create(&project, &settings.compose_file, names, true)?
             }
             Replug::Start(_) => docker.containers_do("start", names, None)?,
             Replug::Recreate(_) => {
@@ -160,6 +161,20 @@ fn decide(
     image: &str,
     missing: Vec<&str>,
 ) -> Result<Replug> {
+    // Someone stopped it (not Docker failing to start it): left so, nothing more to ask.
+    let exited = !c.state.is_up() && !matches!(c.state, ContainerState::Created);
+    let failed_start = exited && !docker.start_error(&c.name)?.is_empty();
+    if exited && !failed_start {
+        return Ok(replug(&BoardNow {
+            state: Some(c.state.clone()),
+            failed_start,
+            current: true,
+            missing,
+            busy: false,
+            registered: None,
+            same_image: true,
+        }));
+    }
     let current = missing.is_empty() && docker.device_pairs(&c.name)? == pairs(wanted);
     let running = c.state.is_up();
     let busy = running && (!missing.is_empty() || !current) && docker.runs_a_job(&c.name)?;
@@ -175,6 +190,7 @@ fn decide(
     };
     Ok(replug(&BoardNow {
         state: Some(c.state.clone()),
+        failed_start,
         current,
         missing,
         busy,

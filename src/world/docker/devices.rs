@@ -26,6 +26,16 @@ impl Docker {
         Ok(v)
     }
 
+    /// Why Docker last failed to start `container` (empty: it did not fail), e.g. a device
+    /// missing when the host came up and the restart policy started it.
+    pub fn start_error(&self, container: &str) -> Result<String> {
+        let out = checked_stdout(
+            docker(&["inspect", "--format", "{{.State.Error}}", container]),
+            "docker inspect",
+        )?;
+        Ok(out.trim().to_string())
+    }
+
     /// Whether a job runs in `container`: the runner starts one `Runner.Worker` process per
     /// job, seen from the host with `docker top` (nothing is needed inside the image).
     pub fn runs_a_job(&self, container: &str) -> Result<bool> {
