@@ -47,12 +47,19 @@ fn missing_of<'a>(input: &'a Inputs, runner: &str) -> Vec<&'a str> {
 /// takes no job it cannot run, and its state (`created`, never started) says it waits for its
 /// device — what `ghr serve` starts when the device appears (a runner someone stopped is
 /// `exited`, and serve leaves it so). One busy with a job is left to finish it.
-pub(super) fn hold_back(input: &Inputs, ours: &[&RemoteRunner], plan: &mut Plan) {
+/// `targets`: the runners the command is about (empty: all).
+pub(super) fn hold_back(
+    input: &Inputs,
+    ours: &[&RemoteRunner],
+    targets: &[String],
+    plan: &mut Plan,
+) {
     let mut runners: Vec<&str> = input
         .devices
         .iter()
         .filter(|d| d.node.is_none())
         .map(|d| d.runner.as_str())
+        .filter(|r| targets.is_empty() || targets.iter().any(|t| t == r))
         .collect();
     runners.dedup();
     for runner in runners {
@@ -302,6 +309,15 @@ mod tests {
         assert_eq!(
             plan.notes.iter().filter(|n| n.why.contains(GONE)).count(),
             3
+        );
+        // `ghr start runner-3`: the others are not its business.
+        let plan = w.plan(Intent::Start {
+            targets: vec![format!("{P}runner-3")],
+        });
+        assert_eq!(steps(&plan), s(&[]), "{plan:?}");
+        assert!(
+            plan.notes.iter().all(|n| n.runner.ends_with("-3")),
+            "{plan:?}"
         );
     }
 
