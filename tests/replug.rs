@@ -273,4 +273,27 @@ fn an_unplugged_board_waits_and_serve_brings_it_back_on_its_new_node() {
         "a runner someone stopped stays stopped: {}",
         serve.stderr()
     );
+
+    // As after a reboot with the board away: the restart policy's start fails on the node the
+    // container was made with; a serve started then brings the runner up on the new node.
+    let mut serve = serve;
+    serve.stop();
+    let start = Command::new("docker")
+        .args(["start", &name])
+        .output()
+        .unwrap();
+    assert!(!start.status.success(), "the old node is gone");
+    assert_ne!(fleet.inspect(&name, "{{.State.Error}}"), "");
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let serve = Serve::start(
+        fleet.ghr.command(&["serve", "--listen", &listen]),
+        port,
+        None,
+    );
+    assert!(
+        gh.wait_until(Duration::from_secs(60), online),
+        "a runner Docker failed to start comes up on its new node: {}",
+        serve.stderr()
+    );
 }
