@@ -72,6 +72,7 @@ pub fn converge(settings: &Settings, dir: &Path, docker: &Docker) -> Result<Vec<
     let mut settings = settings.clone();
     settings.compose_file = in_dir(dir, &settings.compose_file);
     settings.fleet_lock_file = in_dir(dir, &settings.fleet_lock_file);
+    settings.wrapper_bin = settings.wrapper_bin.as_deref().map(|p| in_dir(dir, p));
     let settings = &settings;
     let _lock = match crate::world::fleet_lock::acquire(
         &settings.fleet_lock_file,
@@ -112,17 +113,11 @@ pub fn converge(settings: &Settings, dir: &Path, docker: &Docker) -> Result<Vec<
         let decision = match container {
             None => Replug::Nothing,
             Some(c) => {
-                let wanted = desired
-                    .compose
-                    .services
-                    .0
-                    .iter()
-                    .find(|(n, _)| n == name)
-                    .map(|(_, s)| s.devices.clone())
-                    .unwrap_or_default();
                 let service = desired.compose.services.0.iter().find(|(n, _)| n == name);
-                let image = service.map(|(_, s)| s.image.as_str()).unwrap_or_default();
-                decide(docker, c, &wanted, image, missing)?
+                let (wanted, image) = service
+                    .map(|(_, s)| (s.devices.as_slice(), s.image.as_str()))
+                    .unwrap_or_default();
+                decide(docker, c, wanted, image, missing)?
             }
         };
         decisions.push((name.to_string(), decision));
