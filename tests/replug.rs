@@ -286,14 +286,23 @@ fn an_unplugged_board_waits_and_serve_brings_it_back_on_its_new_node() {
     assert_ne!(fleet.inspect(&name, "{{.State.Error}}"), "");
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
-    let serve = Serve::start(
-        fleet.ghr.command(&["serve", "--listen", &listen]),
-        port,
-        None,
-    );
+    let env_file = fleet.path(".env").display().to_string();
+    let mut cmd = fleet
+        .ghr
+        .command(&["serve", "--listen", &listen, "--env-file", &env_file]);
+    cmd.current_dir(lab.scratch());
+    let serve = Serve::start(cmd, port, None);
     assert!(
         gh.wait_until(Duration::from_secs(60), online),
         "a runner Docker failed to start comes up on its new node: {}",
         serve.stderr()
     );
+    // It used the fleet's own files, not ones of the directory it runs in.
+    let strays: Vec<_> = std::fs::read_dir(lab.scratch())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("docker-compose") || n.starts_with(".ghr"))
+        .collect();
+    assert!(strays.is_empty(), "{strays:?}");
 }
