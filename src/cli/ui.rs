@@ -63,6 +63,11 @@ pub fn fleet_table(members: &[Member], oneoffs: &[String], docker_known: bool) -
                         .iter()
                         .map(|(path, node)| format!("{path} = {node}")),
                 )
+                .chain(
+                    m.missing_devices
+                        .iter()
+                        .map(|path| format!("waits for {path} (missing)")),
+                )
                 .collect::<Vec<_>>()
                 .join("\n"),
             (None, true) => NO_CONTAINER.into(),
@@ -90,6 +95,9 @@ pub fn fleet_table(members: &[Member], oneoffs: &[String], docker_known: bool) -
     } else {
         table.to_string()
     };
+    if members.iter().any(|m| !m.missing_devices.is_empty()) {
+        text.push_str("\na runner that waits for its device is stopped and offline; `ghr serve` starts it when the device appears (without serve, run `ghr init` then)");
+    }
     for name in oneoffs {
         if !text.is_empty() {
             text.push('\n');
@@ -308,6 +316,7 @@ mod tests {
                 github: None,
                 registration: Registration::NotRegistered,
                 volumes: vec!["p-runner-1-data".into()],
+                missing_devices: vec!["/dev/serial/by-id/gone".into()],
             },
             Member {
                 name: "p-runner-2".into(),
@@ -320,6 +329,7 @@ mod tests {
                 }),
                 registration: Registration::Listed("offline".into()),
                 volumes: vec![],
+                missing_devices: vec![],
             },
         ]
     }
@@ -339,7 +349,8 @@ mod tests {
             v,
             serde_json::json!({"docker": "known", "github": "known", "runners": [
                 {"name": "p-runner-1", "container": {"state": "created", "image": "img:1"},
-                 "github": null, "registration": "not registered", "volumes": ["p-runner-1-data"]},
+                 "github": null, "registration": "not registered", "volumes": ["p-runner-1-data"],
+                 "missing_devices": ["/dev/serial/by-id/gone"]},
                 {"name": "p-runner-2", "container": null,
                  "github": {"id": 7, "status": "offline", "busy": true, "labels": ["a", "b"]},
                  "registration": "offline", "volumes": []}
@@ -353,6 +364,11 @@ mod tests {
         assert!(table.contains("NAME") && table.contains("LABELS") && table.contains("VOLUMES"));
         assert!(table.contains(NOT_REGISTERED) && table.contains(NO_CONTAINER));
         assert!(table.contains("a,b") && table.contains(" data "), "{table}");
+        assert!(
+            table.contains("waits for /dev/serial/by-id/gone (missing)")
+                && table.contains("`ghr serve` starts it when the device appears (without serve, run `ghr init` then)"),
+            "{table}"
+        );
         let with_oneoff = fleet_table(&members(), &["p-runner-3-register".into()], true);
         assert!(with_oneoff.ends_with("one-off container p-runner-3-register: left by an interrupted ghr; the next command that changes the fleet removes it"));
         let table = fleet_table(&members(), &[], false);

@@ -88,12 +88,13 @@ pub struct ComposeFile {
     pub resolved_devices: Vec<ResolvedDevice>,
 }
 
-/// A board device given by a stable name (a symlink) and the node it resolved to.
+/// A board device given by a stable name (a symlink) and the node it resolved to, or any
+/// board device that is missing now (`node: None`: unplugged, or its symlink dangles).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResolvedDevice {
     pub runner: String,
     pub stable: String,
-    pub node: String,
+    pub node: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -216,11 +217,16 @@ pub fn render(input: &RenderInput) -> ComposeFile {
     for runner in input.runners {
         for device in runner.board().iter().flat_map(|b| &b.hardware.devices) {
             let stable = crate::config::boards::values::device_parts(device).0[0];
-            if let Some(node) = input.host.device_nodes.get(stable) {
+            let node = match input.host.device_nodes.get(stable) {
+                Some(node) => Some(Some(node.clone())),
+                None if input.host.missing_devices.contains(stable) => Some(None),
+                None => None,
+            };
+            if let Some(node) = node {
                 let resolved = ResolvedDevice {
                     runner: runner.name.clone(),
                     stable: stable.to_string(),
-                    node: node.clone(),
+                    node,
                 };
                 if !resolved_devices.contains(&resolved) {
                     resolved_devices.push(resolved);
@@ -551,6 +557,7 @@ mod tests {
             usb_serial: vec!["/dev/ttyACM0".into(), "/dev/ttyUSB0".into()],
             docker_sock_gid: Some(998),
             device_nodes: Default::default(),
+            missing_devices: Default::default(),
         }
     }
 
@@ -842,6 +849,25 @@ mod tests {
                 "/dev/serial/by-id/gone:/dev/serial/by-id/gone".to_string(),
             ]
         );
+        // A missing one is mapped as given (the container is created, not started) and
+        // recorded for the plan, without a node.
+        let unplugged = HostFacts {
+            missing_devices: ["/dev/serial/by-id/gone".to_string()].into_iter().collect(),
+            ..facts.clone()
+        };
+        let file = rendered(&s, 1, &unplugged, None);
+        assert_eq!(
+            file.resolved_devices
+                .iter()
+                .map(|d| (d.stable.as_str(), d.node.as_deref()))
+                .collect::<Vec<_>>(),
+            [
+                (by_id, Some("/dev/ttyUSB1")),
+                (by_path, Some("/dev/ttyUSB2")),
+                ("/dev/serial/by-id/gone", None),
+            ]
+        );
+        assert_eq!(file.specs(), rendered(&s, 1, &facts, None).specs());
         // Replugged as another node: another service, so the container is made anew.
         let moved = HostFacts {
             device_nodes: [(by_id.to_string(), "/dev/ttyUSB3".to_string())]

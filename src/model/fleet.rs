@@ -254,6 +254,8 @@ pub struct Member {
     /// Its volumes (by name), also when it has nothing else: what a failed first `init`
     /// leaves must show, since `ghr rm` removes it.
     pub volumes: Vec<String>,
+    /// Its board's devices missing now: it waits for them, stopped (see `plan::devices`).
+    pub missing_devices: Vec<String>,
 }
 
 /// Joins containers with GitHub's runners of the prefix, by name, in natural order
@@ -267,6 +269,7 @@ pub fn join(prefix: &str, local: &[LocalRunner], remote: Option<&[RemoteRunner]>
             github: None,
             registration: Registration::Unknown,
             volumes: Vec::new(),
+            missing_devices: Vec::new(),
         })
         .collect();
     for runner in remote
@@ -282,6 +285,7 @@ pub fn join(prefix: &str, local: &[LocalRunner], remote: Option<&[RemoteRunner]>
                 github: Some(runner.clone()),
                 registration: Registration::Unknown,
                 volumes: Vec::new(),
+                missing_devices: Vec::new(),
             }),
         }
     }
@@ -322,6 +326,7 @@ pub fn with_volumes(
                     Registration::Unknown
                 },
                 volumes: vec![volume.clone()],
+                missing_devices: Vec::new(),
             }),
         }
     }
@@ -329,6 +334,19 @@ pub fn with_volumes(
         m.volumes.sort_by(|a, b| natural_cmp(a, b));
     }
     members.sort_by(|a, b| natural_cmp(&a.name, &b.name));
+    members
+}
+
+/// Marks each runner with its board's devices missing now (`(runner, paths)`).
+pub fn with_missing_devices(
+    mut members: Vec<Member>,
+    missing: &[(String, Vec<String>)],
+) -> Vec<Member> {
+    for m in &mut members {
+        if let Some((_, paths)) = missing.iter().find(|(r, _)| *r == m.name) {
+            m.missing_devices = paths.clone();
+        }
+    }
     members
 }
 

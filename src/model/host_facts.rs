@@ -16,6 +16,9 @@ pub struct HostFacts {
     /// Board device paths that are symlinks (`/dev/serial/by-id/...`), each with the node it
     /// resolves to now: Docker maps nodes, and a by-path name's `:` cannot pass its syntax.
     pub device_nodes: std::collections::BTreeMap<String, String>,
+    /// Board device paths that lead nowhere now (the board is unplugged, or a symlink dangles):
+    /// the runner waits for them, stopped (see `plan::devices`).
+    pub missing_devices: std::collections::BTreeSet<String>,
 }
 
 /// The Docker socket runners get with `MOUNT_DOCKER_SOCK=true`.

@@ -13,6 +13,7 @@ mod registrations;
 mod removals;
 mod types;
 
+pub use devices::{replug, waiting_why, BoardNow, Replug};
 pub use labels::label_change;
 pub use registrations::registration_checks;
 pub use removals::staying_registrations;
@@ -46,6 +47,7 @@ pub fn plan(input: &Inputs) -> Plan {
                 prune_surplus(input, &ours, &mut plan);
             }
             devices::notes(input, &mut plan);
+            devices::hold_back(input, &ours, &[], &mut plan);
         }
         Intent::Start { targets } | Intent::Register { targets } => {
             let register_only = matches!(input.intent, Intent::Register { .. });
@@ -67,6 +69,7 @@ pub fn plan(input: &Inputs) -> Plan {
             for name in names {
                 start_or_register(input, &ours, &name, register_only, &mut plan);
             }
+            devices::hold_back(input, &ours, targets, &mut plan);
         }
         Intent::Remove { targets } => {
             let mut names: Vec<String> = input

@@ -53,6 +53,9 @@ pub struct JsonMember<'a> {
     pub registration: String,
     /// Its volumes, by name (a runner that is nothing but a volume shows here).
     pub volumes: &'a [String],
+    /// Its board's devices missing now: it waits for them, stopped, offline on GitHub.
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pub missing_devices: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -94,6 +97,7 @@ pub fn fleet_view<'a>(
             }),
             registration: registration_text(&m.registration),
             volumes: &m.volumes,
+            missing_devices: &m.missing_devices,
         })
         .collect();
     JsonFleet {

@@ -7,6 +7,7 @@
 //! thread waits for SIGINT/SIGTERM.
 
 pub mod auth;
+pub mod devices;
 pub mod fleets;
 pub mod holds;
 pub mod http;
@@ -78,6 +79,15 @@ pub fn run(config: &Config) -> Result<()> {
         .map(|i| format!("{} ({})", i.scope(), i.name))
         .collect();
     let hub = Arc::new(state::Hub::new(infos, stats));
+    let dirs = paths
+        .iter()
+        .map(|p| {
+            p.parent()
+                .unwrap_or(std::path::Path::new("."))
+                .to_path_buf()
+        })
+        .collect();
+    devices::start(hub.clone(), settings.clone(), dirs);
     refresh::start(hub.clone(), settings, remotes);
     let app = Arc::new(server::App {
         hub: hub.clone(),

@@ -351,7 +351,14 @@ fn fleet_article(out: &mut String, f: &FleetView, now_ms: u64) {
     out.push_str("<table class=\"t\"><thead><tr><th>Runner</th><th>Container</th><th>GitHub</th><th>Busy</th><th>Labels</th></tr></thead><tbody>\n");
     for m in &f.members {
         let container = match (&m.container, docker_known) {
-            (Some(c), _) => c.state.as_str().to_string(),
+            (Some(c), _) => std::iter::once(c.state.as_str().to_string())
+                .chain(
+                    m.missing_devices
+                        .iter()
+                        .map(|path| format!("waits for {path} (missing)")),
+                )
+                .collect::<Vec<_>>()
+                .join("; "),
             (None, true) => NO_CONTAINER.into(),
             (None, false) => UNKNOWN.into(),
         };

@@ -101,6 +101,8 @@ struct Parts {
     docker: Vec<Side<Local>>,
     github: Vec<GitHubSide>,
     locks: LockView,
+    /// Each fleet's board devices missing now, by runner (the device watcher's).
+    missing_devices: Vec<Vec<(String, Vec<String>)>>,
 }
 
 pub struct Hub {
@@ -121,6 +123,7 @@ impl Hub {
             docker: vec![Side::Unknown("not read yet".into()); n],
             github: vec![GitHubSide::default(); n],
             locks: LockView::default(),
+            missing_devices: vec![Vec::new(); n],
         };
         let snapshot = build(&infos, &stats, &parts, 0);
         Hub {
@@ -157,6 +160,14 @@ impl Hub {
         self.update(|p| {
             let changed = p.github[fleet].runners != side.runners;
             p.github[fleet] = side;
+            changed
+        });
+    }
+
+    pub fn set_missing_devices(&self, fleet: usize, missing: Vec<(String, Vec<String>)>) {
+        self.update(|p| {
+            let changed = p.missing_devices[fleet] != missing;
+            p.missing_devices[fleet] = missing;
             changed
         });
     }
@@ -257,6 +268,8 @@ fn build(
                 volumes,
                 github.is_some(),
             );
+            let members =
+                crate::model::fleet::with_missing_devices(members, &parts.missing_devices[i]);
             FleetView {
                 info: info.clone(),
                 docker: parts.docker[i].clone(),

@@ -31,13 +31,27 @@ fn board_device_paths(settings: &Settings) -> Vec<String> {
 impl Desired {
     /// For `-n` `cli` (or the recorded one, or `RUNNER_COUNT`) and the image `image`.
     pub fn of(settings: &Settings, cli: Option<u32>, image: &str) -> Result<Desired> {
+        Desired::rendered(settings, cli, image, true)
+    }
+
+    /// As [`Desired::of`]; `warn`: say what the host facts mean (once per command, not
+    /// every time `ghr serve` looks again).
+    pub fn rendered(
+        settings: &Settings,
+        cli: Option<u32>,
+        image: &str,
+        warn: bool,
+    ) -> Result<Desired> {
         let recorded = recorded(settings);
         let count = fleet::size(cli, recorded, settings.runner_count);
         let runners = fleet::desired(settings, count);
         fleet::check_names(&runners)?;
         let wrapper = crate::world::wrapper_bin::for_fleet(settings)?;
         let host = host::probe(settings.loop_device_count, &board_device_paths(settings));
-        for warning in compose::host_warnings(settings, &host) {
+        for warning in compose::host_warnings(settings, &host)
+            .into_iter()
+            .filter(|_| warn)
+        {
             crate::world::notify::warn(&warning);
         }
         let compose = compose::render(&RenderInput {

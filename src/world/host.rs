@@ -10,6 +10,7 @@ pub fn probe(loop_count: u32, device_paths: &[String]) -> HostFacts {
     HostFacts {
         docker_sock_gid: std::fs::metadata(DOCKER_SOCK).ok().map(|m| m.gid()),
         device_nodes: device_nodes(device_paths),
+        missing_devices: missing(device_paths),
         ..probe_root(Path::new("/dev"), loop_count)
     }
 }
@@ -24,6 +25,15 @@ pub fn device_nodes(paths: &[String]) -> BTreeMap<String, String> {
             let node = std::fs::canonicalize(p).ok()?;
             Some((p.clone(), node.to_str()?.to_string()))
         })
+        .collect()
+}
+
+/// The paths that lead to nothing now: absent, or a symlink that dangles.
+pub fn missing(paths: &[String]) -> std::collections::BTreeSet<String> {
+    paths
+        .iter()
+        .filter(|p| std::fs::metadata(p).is_err())
+        .cloned()
         .collect()
 }
 
@@ -58,6 +68,7 @@ fn probe_root(dev: &Path, loop_count: u32) -> HostFacts {
         usb_serial: usb_serial.into_iter().map(|(_, _, path)| path).collect(),
         docker_sock_gid: None,
         device_nodes: BTreeMap::new(),
+        missing_devices: Default::default(),
     }
 }
 

@@ -19,5 +19,6 @@ pub mod lockdir;
 pub mod notify;
 pub mod observe;
 pub mod remote;
+pub mod replug;
 pub mod token_cache;
 pub mod wrapper_bin;

@@ -117,14 +117,33 @@ pub fn run(settings: &Settings, args: InitArgs) -> Result<()> {
         return kept_result(plan, &outcome);
     }
     let total = planned.desired.runners.len();
+    // A runner whose device is missing waits for it, stopped (see `plan::devices`).
+    let waiting = |name: &str| {
+        planned
+            .desired
+            .compose
+            .resolved_devices
+            .iter()
+            .any(|d| d.runner == name && d.node.is_none())
+    };
     let up = planned
         .desired
         .runners
         .iter()
-        .filter(|r| !outcome.failed.contains(&r.name))
+        .filter(|r| !outcome.failed.contains(&r.name) && !waiting(&r.name))
         .count();
+    let waits = planned
+        .desired
+        .runners
+        .iter()
+        .filter(|r| waiting(&r.name))
+        .count();
+    let waits = match waits {
+        0 => String::new(),
+        n => format!(", {n} waiting for a device"),
+    };
     ui::result(&format!(
-        "{up} of {total} runners of {} are up ({}, image {})",
+        "{up} of {total} runners of {} are up{waits} ({}, image {})",
         settings.scope_label(),
         settings.compose_file.display(),
         planned.image.reference

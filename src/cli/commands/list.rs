@@ -32,6 +32,10 @@ pub fn run(settings: &Settings, args: ListArgs) -> Result<()> {
         .map(|l| l.volumes.as_slice())
         .unwrap_or_default();
     let members = fleet::with_volumes(members, volumes, github.is_ok());
+    let members = fleet::with_missing_devices(
+        members,
+        &crate::world::replug::missing_by_runner(&crate::world::replug::board_devices(settings)),
+    );
     if args.json {
         ui::result(&ui::fleet_json(
             &members,

@@ -46,15 +46,55 @@ pub fn run(settings: &Settings, args: LocksArgs) -> Result<()> {
         return history::run(dir, since, args.json);
     }
     let resources = read()?;
+    let unplugged = unplugged(settings);
     if args.json {
-        let all = locks_json(&resources);
+        let mut all = locks_json(&resources);
+        for entry in all.as_array_mut().into_iter().flatten() {
+            let id = entry["resource"].as_str().unwrap_or_default().to_string();
+            let paths: Vec<&String> = unplugged
+                .iter()
+                .filter(|(resources, _, _)| resources.contains(&id))
+                .flat_map(|(_, _, paths)| paths)
+                .collect();
+            if !paths.is_empty() {
+                entry["missing_devices"] = serde_json::json!(paths);
+            }
+        }
         crate::cli::ui::result(&serde_json::to_string_pretty(&all).expect("plain data serializes"));
-    } else if resources.is_empty() {
-        crate::cli::ui::result(&format!("No locks in {}", dir.display()));
     } else {
-        crate::cli::ui::result(&table(&resources).to_string());
+        let mut text = if resources.is_empty() {
+            format!("No locks in {}", dir.display())
+        } else {
+            table(&resources).to_string()
+        };
+        for (resources, runner, paths) in &unplugged {
+            text.push_str(&format!(
+                "\n{runner} waits for its device {} (missing){}",
+                paths.join(", "),
+                match resources.is_empty() {
+                    true => String::new(),
+                    false => format!("; resource {}", resources.join(", ")),
+                }
+            ));
+        }
+        crate::cli::ui::result(&text);
     }
     Ok(())
+}
+
+/// The boards whose devices are missing now: (their resources, runner, paths).
+fn unplugged(settings: &Settings) -> Vec<(Vec<String>, String, Vec<String>)> {
+    crate::world::replug::missing_by_runner(&crate::world::replug::board_devices(settings))
+        .into_iter()
+        .map(|(runner, paths)| {
+            let resources = crate::model::fleet::desired(settings, 0)
+                .iter()
+                .find(|r| r.name == runner)
+                .and_then(|r| r.board().map(|b| b.resources.clone()))
+                .unwrap_or_default();
+            (resources, runner, paths)
+        })
+        .collect()
 }
 
 fn who(record: &OwnerRecord) -> String {

@@ -3,6 +3,7 @@
 //! (`docker inspect` JSON), never scraped from tables.
 
 mod compose;
+mod devices;
 mod engine;
 mod flavor;
 mod labels;
