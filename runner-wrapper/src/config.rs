@@ -34,6 +34,11 @@ pub struct Config {
     pub repair: Option<String>,
     /// RUNNER_REPAIR_ATTEMPTS: repairs per failed check.
     pub repair_attempts: u32,
+    /// RUNNER_QUEUE_AT_GITHUB: park the runner (offline) while its board is busy.
+    pub queue_at_github: bool,
+    /// RUNNER_QUEUE_COURTESY: a runner that just ran a job steps aside this long for parked
+    /// runners of its board.
+    pub queue_courtesy: Duration,
     /// RESOURCE_ENV_<MEMBER> of each member (same order as `members`).
     pub member_env: Vec<Vec<(String, String)>>,
 }
@@ -123,6 +128,12 @@ impl Config {
             )?,
             repair: var(env::REPAIR),
             repair_attempts: contract::repair_attempts(d(env::REPAIR_ATTEMPTS).as_deref())?,
+            queue_at_github: contract::flag(
+                env::QUEUE_AT_GITHUB,
+                d(env::QUEUE_AT_GITHUB).as_deref(),
+                false,
+            )?,
+            queue_courtesy: contract::queue_courtesy(d(env::QUEUE_COURTESY).as_deref())?,
             member_env,
         })
     }
@@ -152,6 +163,24 @@ mod tests {
         assert_eq!(c.check_interval, Duration::from_secs(600));
         assert_eq!(c.healthcheck, None);
         assert_eq!(c.lock_group, 1001);
+        assert!(
+            !c.queue_at_github,
+            "off unless asked for: today's FIFO on the runner"
+        );
+        assert_eq!(c.queue_courtesy, Duration::from_secs(10));
+        let c = cfg(&[
+            ("RUNNER_QUEUE_AT_GITHUB", "true"),
+            ("RUNNER_QUEUE_COURTESY", "0"),
+        ])
+        .unwrap();
+        assert!(c.queue_at_github);
+        assert_eq!(c.queue_courtesy, Duration::ZERO);
+        assert_eq!(
+            cfg(&[("RUNNER_QUEUE_COURTESY", "2.5")])
+                .unwrap()
+                .queue_courtesy,
+            Duration::from_millis(2500)
+        );
         assert_eq!((c.repair, c.repair_attempts), (None, 2));
         let c = cfg(&[
             ("RUNNER_REPAIR", "relay cycle"),
@@ -208,6 +237,14 @@ mod tests {
             (
                 ("RUNNER_REPAIR_ATTEMPTS", "101"),
                 "RUNNER_REPAIR_ATTEMPTS=101 is not a number of repairs",
+            ),
+            (
+                ("RUNNER_QUEUE_AT_GITHUB", "maybe"),
+                "RUNNER_QUEUE_AT_GITHUB=maybe is not a yes/no value; set RUNNER_QUEUE_AT_GITHUB to true or false",
+            ),
+            (
+                ("RUNNER_QUEUE_COURTESY", "soon"),
+                "RUNNER_QUEUE_COURTESY=soon is not a duration",
             ),
             (
                 ("RUNNER_LOCK_GROUP", "ghr-locks"),

@@ -35,6 +35,12 @@ pub mod env {
     pub const REPAIR: &str = "RUNNER_REPAIR";
     /// How many repairs one failed check may get before the resource counts as unhealthy.
     pub const REPAIR_ATTEMPTS: &str = "RUNNER_REPAIR_ATTEMPTS";
+    /// `true`: while every member is held by another (job, hold, check, repair), the runner's
+    /// listener is stopped (offline on GitHub), so jobs wait in GitHub's queue (see `park`).
+    pub const QUEUE_AT_GITHUB: &str = "RUNNER_QUEUE_AT_GITHUB";
+    /// With queue-at-GitHub: how long a runner that just ran a job stays offline when other
+    /// runners were parked waiting for its board (so orgs alternate). Duration; 0: none.
+    pub const QUEUE_COURTESY: &str = "RUNNER_QUEUE_COURTESY";
     /// `RESOURCE_ENV_<MEMBER>=K=V;K2=V2`: environment a job gets when granted that member.
     pub const RESOURCE_ENV_PREFIX: &str = "RESOURCE_ENV_";
 
@@ -87,6 +93,32 @@ pub fn repair_attempts(value: Option<&str>) -> Result<u32, String> {
                 env::REPAIR_ATTEMPTS
             )
         })
+}
+
+/// `RUNNER_QUEUE_COURTESY` when unset.
+pub const DEFAULT_QUEUE_COURTESY: Duration = Duration::from_secs(10);
+
+/// A yes/no setting (`true`/`false`, `1`/`0`, `yes`/`no`; unset or empty: `default`); the
+/// error names key, value and fix.
+pub fn flag(key: &str, value: Option<&str>, default: bool) -> Result<bool, String> {
+    let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(default);
+    };
+    match v.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        _ => Err(format!(
+            "{key}={v} is not a yes/no value; set {key} to true or false"
+        )),
+    }
+}
+
+/// `RUNNER_QUEUE_COURTESY`: unset or empty is the default, 0 is no courtesy at all.
+pub fn queue_courtesy(value: Option<&str>) -> Result<Duration, String> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(DEFAULT_QUEUE_COURTESY),
+        Some(v) => parse_duration(v).map_err(|e| e.message(env::QUEUE_COURTESY)),
+    }
 }
 
 /// Lock directory in the containers, and ghr's default host directory mounted there.

@@ -23,6 +23,7 @@ pub mod lockfile;
 pub mod messages;
 pub mod mountinfo;
 pub mod output;
+pub mod park;
 pub mod peer;
 pub mod protocol;
 pub mod record;

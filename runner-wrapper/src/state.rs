@@ -19,6 +19,9 @@
 //! - **Repair.** With `CheckPolicy::repairs`, a failed check keeps the lock: the repair runs,
 //!   then the check again, up to that many times; only the last verdict is written, so no job
 //!   (this runner's or another's) gets the member between a failed check and a passing one.
+//! - **Queue at GitHub** (opt-in, see [`crate::park`]): while every member is held by another
+//!   holder the idle runner is parked (stopped: offline on GitHub) and started again when one
+//!   is free; after its own job it may step aside for the runners parked meanwhile.
 //! - **A lock pulled away.** When a held lock file is no longer the one at its path, the shell
 //!   takes the new one at once ([`Input::Relocked`]: the grant goes on under it); when it cannot
 //!   ([`Input::LockLost`]), this runner takes no more jobs: waiting jobs fail with the reason,
@@ -34,6 +37,7 @@ use crate::contract::env;
 use crate::health::{tail, Health, HealthRecord, OUTPUT_LIMIT};
 use crate::ledger::Entry;
 use crate::messages::{self, PREFIX};
+use crate::park::{self, Gate, Occupancy};
 use crate::protocol::Reply;
 use crate::record::{HolderKind, OwnerRecord};
 
@@ -73,6 +77,9 @@ pub struct Setup {
     pub me: OwnerRecord,
     /// How long the runner may take to go offline after SIGINT before it is killed.
     pub stop_grace: Duration,
+    /// Queue at GitHub: `Some(RUNNER_QUEUE_COURTESY)` when on, `None` (today's FIFO on the
+    /// runner) when off.
+    pub queue_courtesy: Option<Duration>,
 }
 
 /// What a started hook tells about its job.
@@ -156,6 +163,13 @@ pub enum Input<H> {
     LockLost {
         why: String,
     },
+    /// What the lock directory shows of a member now (queue at GitHub only).
+    Occupancy {
+        member: usize,
+        occupancy: Occupancy,
+    },
+    /// [`Effect::ParkRunner`] found a job's Worker process: the runner was not stopped.
+    ParkRefused,
     /// A deadline from [`Core::next_deadline`] passed.
     Tick,
 }
@@ -239,6 +253,12 @@ pub enum Effect<H> {
     StartRunner,
     /// SIGINT to the runner: it goes offline on GitHub and exits.
     StopRunner,
+    /// Queue at GitHub: SIGINT to the runner unless a job's Worker process runs (then report
+    /// [`Input::ParkRefused`] instead).
+    ParkRunner,
+    /// Queue at GitHub: show (`true`) or stop showing that this runner is parked waiting for
+    /// its members (a live `parked.*` marker in each member's directory).
+    Parked(bool),
     /// Send a signal to the runner.
     Signal(i32),
     /// A line for the wrapper's own log (stderr).
@@ -324,6 +344,13 @@ pub struct Core<H> {
     exited: bool,
     /// Why this wrapper takes no more jobs (the lock directory cannot be used safely).
     lost: Option<String>,
+    /// Queue at GitHub: the gate, why the runner is parked (if it is), whether our marker shows.
+    gate: Gate,
+    parked: Option<park::Reason>,
+    marked: bool,
+    /// A job's Worker may run: from `Running job` or a started hook to the Listener's
+    /// completion line (the completed hook runs inside the job, so it is not the end).
+    worker: bool,
 }
 
 impl<H> Core<H> {
@@ -338,7 +365,12 @@ impl<H> Core<H> {
                 repairs: 0,
             })
             .collect();
+        let gate = Gate::new(setup.queue_courtesy, setup.members.len());
         Core {
+            gate,
+            parked: None,
+            marked: false,
+            worker: false,
             setup,
             members,
             requests: Vec::new(),
@@ -361,6 +393,13 @@ impl<H> Core<H> {
         let mut fx = Vec::new();
         self.evaluate(now, &mut fx);
         fx
+    }
+
+    /// What the lock directory shows of `member` (queue at GitHub), without deciding anything
+    /// yet: for the state before [`Core::start`].
+    pub fn observe(&mut self, member: usize, occupancy: Occupancy) {
+        let ours = self.members.get(member).is_some_and(|m| m.grant.is_some());
+        self.gate.observe(member, occupancy, ours);
     }
 
     pub fn runner(&self) -> RunnerState {
@@ -424,8 +463,25 @@ impl<H> Core<H> {
             }
             Input::JobLine => {
                 self.end_job(now, "the runner reported the job completed", &mut fx);
+                self.worker = false;
             }
-            Input::RunningJob => self.job_running = true,
+            Input::RunningJob => {
+                self.job_running = true;
+                self.worker = true;
+            }
+            Input::Occupancy { member, occupancy } => self.observe(member, occupancy),
+            Input::ParkRefused => {
+                if let RunnerState::Stopping { .. } = self.runner {
+                    if self.parked.is_some() {
+                        fx.push(Effect::Log(
+                            "not parking: the runner has taken a job (its Worker runs)".into(),
+                        ));
+                        self.runner = RunnerState::Running;
+                        self.parked = None;
+                        self.worker = true;
+                    }
+                }
+            }
             Input::ClientGone { conn } => {
                 if let Some(i) = self.job_request_of(conn) {
                     let r = self.requests.remove(i);
@@ -528,6 +584,9 @@ impl<H> Core<H> {
         {
             at(since + self.setup.stop_grace);
         }
+        if let Some(d) = self.gate.deadline() {
+            at(d);
+        }
         next
     }
 
@@ -566,6 +625,7 @@ impl<H> Core<H> {
         }
         self.withdraw_jobs("a newer job of this runner asked for the lock", fx);
         self.job_running = true;
+        self.worker = true;
 
         let usable: Vec<usize> = (0..self.members.len())
             .filter(|&m| self.health(m) != Health::Unhealthy)
@@ -954,7 +1014,20 @@ impl<H> Core<H> {
 
     fn runner_exited(&mut self, now: Now, code: i32, fx: &mut Vec<Effect<H>>) {
         self.job_running = false;
+        self.worker = false;
         let expected = matches!(self.runner, RunnerState::Stopping { .. }) && !self.shutting_down;
+        if expected && self.parked.is_some() && self.lost.is_none() {
+            for m in self.job_grants() {
+                self.release(m, now, "the runner stopped (parked)", fx);
+            }
+            self.withdraw_jobs("the runner stopped (parked)", fx);
+            self.runner = RunnerState::Stopped;
+            fx.push(Effect::Log(format!(
+                "runner offline (exit {code}); it starts again once {} is free",
+                messages::what(&self.setup.members)
+            )));
+            return;
+        }
         let cause = if expected {
             "the runner stopped (resource unhealthy)"
         } else {
@@ -1081,6 +1154,7 @@ impl<H> Core<H> {
     }
 
     fn tick(&mut self, now: Now, fx: &mut Vec<Effect<H>>) {
+        self.gate.tick(now.mono);
         let mut i = 0;
         while i < self.requests.len() {
             let r = &mut self.requests[i];
@@ -1202,9 +1276,31 @@ impl<H> Core<H> {
             }
             return;
         }
+        let ours: Vec<bool> = self.members.iter().map(|m| m.grant.is_some()).collect();
+        let usable_each: Vec<bool> = (0..self.members.len()).map(|m| self.usable(m)).collect();
+        let offline = self.gate.offline(now.mono, &ours, &usable_each);
         match self.runner {
+            RunnerState::NotStarted | RunnerState::Stopped
+                if usable && !self.shutting_down && offline.is_some() =>
+            {
+                // Parked (or parked before the first start): say so to the board's holder.
+                self.parked = offline;
+                if !self.marked {
+                    self.marked = true;
+                    fx.push(Effect::Parked(true));
+                }
+            }
             RunnerState::NotStarted | RunnerState::Stopped if usable && !self.shutting_down => {
-                if self.runner == RunnerState::Stopped {
+                if self.marked {
+                    self.marked = false;
+                    fx.push(Effect::Parked(false));
+                }
+                if self.parked.take().is_some() {
+                    fx.push(Effect::Log(format!(
+                        "{} is free: starting the runner (it comes online on GitHub)",
+                        messages::what(&self.setup.members)
+                    )));
+                } else if self.runner == RunnerState::Stopped {
                     fx.push(Effect::Log(format!(
                         "{} is healthy again: starting the runner",
                         messages::what(&self.setup.members)
@@ -1223,6 +1319,30 @@ impl<H> Core<H> {
                     killed: false,
                 };
                 fx.push(Effect::StopRunner);
+            }
+            RunnerState::Running if offline.is_some() && !self.busy() && !self.worker => {
+                fx.push(Effect::Log(match offline {
+                    Some(park::Reason::Courtesy) => format!(
+                        "stepping aside: other runners waited for {} during our job; the runner goes offline for up to {} ({})",
+                        messages::what(&self.setup.members),
+                        crate::contract::format_duration(self.setup.queue_courtesy.unwrap_or_default()),
+                        env::QUEUE_COURTESY
+                    ),
+                    _ => format!(
+                        "{} is busy: parking the runner (it goes offline, so jobs wait in GitHub's queue) until it is free",
+                        messages::what(&self.setup.members)
+                    ),
+                }));
+                self.parked = offline;
+                self.runner = RunnerState::Stopping {
+                    since: now.mono,
+                    killed: false,
+                };
+                fx.push(Effect::ParkRunner);
+                if !self.marked {
+                    self.marked = true;
+                    fx.push(Effect::Parked(true));
+                }
             }
             _ => {}
         }
@@ -1297,6 +1417,7 @@ impl<H> Core<H> {
     /// members released.
     fn end_job(&mut self, now: Now, cause: &str, fx: &mut Vec<Effect<H>>) -> Vec<String> {
         let held = self.job_grants();
+        self.gate.job_ended(now.mono, &held);
         for &m in &held {
             self.release(m, now, cause, fx);
         }
@@ -1328,6 +1449,7 @@ impl<H> Core<H> {
         let Some(g) = self.members[m].grant.take() else {
             return;
         };
+        self.gate.released(m);
         let mut entry = entry_of(&g.owner, g.granted_ms, now.wall_ms, cause);
         entry.requested_ms = g.requested_ms;
         if matches!(g.purpose, Purpose::Job { .. }) {
@@ -1354,6 +1476,10 @@ impl<H> Core<H> {
             if matches!(m.check, CheckState::Running { .. }) {
                 fx.push(Effect::KillCheck { member: i });
             }
+        }
+        if self.marked {
+            self.marked = false;
+            fx.push(Effect::Parked(false));
         }
         self.exited = true;
         fx.push(Effect::Exit(code));

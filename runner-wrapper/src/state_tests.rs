@@ -2,6 +2,7 @@
 //! so a test sees exactly which lock is kept, handed back or released.
 
 use super::*;
+use crate::park::Occupancy;
 
 const WALL0: u64 = 1_795_377_600_000;
 const SEC: u64 = 1000;
@@ -32,6 +33,7 @@ fn setup(members: &[&str]) -> Setup {
             ..Default::default()
         },
         stop_grace: Duration::from_secs(30),
+        queue_courtesy: None,
     }
 }
 
@@ -930,4 +932,173 @@ fn a_repair_released_by_hand_does_not_check_without_the_lock() {
         "{fx:?}"
     );
     assert!(ledgered(&fx).is_empty());
+}
+
+// ------------------------------------------------------------ queue at GitHub (park)
+
+fn queueing(s: Setup) -> Setup {
+    Setup {
+        queue_courtesy: Some(Duration::from_secs(10)),
+        ..s
+    }
+}
+
+fn occupied(member: usize, held: bool, parked_others: usize) -> Input<u32> {
+    Input::Occupancy {
+        member,
+        occupancy: Occupancy {
+            held,
+            parked_others,
+        },
+    }
+}
+
+#[test]
+fn off_a_busy_board_keeps_the_runner_online() {
+    let (mut t, _) = T::new(setup(&["b1"]), vec![None]);
+    let fx = t.feed(occupied(0, true, 0));
+    assert!(
+        fx.is_empty(),
+        "today's behaviour: FIFO on the runner: {fx:?}"
+    );
+    assert_eq!(t.core.runner(), RunnerState::Running);
+}
+
+#[test]
+fn a_busy_board_parks_the_idle_runner_and_its_release_brings_it_back() {
+    let (mut t, fx) = T::new(queueing(setup(&["b1"])), vec![None]);
+    assert_eq!(fx, vec![Effect::StartRunner]);
+    let fx = t.at(SEC).feed(occupied(0, true, 0));
+    assert!(has(&fx, |e| *e == Effect::ParkRunner), "{fx:?}");
+    assert!(has(&fx, |e| *e == Effect::Parked(true)));
+    let fx = t.feed(Input::RunnerExited { code: 0 });
+    assert_eq!(t.core.runner(), RunnerState::Stopped);
+    assert!(!has(&fx, |e| matches!(e, Effect::Exit(_))), "{fx:?}");
+    // Still busy: nothing; free: start again and take the marker away.
+    assert!(t.feed(occupied(0, true, 0)).is_empty());
+    let fx = t.at(5 * SEC).feed(occupied(0, false, 0));
+    assert!(has(&fx, |e| *e == Effect::StartRunner), "{fx:?}");
+    assert!(has(&fx, |e| *e == Effect::Parked(false)));
+    assert_eq!(t.core.runner(), RunnerState::Running);
+}
+
+#[test]
+fn a_busy_board_at_start_up_keeps_the_runner_offline() {
+    let t0 = Instant::now();
+    let mut core: Core<u32> = Core::new(queueing(setup(&["b1"])), vec![None]);
+    core.observe(
+        0,
+        Occupancy {
+            held: true,
+            parked_others: 0,
+        },
+    );
+    let fx = core.start(Now {
+        mono: t0,
+        wall_ms: WALL0,
+    });
+    assert_eq!(fx, vec![Effect::Parked(true)]);
+    assert_eq!(core.runner(), RunnerState::NotStarted);
+}
+
+#[test]
+fn a_runner_with_a_job_is_never_parked() {
+    let (mut t, _) = T::new(queueing(setup(&["b1"])), vec![None]);
+    // Assigned: the Listener's line comes before the started hook.
+    t.feed(Input::RunningJob);
+    let fx = t.feed(occupied(0, true, 0));
+    assert!(!has(&fx, |e| *e == Effect::ParkRunner), "{fx:?}");
+    // Waiting in the lock queue (it was assigned before the board turned busy): FIFO as today.
+    t.started(7, "build");
+    assert!(!has(&t.feed(occupied(0, true, 0)), |e| *e == Effect::ParkRunner));
+    t.acquired(1, 0, 100);
+    // Its completed hook runs inside the job: still not before the Listener's line.
+    let fx = t.feed(Input::Completed { conn: 8 });
+    assert_eq!(released(&fx).len(), 1);
+    let fx = t.feed(occupied(0, true, 0));
+    assert!(
+        !has(&fx, |e| *e == Effect::ParkRunner),
+        "Worker may still run: {fx:?}"
+    );
+    let fx = t.feed(Input::JobLine);
+    assert!(has(&fx, |e| *e == Effect::ParkRunner), "{fx:?}");
+}
+
+#[test]
+fn a_worker_found_just_before_the_signal_cancels_the_park() {
+    let (mut t, _) = T::new(queueing(setup(&["b1"])), vec![None]);
+    let fx = t.feed(occupied(0, true, 0));
+    assert!(has(&fx, |e| *e == Effect::ParkRunner));
+    // The shell saw a Runner.Worker under the runner: the job was assigned meanwhile.
+    let fx = t.feed(Input::ParkRefused);
+    assert!(!has(&fx, |e| *e == Effect::ParkRunner), "{fx:?}");
+    assert_eq!(t.core.runner(), RunnerState::Running);
+    // The job's lines follow; once it is over the runner parks.
+    t.feed(Input::RunningJob);
+    let fx = t.feed(Input::JobLine);
+    assert!(has(&fx, |e| *e == Effect::ParkRunner), "{fx:?}");
+}
+
+#[test]
+fn a_pool_parks_only_when_every_member_is_busy() {
+    let (mut t, _) = T::new(queueing(setup(&["b1", "b2"])), vec![None, None]);
+    assert!(!has(&t.feed(occupied(0, true, 0)), |e| *e == Effect::ParkRunner));
+    assert!(has(&t.feed(occupied(1, true, 0)), |e| *e == Effect::ParkRunner));
+}
+
+#[test]
+fn after_its_job_a_runner_steps_aside_for_parked_runners_then_comes_back() {
+    let (mut t, _) = T::new(queueing(setup(&["b1"])), vec![None]);
+    t.feed(Input::RunningJob);
+    t.started(7, "build");
+    t.acquired(1, 0, 100);
+    // Our own grant: held, but ours; another org's runner parked meanwhile.
+    let fx = t.feed(occupied(0, true, 1));
+    assert!(!has(&fx, |e| *e == Effect::ParkRunner));
+    t.at(2 * SEC).feed(Input::Completed { conn: 8 });
+    let fx = t.feed(Input::JobLine);
+    assert!(has(&fx, |e| *e == Effect::ParkRunner), "courtesy: {fx:?}");
+    t.feed(Input::RunnerExited { code: 0 });
+    t.feed(occupied(0, false, 1));
+    assert_eq!(t.deadline_ms(), Some(12 * SEC));
+    // The other runner takes the board and lets it go: our turn, before the 10 s.
+    assert!(t.at(4 * SEC).feed(occupied(0, true, 1)).is_empty());
+    let fx = t.at(6 * SEC).feed(occupied(0, false, 0));
+    assert!(has(&fx, |e| *e == Effect::StartRunner), "{fx:?}");
+}
+
+#[test]
+fn the_courtesy_ends_by_itself_when_nobody_takes_the_board() {
+    let (mut t, _) = T::new(queueing(setup(&["b1"])), vec![None]);
+    t.feed(Input::RunningJob);
+    t.started(7, "build");
+    t.acquired(1, 0, 100);
+    t.feed(occupied(0, true, 1));
+    t.feed(Input::JobLine);
+    t.feed(Input::RunnerExited { code: 0 });
+    assert!(t.at(5 * SEC).feed(occupied(0, false, 1)).is_empty());
+    let fx = t.at(10 * SEC).feed(Input::Tick);
+    assert!(has(&fx, |e| *e == Effect::StartRunner), "{fx:?}");
+}
+
+#[test]
+fn no_courtesy_when_nobody_was_parked() {
+    let (mut t, _) = T::new(queueing(setup(&["b1"])), vec![None]);
+    t.feed(Input::RunningJob);
+    t.started(7, "build");
+    t.acquired(1, 0, 100);
+    t.feed(occupied(0, true, 0));
+    t.feed(Input::Completed { conn: 8 });
+    let fx = t.feed(Input::JobLine);
+    assert!(!has(&fx, |e| *e == Effect::ParkRunner), "{fx:?}");
+}
+
+#[test]
+fn a_parked_runner_exits_on_sigterm() {
+    let (mut t, _) = T::new(queueing(setup(&["b1"])), vec![None]);
+    t.feed(occupied(0, true, 0));
+    t.feed(Input::RunnerExited { code: 0 });
+    let fx = t.feed(Input::Signal(libc::SIGTERM));
+    assert!(has(&fx, |e| *e == Effect::Parked(false)), "{fx:?}");
+    assert!(has(&fx, |e| *e == Effect::Exit(0)), "{fx:?}");
 }

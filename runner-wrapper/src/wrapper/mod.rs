@@ -11,6 +11,7 @@
 
 mod checks;
 mod guard;
+mod parking;
 mod queue;
 mod runner;
 mod server;
@@ -115,6 +116,10 @@ pub(crate) enum Raw {
     HealthFile {
         member: usize,
     },
+    /// A member's owner record or a `parked.*` marker changed (queue at GitHub).
+    Occupancy {
+        member: usize,
+    },
 }
 
 fn now() -> Now {
@@ -206,6 +211,7 @@ pub fn run_locked(cfg: &Config, members: &[String]) -> Result<i32, String> {
             ..Default::default()
         },
         stop_grace: STOP_GRACE,
+        queue_courtesy: cfg.queue_at_github.then_some(cfg.queue_courtesy),
     };
     let mut core: Core<File> = Core::new(setup, health.clone());
     let mut shell = Shell {
@@ -229,7 +235,15 @@ pub fn run_locked(cfg: &Config, members: &[String]) -> Result<i32, String> {
         checks: HashMap::new(),
         runner: None,
         last_output: None,
+        markers: parking::Markers::default(),
     };
+    if cfg.queue_at_github {
+        // Before the first start: a busy board keeps the runner offline from the outset.
+        for member in 0..shell.paths.len() {
+            let occupancy = parking::occupancy(&shell.paths[member], &[]);
+            core.observe(member, occupancy);
+        }
+    }
 
     let mut inputs: VecDeque<Input<File>> = VecDeque::new();
     let fx = core.start(now());
@@ -320,6 +334,8 @@ struct Shell<'a> {
     checks: HashMap<usize, CheckProc>,
     runner: Option<u32>,
     last_output: Option<mpsc::Receiver<()>>,
+    /// Our `parked.*` markers while the runner is parked (queue at GitHub).
+    markers: parking::Markers,
 }
 
 enum StartError {
@@ -430,6 +446,13 @@ impl Shell<'_> {
             Raw::CheckOutput { member, output } => {
                 self.checks.get_mut(&member)?.output = Some(output);
                 return self.check_done(member);
+            }
+            Raw::Occupancy { member } => {
+                if !self.cfg.queue_at_github {
+                    return None;
+                }
+                let occupancy = parking::occupancy(self.paths.get(member)?, &self.markers.paths());
+                Input::Occupancy { member, occupancy }
             }
             Raw::HealthFile { member } => {
                 let record = self.read_health(member);
@@ -630,6 +653,24 @@ impl Shell<'_> {
                         signals::kill(pid, libc::SIGINT);
                     }
                 }
+                Effect::ParkRunner => match self.runner {
+                    // The last look before the signal: a job's Worker means a job.
+                    Some(pid) if parking::has_worker(pid) => inputs.push_back(Input::ParkRefused),
+                    Some(pid) => signals::kill(pid, libc::SIGINT),
+                    None => {}
+                },
+                Effect::Parked(true) => {
+                    let dirs: Vec<PathBuf> = self.paths.iter().map(|p| p.dir.clone()).collect();
+                    let me = OwnerRecord {
+                        runner: self.cfg.runner_name.clone(),
+                        org: self.cfg.org.clone(),
+                        ..Default::default()
+                    };
+                    if let Err(e) = self.markers.show(&dirs, &me) {
+                        log(&format!("cannot show that this runner is parked: {e}"));
+                    }
+                }
+                Effect::Parked(false) => self.markers.clear(),
                 Effect::Signal(sig) => {
                     if let Some(pid) = self.runner {
                         signals::kill(pid, sig);

@@ -1,4 +1,5 @@
-//! Notice health records written by other wrappers (other orgs' runners) at once: inotify on
+//! Notice health records written by other wrappers (other orgs' runners), and owner records
+//! and `parked.*` markers coming and going (queue at GitHub), at once: inotify on
 //! each member's directory (works across bind mounts on one kernel). Where inotify is not
 //! available, or a watched directory was removed or moved (the watch would follow the old one;
 //! see `lockfile` for the locks), the records are re-read every [`FALLBACK`] instead.
@@ -31,7 +32,9 @@ pub fn spawn(dirs: Vec<PathBuf>, tx: Sender<Raw>) {
         loop {
             thread::sleep(FALLBACK);
             for member in 0..dirs.len() {
-                if tx.send(Raw::HealthFile { member }).is_err() {
+                if tx.send(Raw::HealthFile { member }).is_err()
+                    || tx.send(Raw::Occupancy { member }).is_err()
+                {
                     return;
                 }
             }
@@ -114,9 +117,15 @@ fn watch(w: Watching, dirs: &[PathBuf], tx: &Sender<Raw>) -> std::io::Result<()>
                 unsafe { std::ptr::read_unaligned(buf[off..].as_ptr().cast()) };
             let name_bytes = &buf[off + header..off + header + ev.len as usize];
             let name = name_bytes.split(|b| *b == 0).next().unwrap_or(&[]);
-            if name == b"health" {
-                if let Some(member) = wds.iter().position(|w| *w == ev.wd) {
-                    if tx.send(Raw::HealthFile { member }).is_err() {
+            let raw = |member| match name {
+                b"health" => Some(Raw::HealthFile { member }),
+                b"owner" => Some(Raw::Occupancy { member }),
+                n if n.starts_with(b"parked.") => Some(Raw::Occupancy { member }),
+                _ => None,
+            };
+            if let Some(member) = wds.iter().position(|w| *w == ev.wd) {
+                if let Some(r) = raw(member) {
+                    if tx.send(r).is_err() {
                         unsafe { libc::close(fd) };
                         return Ok(());
                     }
