@@ -72,6 +72,9 @@ pub mod env {
     pub const BOARD_HEALTHCHECK_PREFIX: &str = "BOARD_HEALTHCHECK_";
     /// `BOARD_REPAIR_<BOARD>`: becomes `RUNNER_REPAIR` of that board's runner.
     pub const BOARD_REPAIR_PREFIX: &str = "BOARD_REPAIR_";
+    /// `BOARD_QUEUE_AT_GITHUB_<BOARD>`: that board's `RUNNER_QUEUE_AT_GITHUB` (over the
+    /// fleet-wide one).
+    pub const BOARD_QUEUE_AT_GITHUB_PREFIX: &str = "BOARD_QUEUE_AT_GITHUB_";
 }
 
 /// Repairs after one failed health check when `RUNNER_REPAIR_ATTEMPTS` is unset.

@@ -63,6 +63,8 @@ pub const KNOWN: &[&str] = &[
     env::HEALTHCHECK_INTERVAL,
     env::HEALTHCHECK_TIMEOUT,
     env::REPAIR_ATTEMPTS,
+    env::QUEUE_AT_GITHUB,
+    env::QUEUE_COURTESY,
     env::RESOURCE_ID,
 ];
 

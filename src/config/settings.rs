@@ -268,6 +268,11 @@ pub struct Settings {
     pub healthcheck_timeout: Option<Duration>,
     /// RUNNER_REPAIR_ATTEMPTS for boards with a repair; `None`: the wrapper's default.
     pub repair_attempts: Option<u32>,
+    /// RUNNER_QUEUE_AT_GITHUB: board runners go offline while their board is busy (each
+    /// board's `BOARD_QUEUE_AT_GITHUB_<BOARD>` wins).
+    pub queue_at_github: bool,
+    /// RUNNER_QUEUE_COURTESY, passed on when set (the wrapper's default otherwise).
+    pub queue_courtesy: Option<Duration>,
     pub wrapper_bin: Option<PathBuf>,
     /// RUNNER_STOP_GRACE_PERIOD: how long a stopping runner may take to go offline (and
     /// finish a cancelled job) before Docker kills it.
@@ -443,6 +448,11 @@ impl Settings {
             repair_attempts: match src.get(contract::env::REPAIR_ATTEMPTS) {
                 None => None,
                 Some(v) => Some(contract::repair_attempts(Some(&v)).map_err(ConfigError::new)?),
+            },
+            queue_at_github: src.bool(contract::env::QUEUE_AT_GITHUB, false)?,
+            queue_courtesy: match src.get(contract::env::QUEUE_COURTESY) {
+                None => None,
+                Some(v) => Some(contract::queue_courtesy(Some(&v)).map_err(ConfigError::new)?),
             },
             wrapper_bin: src.get("RUNNER_WRAPPER_BIN").map(PathBuf::from),
             stop_grace_period: src

@@ -499,6 +499,12 @@ fn wrapper_env(s: &Settings, board: &crate::config::boards::Board, env: &mut Ord
             env.insert(key::REPAIR_ATTEMPTS, attempts.to_string());
         }
     }
+    if board.queue_at_github.unwrap_or(s.queue_at_github) {
+        env.insert(key::QUEUE_AT_GITHUB, "true".to_string());
+        if let Some(courtesy) = s.queue_courtesy {
+            env.insert(key::QUEUE_COURTESY, duration_env_value(courtesy));
+        }
+    }
     for (k, v) in &board.resource_env {
         env.insert(k.clone(), v.clone());
     }
@@ -879,6 +885,49 @@ mod tests {
             rendered(&s, 1, &facts, None).specs(),
             rendered(&s, 1, &moved, None).specs()
         );
+    }
+
+    #[test]
+    fn queue_at_github_reaches_the_wrappers_fleet_wide_and_per_board() {
+        let env = |svc: &Service, key: &str| {
+            svc.environment
+                .0
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.clone())
+        };
+        let s = settings(&[
+            ("BOARD_RUNNERS", "pi:board;nuc:board"),
+            ("RUNNER_RESOURCE_ID", "rk-a"),
+            ("RUNNER_QUEUE_AT_GITHUB", "true"),
+            ("RUNNER_QUEUE_COURTESY", "2.5s"),
+            ("BOARD_QUEUE_AT_GITHUB_NUC", "false"),
+        ]);
+        let all = services(&s, &host());
+        let (pi, nuc) = (&all[1].1, &all[2].1);
+        assert_eq!(env(pi, "RUNNER_QUEUE_AT_GITHUB").as_deref(), Some("true"));
+        assert_eq!(env(pi, "RUNNER_QUEUE_COURTESY").as_deref(), Some("2.5"));
+        assert_eq!(
+            (
+                env(nuc, "RUNNER_QUEUE_AT_GITHUB"),
+                env(nuc, "RUNNER_QUEUE_COURTESY")
+            ),
+            (None, None),
+            "off for nuc: today's behaviour"
+        );
+        // Off fleet-wide, on for one indexed runner.
+        let s = settings(&[
+            ("RUNNER_BOARD_COUNT", "2"),
+            ("RUNNER_RESOURCE_ID", "rk-a"),
+            ("BOARD_RUNNER_QUEUE_AT_GITHUB_2", "yes"),
+        ]);
+        let all = services(&s, &host());
+        let on: Vec<bool> = all[1..]
+            .iter()
+            .map(|(_, svc)| env(svc, "RUNNER_QUEUE_AT_GITHUB").is_some())
+            .collect();
+        assert_eq!(on, [false, true]);
+        assert_eq!(env(&all[2].1, "RUNNER_QUEUE_COURTESY"), None);
     }
 
     #[test]

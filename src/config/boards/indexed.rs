@@ -19,8 +19,20 @@ pub const COMMAND: &str = "BOARD_RUNNER_COMMAND";
 /// The repair command (`RUNNER_REPAIR`) of a runner with a health check.
 pub const REPAIR: &str = "BOARD_RUNNER_REPAIR";
 
+/// Queue at GitHub (`RUNNER_QUEUE_AT_GITHUB`) for the indexed runners, over the fleet-wide one.
+pub const QUEUE_AT_GITHUB: &str = "BOARD_RUNNER_QUEUE_AT_GITHUB";
+
 /// Every per-runner family, with its `_<i>` overrides.
-pub const FAMILIES: [&str; 7] = [LABELS, DEVICES, GROUP_ADD, VOLUMES, ENV, COMMAND, REPAIR];
+pub const FAMILIES: [&str; 8] = [
+    LABELS,
+    DEVICES,
+    GROUP_ADD,
+    VOLUMES,
+    ENV,
+    COMMAND,
+    REPAIR,
+    QUEUE_AT_GITHUB,
+];
 
 pub const DEFAULT_LABELS: &str = "board";
 pub const DEFAULT_GROUP_ADD: &str = "dialout";
@@ -57,6 +69,8 @@ pub struct Indexed {
     pub command: Option<String>,
     /// `BOARD_RUNNER_REPAIR[_<i>]`, with the key it came from (for errors).
     pub repair: Option<(String, String)>,
+    /// `BOARD_RUNNER_QUEUE_AT_GITHUB[_<i>]`, with the key it came from.
+    pub queue_at_github: Option<(String, String)>,
 }
 
 /// Runner `index`'s settings: each key's `_<index>` override, else the fleet-wide value, else
@@ -84,6 +98,7 @@ pub fn runner(
     let (devices_key, devices) = get(DEVICES);
     let (env_key, env) = get(ENV);
     let (repair_key, repair) = get(REPAIR);
+    let (queue_key, queue) = get(QUEUE_AT_GITHUB);
     let command = get(COMMAND)
         .1
         .map(|c| c.trim().to_string())
@@ -101,6 +116,7 @@ pub fn runner(
         },
         command,
         repair: repair.map(|r| (repair_key, r)),
+        queue_at_github: queue.map(|q| (queue_key, q)),
     })
 }
 

@@ -35,6 +35,9 @@ pub struct Board {
     pub hardware: Hardware,
     /// The runner command when it is not `run.sh` (`BOARD_RUNNER_COMMAND`, indexed only).
     pub command: Option<String>,
+    /// `BOARD_QUEUE_AT_GITHUB_<BOARD>` (else `BOARD_RUNNER_QUEUE_AT_GITHUB[_<i>]`): queue at
+    /// GitHub for this board, over the fleet-wide `RUNNER_QUEUE_AT_GITHUB`; `None`: not set.
+    pub queue_at_github: Option<bool>,
 }
 
 impl Board {
@@ -49,10 +52,11 @@ impl Board {
 }
 
 /// Key families both syntaxes share, per board (`<FAMILY><BOARD>`).
-pub const SHARED_FAMILIES: [&str; 3] = [
+pub const SHARED_FAMILIES: [&str; 4] = [
     env::BOARD_RESOURCE_ID_PREFIX,
     env::BOARD_HEALTHCHECK_PREFIX,
     env::BOARD_REPAIR_PREFIX,
+    env::BOARD_QUEUE_AT_GITHUB_PREFIX,
 ];
 
 /// The fleet's board runners, and warnings about keys that configure nothing.
@@ -82,7 +86,7 @@ pub fn resolve(
             entry.labels,
             hardware,
             None,
-            None,
+            [None, None],
             &lookup,
         )?);
     }
@@ -94,7 +98,7 @@ pub fn resolve(
             runner.labels,
             runner.hardware,
             runner.command,
-            runner.repair,
+            [runner.repair, runner.queue_at_github],
             &lookup,
         )?);
     }
@@ -110,7 +114,8 @@ fn shared(
     labels: Vec<String>,
     hardware: Hardware,
     command: Option<String>,
-    indexed_repair: Option<(String, String)>,
+    // BOARD_RUNNER_REPAIR[_<i>] and BOARD_RUNNER_QUEUE_AT_GITHUB[_<i>] (key, value).
+    [indexed_repair, indexed_queue]: [Option<(String, String)>; 2],
     lookup: &impl Fn(&str) -> Option<String>,
 ) -> Result<Board, ConfigError> {
     let key = key_form(&name);
@@ -142,6 +147,11 @@ fn shared(
         )));
     }
     let repair = repair.map(|(_, r)| r);
+    let own_queue = format!("{}{key}", env::BOARD_QUEUE_AT_GITHUB_PREFIX);
+    let queue_at_github = match lookup(&own_queue).map(|q| (own_queue, q)).or(indexed_queue) {
+        None => None,
+        Some((k, v)) => Some(contract::flag(&k, Some(&v), false).map_err(ConfigError::new)?),
+    };
     let mut resource_env = Vec::new();
     for member in &resources {
         let env_key = contract::resource_env_key(member);
@@ -161,6 +171,7 @@ fn shared(
         resource_env,
         hardware,
         command,
+        queue_at_github,
     })
 }
 
@@ -410,6 +421,14 @@ mod tests {
                     ("BOARD_REPAIR_PI", "relay cycle"),
                 ],
                 "BOARD_REPAIR_PI is set, but board pi has no health check, and a repair runs only when its check fails; set BOARD_HEALTHCHECK_PI, or remove BOARD_REPAIR_PI",
+            ),
+            (
+                vec![
+                    ("BOARD_RUNNERS", "pi:x"),
+                    ("RUNNER_RESOURCE_ID", "rk-a"),
+                    ("BOARD_QUEUE_AT_GITHUB_PI", "sometimes"),
+                ],
+                "BOARD_QUEUE_AT_GITHUB_PI=sometimes is not a yes/no value; set BOARD_QUEUE_AT_GITHUB_PI to true or false",
             ),
             (
                 vec![
