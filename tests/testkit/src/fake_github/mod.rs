@@ -6,6 +6,7 @@ mod app;
 mod http;
 mod reply;
 mod rest;
+mod routing;
 mod runner_api;
 mod state;
 mod types;
@@ -98,6 +99,7 @@ impl FakeGitHub {
     fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
         let mut st = self.shared.lock();
         st.reap_lost();
+        routing::expire(&mut st, Instant::now());
         let out = f(&mut st);
         drop(st);
         self.shared.cond.notify_all();
@@ -278,6 +280,17 @@ impl FakeGitHub {
     }
 
     /// How long a runner's message long poll waits before answering 202 (default 20 s).
+    /// GitHub's 60 s: an assigned job not started (no `JobStarted`) within this is queued again
+    /// at all levels.
+    pub fn set_assign_timeout(&self, timeout: Duration) {
+        self.with(|st| st.routing.assign_timeout = timeout);
+    }
+
+    /// GitHub's 24 h: a job queued this long fails.
+    pub fn set_queue_limit(&self, limit: Duration) {
+        self.with(|st| st.routing.queue_limit = limit);
+    }
+
     pub fn set_poll_timeout(&self, timeout: Duration) {
         self.with(|st| st.poll_timeout = timeout);
     }
@@ -357,7 +370,10 @@ impl FakeGitHub {
                         result: None,
                         log: String::new(),
                         cancel_requested: false,
+                        assigned_at: None,
+                        requeues: 0,
                     },
+                    route: routing::Route::new(Instant::now()),
                     spec,
                     runner: None,
                     access_token,

@@ -305,13 +305,25 @@ fn session_delete(st: &mut State, req: &Req, sid: &str) -> Reply {
     let r = st.runners.get_mut(&id).expect("found");
     if r.session.as_deref() == Some(sid) {
         r.session = None;
-        // A job still running when the runner goes away ends like GitHub ends it.
-        if let Some(job) = r.current_job {
-            st.finish_job(
-                job,
-                "Canceled",
-                Some("The runner has received a shutdown signal. This can happen when the runner service is stopped, or a manually started runner is canceled."),
-            );
+        let job = r.current_job;
+        // A job still running when the runner goes away ends like GitHub ends it; one assigned
+        // but not taken yet (no JobStarted) stays assigned to it and is queued again at all
+        // levels when its 60 s pass (see `routing`).
+        let started = job.is_some_and(|j| {
+            st.jobs
+                .get(&j)
+                .is_some_and(|j| j.record.started_at.is_some())
+        });
+        if let Some(job) = job {
+            if started {
+                st.finish_job(
+                    job,
+                    "Canceled",
+                    Some("The runner has received a shutdown signal. This can happen when the runner service is stopped, or a manually started runner is canceled."),
+                );
+            } else {
+                st.runners.get_mut(&id).expect("found").current_job = None;
+            }
         }
     }
     Reply::empty(204)
@@ -382,22 +394,14 @@ fn next_message(st: &mut State, rid: u64) -> Option<Message> {
     if let Some(m) = st.runners.get_mut(&rid)?.messages.pop_front() {
         return Some(m);
     }
+    super::routing::expire(st, Instant::now());
     let r = &st.runners[&rid];
     if r.busy() || r.online_forced == Some(false) {
         return None;
     }
-    let has = |l: &String| r.labels.iter().any(|x| x.name.eq_ignore_ascii_case(l));
-    let job_id = st
-        .jobs
-        .iter()
-        .find(|(_, j)| {
-            j.runner.is_none()
-                && j.record.finished_at.is_none()
-                && State::scope_serves(&r.scope, &j.scope)
-                && j.labels.iter().all(has)
-        })
-        .map(|(id, _)| *id)?;
-    let name = r.name.clone();
+    let job_id = super::routing::pick(st, rid)?;
+    super::routing::assigned(st, job_id, Instant::now());
+    let name = st.runners[&rid].name.clone();
     let msg_id = st.next_id();
     let job = st.jobs.get_mut(&job_id).expect("found");
     job.runner = Some(rid);

@@ -92,6 +92,8 @@ pub(crate) struct Job {
     /// Bearer token the worker uses for events and logs.
     pub access_token: String,
     pub record: JobRecord,
+    /// Its place in GitHub's routing (queued, assigned, queued again), see `routing`.
+    pub route: super::routing::Route,
 }
 
 #[derive(Debug)]
@@ -136,6 +138,7 @@ pub(crate) struct State {
     pub token_ttl: Duration,
     pub offset_minutes: i32,
     pub poll_timeout: Duration,
+    pub routing: super::routing::Routing,
     next_id: u64,
     rng: std::collections::hash_map::RandomState,
     rng_counter: u64,
@@ -176,6 +179,7 @@ impl State {
             token_ttl: Duration::from_secs(3600),
             offset_minutes: -480,
             poll_timeout: Duration::from_secs(20),
+            routing: Default::default(),
             next_id: 1,
             rng: Default::default(),
             rng_counter: 0,

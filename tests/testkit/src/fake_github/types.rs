@@ -133,6 +133,10 @@ pub struct JobRecord {
     /// Job log: the hooks' output (with the runner's "Run '<hook>'" headers).
     pub log: String,
     pub cancel_requested: bool,
+    /// When it was last assigned to a runner (sent to it; `started_at` is when it took it).
+    pub assigned_at: Option<SystemTime>,
+    /// How often an assignment lapsed (not started within 60 s) and it was queued again.
+    pub requeues: u32,
 }
 
 impl JobRecord {
