@@ -20,6 +20,12 @@
 
 use std::time::{Duration, Instant};
 
+/// How long a runner must have been idle (since its last job's completion line, or since it
+/// started) before it is parked. GitHub routes the next queued job of the runner's own org
+/// within milliseconds of the previous one's end, and the Listener prints `Running job:` a
+/// moment later; parking before that could stop a listener that was just handed a job.
+pub const SETTLE: Duration = Duration::from_millis(1500);
+
 /// What the lock directory shows of one member, read by the shell.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Occupancy {

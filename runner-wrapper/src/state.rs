@@ -351,6 +351,9 @@ pub struct Core<H> {
     /// A job's Worker may run: from `Running job` or a started hook to the Listener's
     /// completion line (the completed hook runs inside the job, so it is not the end).
     worker: bool,
+    /// Not parked before this: the runner went idle or started only just now (see
+    /// `park::SETTLE`).
+    settle_until: Option<Instant>,
 }
 
 impl<H> Core<H> {
@@ -371,6 +374,7 @@ impl<H> Core<H> {
             parked: None,
             marked: false,
             worker: false,
+            settle_until: None,
             setup,
             members,
             requests: Vec::new(),
@@ -464,6 +468,7 @@ impl<H> Core<H> {
             Input::JobLine => {
                 self.end_job(now, "the runner reported the job completed", &mut fx);
                 self.worker = false;
+                self.settle_until = Some(now.mono + park::SETTLE);
             }
             Input::RunningJob => {
                 self.job_running = true;
@@ -586,6 +591,11 @@ impl<H> Core<H> {
         }
         if let Some(d) = self.gate.deadline() {
             at(d);
+        }
+        if let Some(t) = self.settle_until.filter(|t| *t > now.mono) {
+            if self.gate.enabled() && self.runner == RunnerState::Running {
+                at(t);
+            }
         }
         next
     }
@@ -1307,6 +1317,7 @@ impl<H> Core<H> {
                     )));
                 }
                 self.runner = RunnerState::Running;
+                self.settle_until = Some(now.mono + park::SETTLE);
                 fx.push(Effect::StartRunner);
             }
             RunnerState::Running if all_unhealthy && !self.busy() => {
@@ -1320,7 +1331,12 @@ impl<H> Core<H> {
                 };
                 fx.push(Effect::StopRunner);
             }
-            RunnerState::Running if offline.is_some() && !self.busy() && !self.worker => {
+            RunnerState::Running
+                if offline.is_some()
+                    && !self.busy()
+                    && !self.worker
+                    && self.settle_until.is_none_or(|t| now.mono >= t) =>
+            {
                 fx.push(Effect::Log(match offline {
                     Some(park::Reason::Courtesy) => format!(
                         "stepping aside: other runners waited for {} during our job; the runner goes offline for up to {} ({})",

@@ -953,10 +953,12 @@ fn occupied(member: usize, held: bool, parked_others: usize) -> Input<u32> {
     }
 }
 
+const SETTLED: u64 = 1500;
+
 #[test]
 fn off_a_busy_board_keeps_the_runner_online() {
     let (mut t, _) = T::new(setup(&["b1"]), vec![None]);
-    let fx = t.feed(occupied(0, true, 0));
+    let fx = t.at(5 * SEC).feed(occupied(0, true, 0));
     assert!(
         fx.is_empty(),
         "today's behaviour: FIFO on the runner: {fx:?}"
@@ -968,7 +970,11 @@ fn off_a_busy_board_keeps_the_runner_online() {
 fn a_busy_board_parks_the_idle_runner_and_its_release_brings_it_back() {
     let (mut t, fx) = T::new(queueing(setup(&["b1"])), vec![None]);
     assert_eq!(fx, vec![Effect::StartRunner]);
+    // Just started: a job may be on its way; not yet.
     let fx = t.at(SEC).feed(occupied(0, true, 0));
+    assert!(!has(&fx, |e| *e == Effect::ParkRunner), "{fx:?}");
+    assert_eq!(t.deadline_ms(), Some(SETTLED));
+    let fx = t.at(SETTLED).feed(Input::Tick);
     assert!(has(&fx, |e| *e == Effect::ParkRunner), "{fx:?}");
     assert!(has(&fx, |e| *e == Effect::Parked(true)));
     let fx = t.feed(Input::RunnerExited { code: 0 });
@@ -1005,7 +1011,7 @@ fn a_busy_board_at_start_up_keeps_the_runner_offline() {
 fn a_runner_with_a_job_is_never_parked() {
     let (mut t, _) = T::new(queueing(setup(&["b1"])), vec![None]);
     // Assigned: the Listener's line comes before the started hook.
-    t.feed(Input::RunningJob);
+    t.at(2 * SEC).feed(Input::RunningJob);
     let fx = t.feed(occupied(0, true, 0));
     assert!(!has(&fx, |e| *e == Effect::ParkRunner), "{fx:?}");
     // Waiting in the lock queue (it was assigned before the board turned busy): FIFO as today.
@@ -1013,90 +1019,117 @@ fn a_runner_with_a_job_is_never_parked() {
     assert!(!has(&t.feed(occupied(0, true, 0)), |e| *e == Effect::ParkRunner));
     t.acquired(1, 0, 100);
     // Its completed hook runs inside the job: still not before the Listener's line.
-    let fx = t.feed(Input::Completed { conn: 8 });
+    let fx = t.at(3 * SEC).feed(Input::Completed { conn: 8 });
     assert_eq!(released(&fx).len(), 1);
     let fx = t.feed(occupied(0, true, 0));
     assert!(
         !has(&fx, |e| *e == Effect::ParkRunner),
         "Worker may still run: {fx:?}"
     );
-    let fx = t.feed(Input::JobLine);
+    // The line: GitHub may hand the next job over right now, so only after the settle time.
+    let fx = t.at(4 * SEC).feed(Input::JobLine);
+    assert!(!has(&fx, |e| *e == Effect::ParkRunner), "{fx:?}");
+    let fx = t.at(4 * SEC + SETTLED).feed(Input::Tick);
     assert!(has(&fx, |e| *e == Effect::ParkRunner), "{fx:?}");
+}
+
+#[test]
+fn a_job_handed_over_right_after_the_last_one_keeps_the_runner_online() {
+    let (mut t, _) = T::new(queueing(setup(&["b1"])), vec![None]);
+    t.at(2 * SEC).feed(Input::RunningJob);
+    t.started(7, "build");
+    t.acquired(1, 0, 100);
+    t.feed(occupied(0, true, 1));
+    t.at(3 * SEC).feed(Input::Completed { conn: 8 });
+    t.feed(Input::JobLine);
+    // The next job of this runner's org, within the settle time: not parked, not ever while
+    // it runs.
+    let fx = t.at(3 * SEC + 200).feed(Input::RunningJob);
+    assert!(!has(&fx, |e| *e == Effect::ParkRunner));
+    let fx = t.at(9 * SEC).feed(Input::Tick);
+    assert!(!has(&fx, |e| *e == Effect::ParkRunner), "{fx:?}");
 }
 
 #[test]
 fn a_worker_found_just_before_the_signal_cancels_the_park() {
     let (mut t, _) = T::new(queueing(setup(&["b1"])), vec![None]);
-    let fx = t.feed(occupied(0, true, 0));
+    let fx = t.at(2 * SEC).feed(occupied(0, true, 0));
     assert!(has(&fx, |e| *e == Effect::ParkRunner));
     // The shell saw a Runner.Worker under the runner: the job was assigned meanwhile.
     let fx = t.feed(Input::ParkRefused);
     assert!(!has(&fx, |e| *e == Effect::ParkRunner), "{fx:?}");
     assert_eq!(t.core.runner(), RunnerState::Running);
-    // The job's lines follow; once it is over the runner parks.
+    // The job's lines follow; once it is over (and settled) the runner parks.
     t.feed(Input::RunningJob);
-    let fx = t.feed(Input::JobLine);
+    t.at(3 * SEC).feed(Input::JobLine);
+    let fx = t.at(3 * SEC + SETTLED).feed(Input::Tick);
     assert!(has(&fx, |e| *e == Effect::ParkRunner), "{fx:?}");
 }
 
 #[test]
 fn a_pool_parks_only_when_every_member_is_busy() {
     let (mut t, _) = T::new(queueing(setup(&["b1", "b2"])), vec![None, None]);
+    t.at(2 * SEC);
     assert!(!has(&t.feed(occupied(0, true, 0)), |e| *e == Effect::ParkRunner));
     assert!(has(&t.feed(occupied(1, true, 0)), |e| *e == Effect::ParkRunner));
 }
 
-#[test]
-fn after_its_job_a_runner_steps_aside_for_parked_runners_then_comes_back() {
+/// A runner that ran a job on b1 while another runner was parked for it; its line came at 3 s.
+fn after_a_job_others_waited_for() -> T {
     let (mut t, _) = T::new(queueing(setup(&["b1"])), vec![None]);
-    t.feed(Input::RunningJob);
+    t.at(2 * SEC).feed(Input::RunningJob);
     t.started(7, "build");
     t.acquired(1, 0, 100);
     // Our own grant: held, but ours; another org's runner parked meanwhile.
     let fx = t.feed(occupied(0, true, 1));
     assert!(!has(&fx, |e| *e == Effect::ParkRunner));
-    t.at(2 * SEC).feed(Input::Completed { conn: 8 });
+    t.at(3 * SEC).feed(Input::Completed { conn: 8 });
+    t.feed(occupied(0, false, 1));
     let fx = t.feed(Input::JobLine);
+    assert!(!has(&fx, |e| *e == Effect::ParkRunner), "{fx:?}");
+    t
+}
+
+#[test]
+fn after_its_job_a_runner_steps_aside_for_parked_runners_then_comes_back() {
+    let mut t = after_a_job_others_waited_for();
+    let fx = t.at(3 * SEC + SETTLED).feed(Input::Tick);
     assert!(has(&fx, |e| *e == Effect::ParkRunner), "courtesy: {fx:?}");
     t.feed(Input::RunnerExited { code: 0 });
-    t.feed(occupied(0, false, 1));
-    assert_eq!(t.deadline_ms(), Some(12 * SEC));
+    assert_eq!(t.deadline_ms(), Some(13 * SEC));
     // The other runner takes the board and lets it go: our turn, before the 10 s.
-    assert!(t.at(4 * SEC).feed(occupied(0, true, 1)).is_empty());
-    let fx = t.at(6 * SEC).feed(occupied(0, false, 0));
+    assert!(t.at(6 * SEC).feed(occupied(0, true, 1)).is_empty());
+    let fx = t.at(8 * SEC).feed(occupied(0, false, 0));
     assert!(has(&fx, |e| *e == Effect::StartRunner), "{fx:?}");
 }
 
 #[test]
 fn the_courtesy_ends_by_itself_when_nobody_takes_the_board() {
-    let (mut t, _) = T::new(queueing(setup(&["b1"])), vec![None]);
-    t.feed(Input::RunningJob);
-    t.started(7, "build");
-    t.acquired(1, 0, 100);
-    t.feed(occupied(0, true, 1));
-    t.feed(Input::JobLine);
+    let mut t = after_a_job_others_waited_for();
+    t.at(3 * SEC + SETTLED).feed(Input::Tick);
     t.feed(Input::RunnerExited { code: 0 });
-    assert!(t.at(5 * SEC).feed(occupied(0, false, 1)).is_empty());
-    let fx = t.at(10 * SEC).feed(Input::Tick);
+    assert!(t.at(8 * SEC).feed(occupied(0, false, 1)).is_empty());
+    let fx = t.at(13 * SEC).feed(Input::Tick);
     assert!(has(&fx, |e| *e == Effect::StartRunner), "{fx:?}");
 }
 
 #[test]
 fn no_courtesy_when_nobody_was_parked() {
     let (mut t, _) = T::new(queueing(setup(&["b1"])), vec![None]);
-    t.feed(Input::RunningJob);
+    t.at(2 * SEC).feed(Input::RunningJob);
     t.started(7, "build");
     t.acquired(1, 0, 100);
     t.feed(occupied(0, true, 0));
     t.feed(Input::Completed { conn: 8 });
-    let fx = t.feed(Input::JobLine);
+    t.feed(Input::JobLine);
+    let fx = t.at(9 * SEC).feed(Input::Tick);
     assert!(!has(&fx, |e| *e == Effect::ParkRunner), "{fx:?}");
 }
 
 #[test]
 fn a_parked_runner_exits_on_sigterm() {
     let (mut t, _) = T::new(queueing(setup(&["b1"])), vec![None]);
-    t.feed(occupied(0, true, 0));
+    t.at(2 * SEC).feed(occupied(0, true, 0));
     t.feed(Input::RunnerExited { code: 0 });
     let fx = t.feed(Input::Signal(libc::SIGTERM));
     assert!(has(&fx, |e| *e == Effect::Parked(false)), "{fx:?}");
