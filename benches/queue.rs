@@ -1,0 +1,179 @@
+//! Queue at GitHub vs today's FIFO on the runner: two orgs' fleets share one board (real
+//! containers, real flock locks, the fake GitHub routing jobs), each org gets 10 jobs of 2 s
+//! at once. Prints, for each mode: the time jobs spent "in progress" while waiting for the
+//! board (from JobStarted to the first step: the started hook's wait), the makespan (first
+//! dispatch to last finish), the order in which the orgs got the board, and how many jobs
+//! did not succeed.
+//!
+//! cargo bench --bench queue        (GHR_BENCH_JOBS=N jobs per org, GHR_BENCH_JOB_SECS=S)
+
+use std::time::{Duration, Instant, SystemTime};
+use testkit::lab::{Fleet, Lab};
+use testkit::{JobSpec, Scope};
+
+struct Figures {
+    waiting_total: Duration,
+    waiting_max: Duration,
+    makespan: Duration,
+    order: String,
+    switches: usize,
+    not_succeeded: usize,
+}
+
+/// `staggered`: org B's jobs are dispatched only once org A's first job holds the board (B's
+/// runner idle, the board busy); else all at once.
+fn run(lab: &Lab, tag: &str, extra: &[&str], jobs: u64, secs: f64, staggered: bool) -> Figures {
+    let label = format!("board-{tag}");
+    let fleet = |org: &str| -> Fleet {
+        let mut f = lab
+            .fleet(&format!("{tag}{org}"))
+            .org(&format!("{tag}-org-{org}"))
+            .env(&format!("BOARD_RUNNERS=pi:{label}"))
+            .env(&format!("RUNNER_RESOURCE_ID=bench-{tag}"));
+        for e in extra {
+            f = f.env(e);
+        }
+        f.build()
+    };
+    let (a, b) = (fleet("a"), fleet("b"));
+    a.ghr(&["init", "-n", "0"]).ok();
+    b.ghr(&["init", "-n", "0"]).ok();
+    let online = lab.gh.wait_until(Duration::from_secs(60), |gh| {
+        [&a, &b].iter().all(|f| {
+            gh.runner(&Scope::Org(&f.org), &f.name("pi"))
+                .is_some_and(|r| r.status == "online")
+        })
+    });
+    assert!(online, "board runners online");
+    let start = SystemTime::now();
+    let t0 = Instant::now();
+    let mut ids = Vec::new();
+    let dispatch = |org: &'static str, f: &Fleet, i: u64| {
+        let spec = JobSpec {
+            name: format!("job-{i}"),
+            duration: Duration::from_secs_f64(secs),
+            run_id: 900 + i,
+            ..JobSpec::default()
+        };
+        (
+            org,
+            lab.gh
+                .dispatch_job(&Scope::Org(&f.org), &[label.as_str()], spec),
+        )
+    };
+    if staggered {
+        for i in 0..jobs {
+            ids.push(dispatch("A", &a, i));
+        }
+        let first = ids[0].1;
+        lab.gh.wait_until(Duration::from_secs(30), |gh| {
+            gh.job(first).is_some_and(|j| j.steps_started_at.is_some())
+        });
+        std::thread::sleep(Duration::from_millis(500));
+        for i in 0..jobs {
+            ids.push(dispatch("B", &b, i));
+        }
+    } else {
+        for i in 0..jobs {
+            ids.push(dispatch("A", &a, i));
+            ids.push(dispatch("B", &b, i));
+        }
+    }
+    let mut grants = Vec::new();
+    let mut waiting_total = Duration::ZERO;
+    let mut waiting_max = Duration::ZERO;
+    let mut last_finish = start;
+    let mut not_succeeded = 0;
+    let timeout = Duration::from_secs_f64(60.0 + 4.0 * secs * jobs as f64);
+    for (org, id) in ids {
+        let rec = lab
+            .gh
+            .wait_job(id, timeout.saturating_sub(t0.elapsed()))
+            .unwrap_or_else(|| panic!("job {id} did not finish"));
+        if rec.result.as_deref() != Some("Succeeded") {
+            not_succeeded += 1;
+            continue;
+        }
+        let (Some(started), Some(steps)) = (rec.started_at, rec.steps_started_at) else {
+            continue;
+        };
+        let waited = steps.duration_since(started).unwrap_or_default();
+        waiting_total += waited;
+        waiting_max = waiting_max.max(waited);
+        grants.push((steps, org));
+        last_finish = last_finish.max(rec.finished_at.unwrap_or(start));
+    }
+    grants.sort();
+    let order: String = grants.iter().map(|(_, o)| *o).collect();
+    let switches = order.as_bytes().windows(2).filter(|w| w[0] != w[1]).count();
+    Figures {
+        waiting_total,
+        waiting_max,
+        makespan: last_finish.duration_since(start).unwrap_or_default(),
+        order,
+        switches,
+        not_succeeded,
+    }
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return; // `cargo test --benches` asks harness-less benches to list tests
+    }
+    if !testkit::lab::docker_ready("the queue bench") {
+        return;
+    }
+    let jobs: u64 = std::env::var("GHR_BENCH_JOBS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    let secs: f64 = std::env::var("GHR_BENCH_JOB_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2.0);
+    let lab = Lab::new(env!("CARGO_BIN_EXE_ghr"));
+    for staggered in [false, true] {
+        let tag = if staggered { "s" } else { "o" };
+        let today = run(&lab, &format!("fifo{tag}"), &[], jobs, secs, staggered);
+        let queued = run(
+            &lab,
+            &format!("qgh{tag}"),
+            &["RUNNER_QUEUE_AT_GITHUB=true"],
+            jobs,
+            secs,
+            staggered,
+        );
+        println!(
+            "queue bench: two orgs, one board, {jobs} jobs of {secs} s each per org, {}",
+            if staggered {
+                "B's jobs queued once A's first job holds the board"
+            } else {
+                "all queued at once"
+            }
+        );
+        for (name, f) in [
+            ("today (FIFO on the runner)", &today),
+            ("queue at GitHub", &queued),
+        ] {
+            println!("  {name}:");
+            println!(
+                "    in progress while waiting: total {:>7.1} s, max {:>5.1} s per job",
+                f.waiting_total.as_secs_f64(),
+                f.waiting_max.as_secs_f64()
+            );
+            println!(
+                "    makespan                 : {:>7.1} s",
+                f.makespan.as_secs_f64()
+            );
+            println!(
+                "    grants (org order)       : {} ({} switches)",
+                f.order, f.switches
+            );
+            println!("    not succeeded            : {}", f.not_succeeded);
+        }
+        println!(
+            "  makespan queue/today: {:.2} (goal <= 1.15)",
+            queued.makespan.as_secs_f64() / today.makespan.as_secs_f64()
+        );
+    }
+}
