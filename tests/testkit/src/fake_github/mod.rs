@@ -161,6 +161,11 @@ impl FakeGitHub {
         })
     }
 
+    /// The credential (`.credentials`) of runner `id`, to speak the runner protocol as it.
+    pub fn runner_credential(&self, id: u64) -> Option<String> {
+        self.with(|st| st.runners.get(&id).map(|r| r.credential.clone()))
+    }
+
     /// Runners registered in exactly this scope, by id.
     pub fn runners(&self, scope: &Scope) -> Vec<RunnerInfo> {
         let key = scope.key();
