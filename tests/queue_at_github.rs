@@ -114,10 +114,24 @@ fn while_one_org_runs_the_other_orgs_job_waits_queued_at_github() {
         logs(&a, &b)
     );
     assert_eq!(status(gh, &b), "offline");
-    // The board is held, and b's wrapper shows it waits offline for it (its live marker).
+    // `ghr locks` shows who waits offline for the board.
     let locks: serde_json::Value =
         serde_json::from_str(&a.ghr(&["locks", "--json"]).ok().stdout).unwrap();
     assert_eq!(locks[0]["state"], "held", "{locks}");
+    assert_eq!(
+        locks[0]["parked"][0]["runner"],
+        board_runner(&b).as_str(),
+        "{locks}"
+    );
+    assert_eq!(locks[0]["parked"][0]["org"], b.org.as_str(), "{locks}");
+    let text = a.ghr(&["locks"]).ok().stdout;
+    assert!(
+        text.contains(&format!(
+            "offline on GitHub until it is free (queue at GitHub): {}",
+            board_runner(&b)
+        )),
+        "{text}"
+    );
 
     let a_done = gh
         .wait_job(first, Duration::from_secs(30))

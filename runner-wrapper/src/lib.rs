@@ -24,6 +24,7 @@ pub mod messages;
 pub mod mountinfo;
 pub mod output;
 pub mod park;
+pub mod parked;
 pub mod peer;
 pub mod protocol;
 pub mod record;

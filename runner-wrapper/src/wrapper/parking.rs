@@ -17,9 +17,8 @@ use crate::lockdir::ResourcePaths;
 use crate::park::Occupancy;
 use crate::record::OwnerRecord;
 use crate::status::lock_is_held;
-use crate::tickets;
 
-pub const MARKER_PREFIX: &str = "parked.";
+pub const MARKER_PREFIX: &str = crate::parked::PREFIX;
 
 /// What `paths` shows now; `mine` are our own markers (not counted).
 pub fn occupancy(paths: &ResourcePaths, mine: &[PathBuf]) -> Occupancy {
@@ -35,22 +34,13 @@ pub fn occupancy(paths: &ResourcePaths, mine: &[PathBuf]) -> Occupancy {
 
 /// The live markers in `dir`, with their text.
 pub fn parked(dir: &Path) -> Vec<(PathBuf, String)> {
-    let Ok(rd) = fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for e in rd.flatten() {
-        let name = e.file_name();
-        if !name.to_string_lossy().starts_with(MARKER_PREFIX) {
-            continue;
-        }
-        let path = e.path();
-        if tickets::is_alive(&path).unwrap_or(false) {
-            out.push((path.clone(), fs::read_to_string(&path).unwrap_or_default()));
-        }
-    }
-    out.sort();
-    out
+    crate::parked::live(dir)
+        .into_iter()
+        .map(|p| {
+            let text = fs::read_to_string(&p).unwrap_or_default();
+            (p, text)
+        })
+        .collect()
 }
 
 /// This wrapper's markers while it is parked (the files stay locked while they exist).
