@@ -1,6 +1,7 @@
 //! Queue at GitHub vs today's FIFO on the runner: two orgs' fleets share one board (real
-//! containers, real flock locks, the fake GitHub routing jobs), each org gets 10 jobs of 2 s
-//! at once. Prints, for each mode: the time jobs spent "in progress" while waiting for the
+//! containers, real flock locks, the fake GitHub routing jobs). Three loads: 10 jobs of 2 s per
+//! org all at once; the same with B's queued once A holds the board; a burst (A: one 10 s job,
+//! B: three 2 s jobs while it runs). Prints, for each load and mode: the time jobs spent "in progress" while waiting for the
 //! board (from JobStarted to the first step: the started hook's wait), the makespan (first
 //! dispatch to last finish), the order in which the orgs got the board, and how many jobs
 //! did not succeed.
@@ -20,9 +21,21 @@ struct Figures {
     not_succeeded: usize,
 }
 
-/// `staggered`: org B's jobs are dispatched only once org A's first job holds the board (B's
-/// runner idle, the board busy); else all at once.
-fn run(lab: &Lab, tag: &str, extra: &[&str], jobs: u64, secs: f64, staggered: bool) -> Figures {
+/// What each org gets: `a` and `b` are (jobs, seconds each); with `staggered`, org B's jobs are
+/// dispatched only once org A's first job holds the board (B's runner idle, the board busy),
+/// else all at once, alternating.
+struct Load {
+    a: (u64, f64),
+    b: (u64, f64),
+    staggered: bool,
+}
+
+fn run(lab: &Lab, tag: &str, extra: &[&str], load: &Load) -> Figures {
+    let Load {
+        a: (a_jobs, a_secs),
+        b: (b_jobs, b_secs),
+        staggered,
+    } = *load;
     let label = format!("board-{tag}");
     let fleet = |org: &str| -> Fleet {
         let mut f = lab
@@ -49,6 +62,7 @@ fn run(lab: &Lab, tag: &str, extra: &[&str], jobs: u64, secs: f64, staggered: bo
     let t0 = Instant::now();
     let mut ids = Vec::new();
     let dispatch = |org: &'static str, f: &Fleet, i: u64| {
+        let secs = if org == "A" { a_secs } else { b_secs };
         let spec = JobSpec {
             name: format!("job-{i}"),
             duration: Duration::from_secs_f64(secs),
@@ -62,7 +76,7 @@ fn run(lab: &Lab, tag: &str, extra: &[&str], jobs: u64, secs: f64, staggered: bo
         )
     };
     if staggered {
-        for i in 0..jobs {
+        for i in 0..a_jobs {
             ids.push(dispatch("A", &a, i));
         }
         let first = ids[0].1;
@@ -70,13 +84,17 @@ fn run(lab: &Lab, tag: &str, extra: &[&str], jobs: u64, secs: f64, staggered: bo
             gh.job(first).is_some_and(|j| j.steps_started_at.is_some())
         });
         std::thread::sleep(Duration::from_millis(500));
-        for i in 0..jobs {
+        for i in 0..b_jobs {
             ids.push(dispatch("B", &b, i));
         }
     } else {
-        for i in 0..jobs {
-            ids.push(dispatch("A", &a, i));
-            ids.push(dispatch("B", &b, i));
+        for i in 0..a_jobs.max(b_jobs) {
+            if i < a_jobs {
+                ids.push(dispatch("A", &a, i));
+            }
+            if i < b_jobs {
+                ids.push(dispatch("B", &b, i));
+            }
         }
     }
     let mut grants = Vec::new();
@@ -84,7 +102,8 @@ fn run(lab: &Lab, tag: &str, extra: &[&str], jobs: u64, secs: f64, staggered: bo
     let mut waiting_max = Duration::ZERO;
     let mut last_finish = start;
     let mut not_succeeded = 0;
-    let timeout = Duration::from_secs_f64(60.0 + 4.0 * secs * jobs as f64);
+    let timeout =
+        Duration::from_secs_f64(60.0 + 4.0 * (a_secs * a_jobs as f64 + b_secs * b_jobs as f64));
     for (org, id) in ids {
         let rec = lab
             .gh
@@ -132,25 +151,43 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(2.0);
     let lab = Lab::new(env!("CARGO_BIN_EXE_ghr"));
-    for staggered in [false, true] {
-        let tag = if staggered { "s" } else { "o" };
-        let today = run(&lab, &format!("fifo{tag}"), &[], jobs, secs, staggered);
+    let loads = [
+        (
+            format!("{jobs} jobs of {secs} s per org, all queued at once"),
+            Load {
+                a: (jobs, secs),
+                b: (jobs, secs),
+                staggered: false,
+            },
+        ),
+        (
+            format!(
+                "{jobs} jobs of {secs} s per org, B's queued once A's first job holds the board"
+            ),
+            Load {
+                a: (jobs, secs),
+                b: (jobs, secs),
+                staggered: true,
+            },
+        ),
+        (
+            "a burst: A 1 job of 10 s, then B 3 jobs of 2 s while it runs".to_string(),
+            Load {
+                a: (1, 10.0),
+                b: (3, 2.0),
+                staggered: true,
+            },
+        ),
+    ];
+    for (i, (title, load)) in loads.iter().enumerate() {
+        let today = run(&lab, &format!("fifo{i}"), &[], load);
         let queued = run(
             &lab,
-            &format!("qgh{tag}"),
+            &format!("qgh{i}"),
             &["RUNNER_QUEUE_AT_GITHUB=true"],
-            jobs,
-            secs,
-            staggered,
+            load,
         );
-        println!(
-            "queue bench: two orgs, one board, {jobs} jobs of {secs} s each per org, {}",
-            if staggered {
-                "B's jobs queued once A's first job holds the board"
-            } else {
-                "all queued at once"
-            }
-        );
+        println!("queue bench: two orgs, one board, {title}");
         for (name, f) in [
             ("today (FIFO on the runner)", &today),
             ("queue at GitHub", &queued),
