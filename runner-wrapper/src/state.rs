@@ -484,6 +484,10 @@ impl<H> Core<H> {
                         self.runner = RunnerState::Running;
                         self.parked = None;
                         self.worker = true;
+                        if self.marked {
+                            self.marked = false;
+                            fx.push(Effect::Parked(false));
+                        }
                     }
                 }
             }
