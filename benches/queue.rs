@@ -6,7 +6,8 @@
 //! dispatch to last finish), the order in which the orgs got the board, and how many jobs
 //! did not succeed.
 //!
-//! cargo bench --bench queue        (GHR_BENCH_JOBS=N jobs per org, GHR_BENCH_JOB_SECS=S)
+//! cargo bench --bench queue   (GHR_BENCH_JOBS=N jobs per org, GHR_BENCH_JOB_SECS=S,
+//!                              GHR_BENCH_LOADS=1,3 for some loads only)
 
 use std::time::{Duration, Instant, SystemTime};
 use testkit::lab::{Fleet, Lab};
@@ -58,6 +59,9 @@ fn run(lab: &Lab, tag: &str, extra: &[&str], load: &Load) -> Figures {
         })
     });
     assert!(online, "board runners online");
+    // As in a lab, where runners were up long before the jobs came (a runner that has just
+    // started is not parked for park::SETTLE).
+    std::thread::sleep(Duration::from_secs(3));
     let start = SystemTime::now();
     let t0 = Instant::now();
     let mut ids = Vec::new();
@@ -83,7 +87,7 @@ fn run(lab: &Lab, tag: &str, extra: &[&str], load: &Load) -> Figures {
         lab.gh.wait_until(Duration::from_secs(30), |gh| {
             gh.job(first).is_some_and(|j| j.steps_started_at.is_some())
         });
-        std::thread::sleep(Duration::from_millis(500));
+        std::thread::sleep(Duration::from_secs(2));
         for i in 0..b_jobs {
             ids.push(dispatch("B", &b, i));
         }
@@ -179,7 +183,14 @@ fn main() {
             },
         ),
     ];
+    // GHR_BENCH_LOADS=1,3: only those loads.
+    let only: Option<Vec<usize>> = std::env::var("GHR_BENCH_LOADS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect());
     for (i, (title, load)) in loads.iter().enumerate() {
+        if only.as_ref().is_some_and(|o| !o.contains(&(i + 1))) {
+            continue;
+        }
         let today = run(&lab, &format!("fifo{i}"), &[], load);
         let queued = run(
             &lab,

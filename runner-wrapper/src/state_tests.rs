@@ -1058,7 +1058,10 @@ fn a_worker_found_just_before_the_signal_cancels_the_park() {
     // The shell saw a Runner.Worker under the runner: the job was assigned meanwhile.
     let fx = t.feed(Input::ParkRefused);
     assert!(!has(&fx, |e| *e == Effect::ParkRunner), "{fx:?}");
-    assert!(has(&fx, |e| *e == Effect::Parked(false)), "not parked after all: {fx:?}");
+    assert!(
+        has(&fx, |e| *e == Effect::Parked(false)),
+        "not parked after all: {fx:?}"
+    );
     assert_eq!(t.core.runner(), RunnerState::Running);
     // The job's lines follow; once it is over (and settled) the runner parks.
     t.feed(Input::RunningJob);
