@@ -89,8 +89,17 @@ fn main() {
         assert_eq!(running, MANY);
         timed(&fleet, &["rm", "-y"]);
     }
-    let (mut t1, mut t8) = (Vec::new(), Vec::new());
+    let (mut t1, mut t8, mut up1, mut up8) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for round in 0..runs {
+        // The floor: compose alone, for the same 1 and 8 containers.
+        for (count, into) in [("1", &mut up1), ("8", &mut up8)] {
+            let base = lab.fleet(&format!("up{count}-{round}")).build();
+            base.ghr(&["compose", "-n", count]).ok();
+            let file = base.path(&format!("docker-compose.{}.yml", testkit::lab::ORG));
+            let project = format!("{}base", base.prefix.replace('-', ""));
+            into.push(compose(&file, &project, &["up", "-d"]));
+            compose(&file, &project, &["down", "-v", "-t", "1"]);
+        }
         let one = lab.fleet(&format!("one{round}")).build();
         t1.push(timed(&one, &["init", "-n", "1"]));
         timed(&one, &["rm", "-y"]);
@@ -99,6 +108,7 @@ fn main() {
         timed(&eight, &["rm", "-y"]);
     }
     let (up, init, t1, t8) = (median(up), median(init), median(t1), median(t8));
+    let (up1, up8) = (median(up1), median(up8));
     let ratio = init.as_secs_f64() / up.as_secs_f64();
     let scale = t8.as_secs_f64() / t1.as_secs_f64();
     let mark = |ok: bool| if ok { "met" } else { "NOT met" };
@@ -126,5 +136,11 @@ fn main() {
     println!(
         "  T(8)/T(1)                   : {scale:>7.2}   (goal <= 1.5: {})",
         mark(scale <= 1.5)
+    );
+    println!(
+        "  docker-compose up -d (1, 8) : {:>7.2} s, {:.2} s   (their ratio {:.2}: the floor of the above)",
+        up1.as_secs_f64(),
+        up8.as_secs_f64(),
+        up8.as_secs_f64() / up1.as_secs_f64()
     );
 }

@@ -6,7 +6,7 @@
 use crate::config::settings::Settings;
 use crate::model::compose::ComposeFile;
 use crate::model::first_start;
-use crate::model::fleet::{DesiredRunner, LocalRunner};
+use crate::model::fleet::DesiredRunner;
 use crate::plan::{Action, Phase, Plan, Step};
 use crate::world::concurrent::map_bounded;
 use crate::world::docker::Docker;
@@ -161,24 +161,12 @@ pub fn apply(ctx: &Context, plan: &Plan) -> Result<Outcome> {
     checkpoint();
     create(ctx, plan, &mut out)?;
     remove_carried_over(ctx, plan, &out);
-    let local = if plan.of(Phase::Register).next().is_some() {
-        crate::world::observe::local(ctx.settings, ctx.docker)?.runners
-    } else {
-        Vec::new()
-    };
     checkpoint();
-    let placed = register(ctx, plan, &local, &mut out);
+    let placed = register(ctx, plan, &mut out);
     checkpoint();
     github_writes(ctx, plan, &mut out);
     checkpoint();
-    batch(
-        plan,
-        &mut out,
-        Phase::Start,
-        "starting",
-        "started",
-        |names| ctx.docker.containers_do("start", names, None),
-    );
+    start(ctx, plan, &mut out);
     checkpoint();
     await_first_starts(ctx, &placed, &mut out);
     checkpoint();
@@ -231,6 +219,21 @@ fn batch(
                 out.fail(name, &e);
             }
         }
+    }
+}
+
+/// Starts the runners of the start phase, side by side; one that does not start fails alone.
+fn start(ctx: &Context, plan: &Plan, out: &mut Outcome) {
+    let names = runners_of(plan, Phase::Start, out);
+    if names.is_empty() {
+        return;
+    }
+    let progress = Progress::new(names.len(), "starting");
+    for (name, result) in names.iter().zip(ctx.docker.start_each(&names)) {
+        let result = result
+            .map(|()| format!("started {name}"))
+            .map_err(|e| (format!("starting {name}: {e}"), e));
+        out.report(&progress, name, result);
     }
 }
 
@@ -332,30 +335,6 @@ fn remove_carried_over(ctx: &Context, plan: &Plan, out: &Outcome) {
     }
 }
 
-/// Steps of `phase` whose runner is not skipped, each with its container.
-fn with_container<'a>(
-    plan: &'a Plan,
-    phase: Phase,
-    local: &'a [LocalRunner],
-    out: &mut Outcome,
-    progress: &Progress,
-) -> Vec<(&'a Step, &'a LocalRunner)> {
-    let mut found = Vec::new();
-    for step in plan.of(phase) {
-        let Some(name) = step.runner.as_deref().filter(|r| !out.skip(r)) else {
-            continue;
-        };
-        match local.iter().find(|c| c.name == name) {
-            Some(c) => found.push((step, c)),
-            None => {
-                progress.error(&format!("{name} has no container"));
-                out.failed.insert(name.to_string());
-            }
-        }
-    }
-    found
-}
-
 /// The image's runner install into the volumes, before the containers are (re)created.
 fn sync_installs(ctx: &Context, plan: &Plan, out: &mut Outcome) {
     let steps: Vec<(&str, &str)> = plan
@@ -391,7 +370,7 @@ fn sync_installs(ctx: &Context, plan: &Plan, out: &mut Outcome) {
 /// Registration, for every runner: the token goes into its created container as a
 /// credential (see `model::first_start`), and its first start registers it (awaited after
 /// the start phase, in [`await_first_starts`]). Returns the runners that got a credential.
-fn register(ctx: &Context, plan: &Plan, local: &[LocalRunner], out: &mut Outcome) -> Placed {
+fn register(ctx: &Context, plan: &Plan, out: &mut Outcome) -> Placed {
     let count = plan.of(Phase::Register).count();
     let placed = Placed {
         names: Vec::new(),
@@ -401,15 +380,20 @@ fn register(ctx: &Context, plan: &Plan, local: &[LocalRunner], out: &mut Outcome
         return placed;
     }
     let progress = Progress::new(count, "placing registration tokens");
-    let steps = with_container(plan, Phase::Register, local, out, &progress);
+    // The container is named after its runner (a missing one fails at `docker cp`).
+    let steps: Vec<(&Step, &str)> = plan
+        .of(Phase::Register)
+        .filter_map(|s| s.runner.as_deref().map(|r| (s, r)))
+        .filter(|(_, r)| !out.skip(r))
+        .collect();
     let url = ctx.settings.registration_url();
     // Volumes carried over may hold their registration already: look before asking GitHub
     // for a token, so adopting a registered fleet writes nothing to GitHub.
-    let registered = map_bounded(&steps, ONEOFF_CONCURRENCY, |(step, c)| -> Result<bool> {
+    let registered = map_bounded(&steps, ONEOFF_CONCURRENCY, |(step, name)| -> Result<bool> {
         match step.action {
             Action::Register {
                 unless_registered: true,
-            } => ctx.docker.is_configured(&c.name),
+            } => ctx.docker.is_configured(name),
             _ => Ok(false),
         }
     });
@@ -426,7 +410,7 @@ fn register(ctx: &Context, plan: &Plan, local: &[LocalRunner], out: &mut Outcome
     let results = map_bounded(
         &work,
         ONEOFF_CONCURRENCY,
-        |((step, c), registered)| -> Result<bool> {
+        |((step, name), registered)| -> Result<bool> {
             match registered {
                 Ok(true) => return Ok(false),
                 Ok(false) => {}
@@ -440,12 +424,12 @@ fn register(ctx: &Context, plan: &Plan, local: &[LocalRunner], out: &mut Outcome
             let labels = ctx
                 .desired
                 .iter()
-                .find(|d| d.name == c.name)
+                .find(|d| d.name == *name)
                 .map(|d| d.labels.clone())
                 .unwrap_or_else(|| ctx.settings.labels.clone());
             let args = first_start::ConfigArgs {
                 url: &url,
-                name: &c.name,
+                name,
                 labels: &labels,
                 group: ctx.settings.runner_group.as_deref().unwrap_or("Default"),
                 workdir: ctx.settings.workdir.as_deref(),
@@ -455,26 +439,23 @@ fn register(ctx: &Context, plan: &Plan, local: &[LocalRunner], out: &mut Outcome
             let credential = first_start::credential(token, &args)
                 .ok_or_else(|| Error::Failed("a registration value holds a line break".into()))?;
             ctx.docker
-                .place_credential(&c.name, &credential)
+                .place_credential(name, &credential)
                 .map(|()| true)
         },
     );
     let mut placed_names = Vec::new();
     let mut any_failed = false;
     let pending = placed.pending;
-    for ((_, c), result) in steps.iter().zip(results) {
+    for ((_, name), result) in steps.iter().zip(results) {
         match result {
             Ok(true) => {
-                placed_names.push(c.name.clone());
-                lock(&pending).insert(c.name.clone());
+                placed_names.push(name.to_string());
+                lock(&pending).insert(name.to_string());
             }
-            Ok(false) => progress.line(&format!(
-                "{} keeps the registration its volume holds",
-                c.name
-            )),
+            Ok(false) => progress.line(&format!("{name} keeps the registration its volume holds")),
             Err(e) => {
-                progress.error(&format!("{} did not register: {e}", c.name));
-                out.fail(&c.name, &e);
+                progress.error(&format!("{name} did not register: {e}"));
+                out.fail(name, &e);
                 any_failed = true;
             }
         }
@@ -581,7 +562,7 @@ fn await_first_starts(ctx: &Context, placed: &Placed, out: &mut Outcome) {
         crate::world::cancel::checkpoint();
         if !pending.is_empty() {
             std::thread::sleep(pause);
-            pause = (pause * 2).min(std::time::Duration::from_millis(500));
+            pause = (pause * 2).min(std::time::Duration::from_millis(200));
         }
     }
     if failed.is_empty() {

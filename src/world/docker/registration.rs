@@ -19,6 +19,8 @@ use crate::world::error::{Error, Result};
 /// The runner's home in every runner image, and its user (uid and gid).
 const RUNNER_HOME: &str = "/home/runner";
 const RUNNER_UID: u32 = 1001;
+/// How many containers start at once.
+const START_CONCURRENCY: usize = 8;
 
 /// Where the runner keeps its registration; `.runner_migrated` counts as configured too
 /// (the real runner writes it when it migrates a registration).
@@ -46,19 +48,8 @@ impl Docker {
     /// and stopped containers too, so nothing has to run for the answer.
     pub fn is_configured(&self, container: &str) -> Result<bool> {
         for file in RUNNER_FILES {
-            let source = format!("{container}:{file}");
-            let out = run(&mut docker(&["cp", &source, "-"]))?;
-            if out.status.success() {
+            if self.read_file(container, file)?.is_some() {
                 return Ok(true);
-            }
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            if stderr.contains("No such container") {
-                return Err(Error::Docker(format!(
-                    "container {container} does not exist"
-                )));
-            }
-            if stderr.contains("Cannot connect") {
-                return Err(Error::Docker(last_line(&stderr).to_string()));
             }
         }
         Ok(false)
@@ -112,8 +103,30 @@ impl Docker {
             ],
             mtime,
         );
-        let target = format!("{container}:{RUNNER_HOME}");
         let what = format!("placing the registration token in {container}");
+        if let Some(socket) = super::api::socket() {
+            let path = format!(
+                "/containers/{}/archive?path={}",
+                super::api::escape(container),
+                super::api::escape(RUNNER_HOME)
+            );
+            let answer = super::api::call(
+                &socket,
+                "PUT",
+                &path,
+                Some(("application/x-tar", &tar)),
+                QUICK,
+            )
+            .map_err(|e| Error::Docker(format!("{what}: {e}")))?;
+            return match answer.status {
+                200..=299 => Ok(()),
+                _ => Err(Error::Docker(format!(
+                    "{what} failed: {}",
+                    answer.message()
+                ))),
+            };
+        }
+        let target = format!("{container}:{RUNNER_HOME}");
         let out = run_for(&mut docker(&["cp", "-", &target]), Some(&tar), QUICK, &what)?;
         if !out.status.success() {
             return Err(Error::Docker(format!(
@@ -127,17 +140,71 @@ impl Docker {
     /// What `container`'s first start says of its registration (`None`: nothing, as in a
     /// volume no first start of ghr's ran on).
     pub fn first_start(&self, container: &str) -> Result<Option<first_start::Outcome>> {
-        let source = format!("{container}:{}", first_start::STATUS);
+        Ok(self
+            .read_file(container, first_start::STATUS)?
+            .map(|text| first_start::outcome(&String::from_utf8_lossy(&text))))
+    }
+
+    /// A small file of `container` (created, stopped or running); `None` when it has none.
+    pub fn read_file(&self, container: &str, file: &str) -> Result<Option<Vec<u8>>> {
+        if let Some(socket) = super::api::socket() {
+            let path = format!(
+                "/containers/{}/archive?path={}",
+                super::api::escape(container),
+                super::api::escape(file)
+            );
+            let answer = super::api::call(&socket, "GET", &path, None, QUICK)
+                .map_err(|e| Error::Docker(format!("reading {file} of {container}: {e}")))?;
+            return match answer.status {
+                200 => Ok(super::tar::first_file(&answer.body)),
+                404 if answer.message().contains("No such container") => Err(Error::Docker(
+                    format!("container {container} does not exist"),
+                )),
+                404 => Ok(None),
+                _ => Err(Error::Docker(format!(
+                    "reading {file} of {container}: {}",
+                    answer.message()
+                ))),
+            };
+        }
+        let source = format!("{container}:{file}");
         let out = run(&mut docker(&["cp", &source, "-"]))?;
         if !out.status.success() {
             let stderr = String::from_utf8_lossy(&out.stderr);
-            if stderr.contains("No such container") || stderr.contains("Cannot connect") {
+            if stderr.contains("No such container") {
+                return Err(Error::Docker(format!(
+                    "container {container} does not exist"
+                )));
+            }
+            if stderr.contains("Cannot connect") {
                 return Err(Error::Docker(last_line(&stderr).to_string()));
             }
             return Ok(None);
         }
-        Ok(super::tar::first_file(&out.stdout)
-            .map(|text| first_start::outcome(&String::from_utf8_lossy(&text))))
+        Ok(super::tar::first_file(&out.stdout))
+    }
+
+    /// Starts the containers `names`, each on its own (the engine starts them side by side;
+    /// `docker start a b c` starts one after the other). Results in `names`' order.
+    pub fn start_each(&self, names: &[String]) -> Vec<Result<()>> {
+        crate::world::concurrent::map_bounded(names, START_CONCURRENCY, |name| {
+            match super::api::socket() {
+                Some(socket) => {
+                    let path = format!("/containers/{}/start", super::api::escape(name));
+                    let answer = super::api::call(&socket, "POST", &path, None, QUICK)
+                        .map_err(|e| Error::Docker(format!("starting {name}: {e}")))?;
+                    match answer.status {
+                        // 304: already running.
+                        200..=299 | 304 => Ok(()),
+                        _ => Err(Error::Docker(format!(
+                            "docker start failed: {}",
+                            answer.message()
+                        ))),
+                    }
+                }
+                None => self.containers_do("start", std::slice::from_ref(name), None),
+            }
+        })
     }
 
     /// Copies the runner install of `image` (its /home/runner) into `volume`, keeping what
