@@ -3,6 +3,7 @@
 //! Thread per connection (long polls block their own thread); all state behind one mutex.
 
 mod http;
+mod jit;
 mod reply;
 mod rest;
 mod runner_api;
@@ -23,7 +24,7 @@ pub(crate) struct Shared {
     state: Mutex<State>,
     /// Woken on every state change: long polls and `wait_*` re-check their condition.
     cond: Condvar,
-    base: String,
+    pub(crate) base: String,
     stop: AtomicBool,
 }
 

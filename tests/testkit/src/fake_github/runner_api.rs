@@ -313,6 +313,10 @@ fn session_delete(st: &mut State, req: &Req, sid: &str) -> Reply {
                 Some("The runner has received a shutdown signal. This can happen when the runner service is stopped, or a manually started runner is canceled."),
             );
         }
+        // A JIT runner that ran its job is removed as it goes.
+        if st.runners.get(&id).is_some_and(|r| r.spent) {
+            st.forget_runner(id);
+        }
     }
     Reply::empty(204)
 }
@@ -383,7 +387,7 @@ fn next_message(st: &mut State, rid: u64) -> Option<Message> {
         return Some(m);
     }
     let r = &st.runners[&rid];
-    if r.busy() || r.online_forced == Some(false) {
+    if r.busy() || r.spent || r.online_forced == Some(false) {
         return None;
     }
     let has = |l: &String| r.labels.iter().any(|x| x.name.eq_ignore_ascii_case(l));
