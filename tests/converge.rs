@@ -781,7 +781,9 @@ fn init_killed_at_any_point_is_finished_by_the_next() {
     // the adding of its runner (to widen the window), and how the test sees it is there.
     type Point<'a> = (&'a str, (Duration, Duration), &'a dyn Fn(&Fleet) -> bool);
     let creating: &dyn Fn(&Fleet) -> bool = &|f| !f.containers().is_empty();
-    let registering: &dyn Fn(&Fleet) -> bool = &|f| !f.oneoffs().is_empty();
+    // Registration is the runners' first start: a running container, config.sh waiting.
+    let registering: &dyn Fn(&Fleet) -> bool =
+        &|f| f.containers().iter().any(|(_, s)| s == "running");
     let accepted: &dyn Fn(&Fleet) -> bool = &|f| !on_github(gh, f).is_empty();
     let starting: &dyn Fn(&Fleet) -> bool = &|f| f.containers().iter().any(|(_, s)| s == "running");
     let (none, slow) = (Duration::ZERO, Duration::from_secs(3));

@@ -172,11 +172,15 @@ fn interrupt_a_registration(lab: &Lab, tag: &str, signal: &str) {
     let fleet = lab.fleet(tag).build();
     gh.set_registration_latency(Duration::from_secs(6));
     let mut child = fleet.ghr.command(&["init", "-n", "2"]).spawn().unwrap();
+    // Registration is the runner's first start: config.sh waits for GitHub in the container.
     assert!(
-        fleet.wait(Duration::from_secs(60), || !fleet.oneoffs().is_empty()),
-        "a registration one-off starts"
+        fleet.wait(Duration::from_secs(60), || fleet
+            .containers()
+            .iter()
+            .any(|(_, s)| s == "running")),
+        "a runner starts registering"
     );
-    // The token is nowhere in any container's configuration, not even the one-off's.
+    // The token is nowhere in any container's configuration.
     let token_cache = std::fs::read_to_string(fleet.path(".reg_token.cache.acme")).unwrap();
     let token = token_cache.lines().nth(1).unwrap().trim().to_string();
     assert!(
@@ -210,6 +214,14 @@ fn interrupt_a_registration(lab: &Lab, tag: &str, signal: &str) {
         .collect();
     assert_eq!(mine.len(), 2, "one registration per runner: {mine:?}");
     assert!(!inspect_all(&fleet).contains(&token));
+    // The first starts consumed their credentials: no token at rest in a volume.
+    for name in &names {
+        let out = Command::new("docker")
+            .args(["cp", &format!("{name}:/home/runner/.ghr-credential"), "-"])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{name} still holds its credential");
+    }
 }
 
 #[test]

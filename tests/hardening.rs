@@ -158,14 +158,20 @@ fn sigint_at_any_moment_stops_everything_ghr_started() {
     let gh = &lab.gh;
     type Reached<'a> = &'a dyn Fn(&Fleet) -> bool;
     let creating: Reached = &|f| !f.containers().is_empty();
-    let registering: Reached = &|f| !f.oneoffs().is_empty();
+    // Registration is the runners' first start: a running container, config.sh in it.
+    let registering: Reached = &|f| f.containers().iter().any(|(_, s)| s == "running");
     let listed: Reached = &|f| !registrations(gh, f).is_empty();
     let starting: Reached = &|f| f.containers().iter().any(|(_, s)| s == "running");
     let (none, slow) = (Duration::ZERO, Duration::from_secs(2));
     // (moment, GitHub's delay of config.sh's first call, of adding its runner, when)
     let moments: [(&str, Duration, Duration, Reached); 6] = [
         ("while compose creates", none, none, creating),
-        ("as the first one-off starts", none, none, registering),
+        (
+            "as the first runner starts registering",
+            none,
+            none,
+            registering,
+        ),
         ("during registration", slow, none, registering),
         ("once GitHub listed a runner", none, slow, listed),
         ("while runners start", none, none, starting),
@@ -317,7 +323,8 @@ fn init_repairs_what_an_interrupted_run_left_in_a_volume() {
 /// Issue 15.3: GitHub stops answering in the middle of registrations. Each registration ends
 /// at `RUNNER_REGISTER_TIMEOUT`: said once while it waits (what for, and the limit), then
 /// one line per runner that it did not register because GitHub did not answer in time; its
-/// one-off is gone. Once GitHub answers again, `init` finishes.
+/// container is stopped (not restarting) and `ghr list` says why. Once GitHub answers again,
+/// `init` finishes.
 #[test]
 fn a_registration_github_does_not_answer_ends_at_its_limit() {
     if !docker_ready("a_registration_github_does_not_answer_ends_at_its_limit") {
@@ -343,19 +350,39 @@ fn a_registration_github_does_not_answer_ends_at_its_limit() {
         let said: Vec<&str> = out
             .stderr
             .lines()
-            .filter(|l| l.contains(name.as_str()) && !l.starts_with("created "))
+            .filter(|l| {
+                l.contains(name.as_str())
+                    && !l.starts_with("created ")
+                    && !l.starts_with("started ")
+            })
             .collect();
         assert_eq!(
             said,
             [
                 format!("still registering {name} after 15s (ghr waits at most 17s)").as_str(),
-                format!("error: {name} did not register: GitHub did not answer within 17s (RUNNER_REGISTER_TIMEOUT), so config.sh was stopped and its one-off container removed; run the command again when GitHub answers").as_str(),
+                format!("error: {name} did not register: GitHub did not answer within 17s (RUNNER_REGISTER_TIMEOUT), so its first start (config.sh) was stopped; run the command again when GitHub answers").as_str(),
             ],
             "{}",
             out.stderr
         );
     }
     assert_eq!(fleet.oneoffs(), Vec::<String>::new());
+    // Stopped, not crash-looping, and `ghr list` says why.
+    std::thread::sleep(Duration::from_secs(2));
+    for (name, state) in fleet.containers() {
+        assert_eq!(state, "exited", "{name}");
+    }
+    let list = fleet.ghr(&["list", "--json"]).ok();
+    let json: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
+    for runner in json["runners"].as_array().unwrap() {
+        assert_eq!(
+            runner["container"]["registration_failed"], "stopped while config.sh registered it",
+            "{}",
+            list.stdout
+        );
+    }
+    let table = fleet.ghr(&["list"]).ok().stdout;
+    assert!(table.contains("not registered: stopped while"), "{table}");
     fleet.ghr(&["init", "-n", "2"]).ok();
     assert_eq!(fleet.containers(), running(&names));
     assert_eq!(registrations(gh, &fleet).len(), 2);

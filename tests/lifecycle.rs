@@ -339,15 +339,15 @@ fn github_5xx_burst_during_init_converges() {
     gh.clear_requests();
 
     // A shorter burst is retried through; registrations themselves failing (the runner
-    // protocol answering 5xx to config.sh) are reported per runner and start nothing (an
-    // unconfigured runner would only crash-loop).
+    // protocol answering 5xx to config.sh in the runners' first start) are reported per
+    // runner, whose containers are stopped, not crash-looping, with the reason in `list`.
     gh.inject_errors(2, 503);
     gh.inject_runner_errors(50, 500);
     let first = fleet.ghr(&["init", "-n", "2"]).code(1);
     for name in &names {
         assert!(
             first.stderr.lines().any(|l| l.starts_with(&format!(
-                "error: {name} did not register: config.sh failed (exit status: 1):"
+                "error: {name} did not register: config.sh failed (exit 1):"
             ))),
             "{}",
             first.stderr
@@ -358,13 +358,17 @@ fn github_5xx_burst_during_init_converges() {
         Some("error: 2 runner(s) failed; run the command again to finish")
     );
     gh.inject_runner_errors(0, 500);
-    let created: Vec<(String, String)> = names
-        .iter()
-        .map(|n| (n.clone(), "created".into()))
-        .collect();
-    assert_eq!(fleet.containers(), created);
-    let table = fleet.ghr(&["list"]).ok().stdout;
-    assert_eq!(table.matches("not registered").count(), 2, "{table}");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let stopped: Vec<(String, String)> =
+        names.iter().map(|n| (n.clone(), "exited".into())).collect();
+    assert_eq!(fleet.containers(), stopped, "stopped, not restarting");
+    let json: serde_json::Value =
+        serde_json::from_str(&fleet.ghr(&["list", "--json"]).ok().stdout).unwrap();
+    for runner in json["runners"].as_array().unwrap() {
+        assert_eq!(runner["registration"], "not registered", "{json}");
+        let why = runner["container"]["registration_failed"].as_str().unwrap();
+        assert!(why.starts_with("config.sh failed (exit 1): "), "{why}");
+    }
 
     // register one by number: it registers and comes up; again: skipped, and says so.
     fleet
@@ -375,7 +379,7 @@ fn github_5xx_burst_during_init_converges() {
         fleet.containers(),
         vec![
             (names[0].clone(), "running".into()),
-            (names[1].clone(), "created".into())
+            (names[1].clone(), "exited".into())
         ]
     );
     fleet

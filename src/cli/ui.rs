@@ -59,6 +59,11 @@ pub fn fleet_table(members: &[Member], oneoffs: &[String], docker_known: bool) -
             // A stable device name and the node it was mapped from at creation.
             (Some(c), _) => std::iter::once(c.state.as_str().to_string())
                 .chain(
+                    c.first_start_failure
+                        .iter()
+                        .map(|why| format!("not registered: {why}")),
+                )
+                .chain(
                     c.devices
                         .iter()
                         .map(|(path, node)| format!("{path} = {node}")),

@@ -415,21 +415,23 @@ fn service(input: &RenderInput, runner: &DesiredRunner, labels: Ordered<String>)
         Some(custom) => vec!["/bin/bash".into(), "-lc".into(), format!("exec {custom}")],
         None => vec![RUN_SCRIPT.to_string()],
     };
-    let command = match (board.filter(|b| b.is_shared()), input.wrapper) {
-        (Some(b), Some(wrapper)) => {
-            wrapper_env(s, b, &mut env);
-            volumes.push(Mount::bind(&s.lock_host_path, &s.lock_dir, false));
-            volumes.push(Mount::bind(
-                wrapper.display().to_string(),
-                WRAPPER_MOUNT_POINT,
-                true,
-            ));
-            let mut command = vec![WRAPPER_MOUNT_POINT.to_string(), "--".to_string()];
-            command.extend(runner_command);
-            command
-        }
-        _ => runner_command,
-    };
+    // Every runner starts through the first-start step (registration without one-offs).
+    let command =
+        super::first_start::command(match (board.filter(|b| b.is_shared()), input.wrapper) {
+            (Some(b), Some(wrapper)) => {
+                wrapper_env(s, b, &mut env);
+                volumes.push(Mount::bind(&s.lock_host_path, &s.lock_dir, false));
+                volumes.push(Mount::bind(
+                    wrapper.display().to_string(),
+                    WRAPPER_MOUNT_POINT,
+                    true,
+                ));
+                let mut command = vec![WRAPPER_MOUNT_POINT.to_string(), "--".to_string()];
+                command.extend(runner_command);
+                command
+            }
+            _ => runner_command,
+        });
     if let Some(h) = hardware {
         for (key, value) in &h.env {
             env.insert(key.clone(), value.clone());
@@ -585,6 +587,16 @@ mod tests {
         })
     }
 
+    /// The runner's own command, behind the first-start step every runner starts with.
+    fn runs(service: &Service) -> &[String] {
+        assert_eq!(
+            service.command[..4],
+            crate::model::first_start::command(vec![])[..],
+            "every runner starts through the first-start step"
+        );
+        &service.command[4..]
+    }
+
     fn file_text(s: &Settings) -> String {
         rendered(s, 1, &host(), None).to_yaml()
     }
@@ -692,7 +704,7 @@ mod tests {
             ["/dev/kvm:/dev/kvm", "/dev/ttyUSB7:/dev/ttyUSB7"]
         );
         assert_eq!(board.group_add, ["108", "dialout", "plugdev"]);
-        assert_eq!(board.command, [RUN_SCRIPT], "no resource id: no wrapper");
+        assert_eq!(runs(board), [RUN_SCRIPT], "no resource id: no wrapper");
     }
 
     #[test]
@@ -707,8 +719,8 @@ mod tests {
         ]);
         let all = services(&s, &host());
         let (generic, board) = (&all[0].1, &all[1].1);
-        assert_eq!(generic.command, [RUN_SCRIPT]);
-        assert_eq!(board.command, [WRAPPER_MOUNT_POINT, "--", RUN_SCRIPT]);
+        assert_eq!(runs(generic), [RUN_SCRIPT]);
+        assert_eq!(runs(board), [WRAPPER_MOUNT_POINT, "--", RUN_SCRIPT]);
         assert!(board
             .volumes
             .contains(&Mount::bind("/usr/bin/ghr", WRAPPER_MOUNT_POINT, true)));
@@ -772,7 +784,7 @@ mod tests {
                 .map(|(_, v)| v.clone())
         };
         let (one, two) = (&all[1].1, &all[2].1);
-        assert_eq!(one.command, [RUN_SCRIPT], "not shared: no wrapper");
+        assert_eq!(runs(one), [RUN_SCRIPT], "not shared: no wrapper");
         assert_eq!(env(one, "RUNNER_BOARD_INDEX").as_deref(), Some("1"));
         assert_eq!(one.group_add, ["108", "dialout"]);
         assert!(one
@@ -782,7 +794,7 @@ mod tests {
             .devices
             .contains(&"/dev/ttyUSB0:/dev/ttyUSB0".to_string()));
         assert_eq!(
-            two.command,
+            runs(two),
             [
                 WRAPPER_MOUNT_POINT,
                 "--",

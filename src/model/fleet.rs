@@ -143,6 +143,8 @@ pub struct LocalRunner {
     /// Whether /home/runner holds a registration; `None` when nobody looked (it is only read
     /// where GitHub's view does not already tell).
     pub configured: Option<bool>,
+    /// Why its first start did not register it (read with `configured`, when that is false).
+    pub first_start_failure: Option<String>,
     /// Devices it was created with under another path than the host's node, as
     /// (path inside, node on the host): a stable name (`/dev/serial/by-id/...`) and the node it
     /// resolved to then, or a `host:container` rename.
@@ -395,6 +397,7 @@ pub mod tests {
             kind: "generic".into(),
             home_volume: Some(format!("{name}-data")),
             configured: None,
+            first_start_failure: None,
             devices: Vec::new(),
         }
     }

@@ -3,5 +3,6 @@
 
 pub mod compose;
 pub mod digest;
+pub mod first_start;
 pub mod fleet;
 pub mod host_facts;

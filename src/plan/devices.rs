@@ -1,7 +1,7 @@
 //! Board devices: given by a stable name (`/dev/serial/by-id/...`), the node each one is
 //! mapped from is fixed when the container is created, so the plan says which node that is;
 //! and a device that is missing now (the board is unplugged) is no settings error: its
-//! runner waits for it, created and registered but stopped (offline on GitHub, so the
+//! runner waits for it, created with its first-start credential but not started (offline, so the
 //! board's jobs stay queued there, and nothing crash-loops), and `ghr serve` starts it, or
 //! creates it anew on the new node, when the device appears (see [`replug`]).
 
@@ -119,7 +119,8 @@ pub struct BoardNow<'a> {
     pub missing: Vec<&'a str>,
     /// Whether a job runs in it (a `Runner.Worker` process); asked only of a running one.
     pub busy: bool,
-    /// Whether its volume holds a registration; asked only before a start.
+    /// Whether its volume holds a registration, or the credential its first start registers
+    /// with; asked only before a start.
     pub registered: Option<bool>,
     /// Whether it runs the image the settings give now (reference and id): a new image needs
     /// its runner install copied into the volume first, which is `ghr init`'s.
@@ -153,8 +154,9 @@ impl BoardNow<'_> {
 }
 
 /// The watcher's decision for one board runner: never cuts a running job, never starts a
-/// runner someone stopped, starts only a registered runner (the watcher has no token; `ghr
-/// init` registers), and creates anew only on the image the runner already has.
+/// runner someone stopped, starts only a runner that is registered or holds the credential
+/// `ghr init` placed for its first start (the watcher has no token), and creates anew only on
+/// the image the runner already has.
 pub fn replug(now: &BoardNow) -> Replug {
     let Some(state) = &now.state else {
         return Replug::Nothing;
@@ -236,7 +238,7 @@ mod tests {
         type Case = (&'static str, Setup, Vec<(String, &'static str)>, bool);
         let cases: [Case; 6] = [
             (
-                "new: created and registered, not started",
+                "new: created with its credential, not started",
                 |w| {
                     w.local.retain(|c| !c.name.ends_with("-1"));
                     w.volumes.retain(|(_, r)| !r.ends_with("-1"));

@@ -88,12 +88,14 @@ pub enum Action {
     SyncInstall {
         volume: String,
     },
-    /// `config.sh` in a one-off container. `unless_registered`: skip it when the volume
+    /// A credential placed in the created container, so that its first start runs
+    /// `config.sh` (see `model::first_start`). `unless_registered`: skip it when the volume
     /// already holds a registration (a volume carried over from runner.sh or an older ghr).
     Register {
         unless_registered: bool,
     },
-    /// `config.sh remove --local`, then `config.sh` again (same name, `--replace`).
+    /// `config.sh remove --local`, then `config.sh` again (same name, `--replace`), at the
+    /// first start as for `Register`.
     Reregister,
     SetLabels {
         id: u64,

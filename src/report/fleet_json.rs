@@ -29,6 +29,9 @@ pub struct JsonContainer<'a> {
     /// the node it was mapped from when the container was created).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub devices: Vec<JsonDevice<'a>>,
+    /// Why its first start did not register it (the container idles or was stopped).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registration_failed: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -88,6 +91,7 @@ pub fn fleet_view<'a>(
                     .iter()
                     .map(|(path, node)| JsonDevice { path, node })
                     .collect(),
+                registration_failed: c.first_start_failure.as_deref(),
             }),
             github: m.github.as_ref().map(|g| JsonGithub {
                 id: g.id,

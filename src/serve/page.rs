@@ -549,6 +549,7 @@ mod tests {
             kind: "board".into(),
             home_volume: None,
             configured: None,
+            first_start_failure: None,
             devices: Vec::new(),
         }
     }

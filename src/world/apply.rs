@@ -5,17 +5,18 @@
 
 use crate::config::settings::Settings;
 use crate::model::compose::ComposeFile;
-use crate::model::fleet::{DesiredRunner, LocalRunner};
+use crate::model::first_start;
+use crate::model::fleet::DesiredRunner;
 use crate::plan::{Action, Phase, Plan, Step};
 use crate::world::concurrent::map_bounded;
-use crate::world::docker::{ConfigRun, Docker};
+use crate::world::docker::Docker;
 use crate::world::error::{Error, Result};
 use crate::world::notify::{self as ui, Progress};
 use crate::world::remote::{Deleted, Remote};
 use std::collections::BTreeSet;
 use std::path::Path;
 
-/// How many one-off containers (registrations, install copies) run at once.
+/// How many per-container Docker steps (credentials, install copies, reads) run at once.
 pub const ONEOFF_CONCURRENCY: usize = 8;
 
 /// What the executor works with besides the plan.
@@ -160,24 +161,14 @@ pub fn apply(ctx: &Context, plan: &Plan) -> Result<Outcome> {
     checkpoint();
     create(ctx, plan, &mut out)?;
     remove_carried_over(ctx, plan, &out);
-    let local = if plan.of(Phase::Register).next().is_some() {
-        crate::world::observe::local(ctx.settings, ctx.docker)?.runners
-    } else {
-        Vec::new()
-    };
     checkpoint();
-    register(ctx, plan, &local, &mut out);
+    let placed = register(ctx, plan, &mut out);
     checkpoint();
     github_writes(ctx, plan, &mut out);
     checkpoint();
-    batch(
-        plan,
-        &mut out,
-        Phase::Start,
-        "starting",
-        "started",
-        |names| ctx.docker.containers_do("start", names, None),
-    );
+    start(ctx, plan, &mut out);
+    checkpoint();
+    await_first_starts(ctx, plan, &placed, &mut out);
     checkpoint();
     unregister(ctx, plan, &mut out);
     checkpoint();
@@ -228,6 +219,21 @@ fn batch(
                 out.fail(name, &e);
             }
         }
+    }
+}
+
+/// Starts the runners of the start phase, side by side; one that does not start fails alone.
+fn start(ctx: &Context, plan: &Plan, out: &mut Outcome) {
+    let names = runners_of(plan, Phase::Start, out);
+    if names.is_empty() {
+        return;
+    }
+    let progress = Progress::new(names.len(), "starting");
+    for (name, result) in names.iter().zip(ctx.docker.start_each(&names)) {
+        let result = result
+            .map(|()| format!("started {name}"))
+            .map_err(|e| (format!("starting {name}: {e}"), e));
+        out.report(&progress, name, result);
     }
 }
 
@@ -329,30 +335,6 @@ fn remove_carried_over(ctx: &Context, plan: &Plan, out: &Outcome) {
     }
 }
 
-/// Steps of `phase` whose runner is not skipped, each with its container.
-fn with_container<'a>(
-    plan: &'a Plan,
-    phase: Phase,
-    local: &'a [LocalRunner],
-    out: &mut Outcome,
-    progress: &Progress,
-) -> Vec<(&'a Step, &'a LocalRunner)> {
-    let mut found = Vec::new();
-    for step in plan.of(phase) {
-        let Some(name) = step.runner.as_deref().filter(|r| !out.skip(r)) else {
-            continue;
-        };
-        match local.iter().find(|c| c.name == name) {
-            Some(c) => found.push((step, c)),
-            None => {
-                progress.error(&format!("{name} has no container"));
-                out.failed.insert(name.to_string());
-            }
-        }
-    }
-    found
-}
-
 /// The image's runner install into the volumes, before the containers are (re)created.
 fn sync_installs(ctx: &Context, plan: &Plan, out: &mut Outcome) {
     let steps: Vec<(&str, &str)> = plan
@@ -385,22 +367,33 @@ fn sync_installs(ctx: &Context, plan: &Plan, out: &mut Outcome) {
     }
 }
 
-fn register(ctx: &Context, plan: &Plan, local: &[LocalRunner], out: &mut Outcome) {
+/// Registration, for every runner: the token goes into its created container as a
+/// credential (see `model::first_start`), and its first start registers it (awaited after
+/// the start phase, in [`await_first_starts`]). Returns the runners that got a credential.
+fn register(ctx: &Context, plan: &Plan, out: &mut Outcome) -> Placed {
     let count = plan.of(Phase::Register).count();
+    let placed = Placed {
+        names: Vec::new(),
+        pending: Default::default(),
+    };
     if count == 0 {
-        return;
+        return placed;
     }
-    let progress = Progress::new(count, "registering");
-    let steps = with_container(plan, Phase::Register, local, out, &progress);
+    let progress = Progress::new(count, "placing registration tokens");
+    // The container is named after its runner (a missing one fails at `docker cp`).
+    let steps: Vec<(&Step, &str)> = plan
+        .of(Phase::Register)
+        .filter_map(|s| s.runner.as_deref().map(|r| (s, r)))
+        .filter(|(_, r)| !out.skip(r))
+        .collect();
     let url = ctx.settings.registration_url();
-    let proxy_env = ctx.settings.proxy_env();
     // Volumes carried over may hold their registration already: look before asking GitHub
     // for a token, so adopting a registered fleet writes nothing to GitHub.
-    let registered = map_bounded(&steps, ONEOFF_CONCURRENCY, |(step, c)| -> Result<bool> {
+    let registered = map_bounded(&steps, ONEOFF_CONCURRENCY, |(step, name)| -> Result<bool> {
         match step.action {
             Action::Register {
                 unless_registered: true,
-            } => ctx.docker.is_configured(&c.name),
+            } => ctx.docker.is_configured(name),
             _ => Ok(false),
         }
     });
@@ -417,7 +410,7 @@ fn register(ctx: &Context, plan: &Plan, local: &[LocalRunner], out: &mut Outcome
     let results = map_bounded(
         &work,
         ONEOFF_CONCURRENCY,
-        |((step, c), registered)| -> Result<bool> {
+        |((step, name), registered)| -> Result<bool> {
             match registered {
                 Ok(true) => return Ok(false),
                 Ok(false) => {}
@@ -431,51 +424,165 @@ fn register(ctx: &Context, plan: &Plan, local: &[LocalRunner], out: &mut Outcome
             let labels = ctx
                 .desired
                 .iter()
-                .find(|d| d.name == c.name)
+                .find(|d| d.name == *name)
                 .map(|d| d.labels.clone())
                 .unwrap_or_else(|| ctx.settings.labels.clone());
-            let cfg = ConfigRun {
-                container: &c.name,
-                prefix: &ctx.settings.prefix,
-                image: &c.image,
+            let args = first_start::ConfigArgs {
                 url: &url,
-                name: &c.name,
+                name,
                 labels: &labels,
                 group: ctx.settings.runner_group.as_deref().unwrap_or("Default"),
                 workdir: ctx.settings.workdir.as_deref(),
                 disable_update: ctx.settings.disable_auto_update,
-                proxy_env: &proxy_env,
                 again: matches!(step.action, Action::Reregister),
-                timeout: ctx.settings.register_timeout,
             };
-            ctx.docker.configure(&cfg, token).map(|()| true)
+            let credential = first_start::credential(token, &args)
+                .ok_or_else(|| Error::Failed("a registration value holds a line break".into()))?;
+            ctx.docker
+                .place_credential(name, &credential)
+                .map(|()| true)
         },
     );
+    let mut placed_names = Vec::new();
     let mut any_failed = false;
-    for ((_, c), result) in steps.iter().zip(results) {
+    let pending = placed.pending;
+    for ((_, name), result) in steps.iter().zip(results) {
         match result {
-            Ok(true) => progress.line(&format!("registered {}", c.name)),
-            Ok(false) => progress.line(&format!(
-                "{} keeps the registration its volume holds",
-                c.name
-            )),
+            Ok(true) => {
+                placed_names.push(name.to_string());
+                lock(&pending).insert(name.to_string());
+            }
+            Ok(false) => progress.line(&format!("{name} keeps the registration its volume holds")),
             Err(e) => {
-                progress.error(&format!("{} did not register: {e}", c.name));
-                out.fail(&c.name, &e);
+                progress.error(&format!("{name} did not register: {e}"));
+                out.fail(name, &e);
                 any_failed = true;
             }
         }
         progress.inc();
     }
-    // A token GitHub no longer takes would fail every retry until the TTL ran out.
     if any_failed {
-        if let Some(remote) = ctx.remote {
-            remote.forget_token();
+        token_failed(ctx);
+    }
+    if !placed_names.is_empty() {
+        // Interrupted: a runner still registering is stopped (config.sh with it), so nothing
+        // changes on GitHub after ghr exits; the next command registers it again.
+        let pending = pending.clone();
+        crate::world::cancel::on_interrupt(move || {
+            let names: Vec<String> = lock(&pending).iter().cloned().collect();
+            if !names.is_empty() {
+                let _ = Docker::new().containers_do("stop", &names, None);
+            }
+        });
+    }
+    Placed {
+        names: placed_names,
+        pending,
+    }
+}
+
+/// The runners that got a credential, and those of them whose first start is not over yet.
+struct Placed {
+    names: Vec<String>,
+    pending: std::sync::Arc<std::sync::Mutex<BTreeSet<String>>>,
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// After a registration failed: a token GitHub no longer takes would fail every retry until
+/// the TTL ran out.
+fn token_failed(ctx: &Context) {
+    if let Some(remote) = ctx.remote {
+        remote.forget_token();
+    }
+    if ctx.settings.reg_token.is_some() {
+        ui::warn("REG_TOKEN is used as given, and registration tokens expire an hour after GitHub issues them: set a new one, or remove REG_TOKEN so that ghr fetches one with GH_PAT");
+    }
+}
+
+/// Waits for the first starts of the runners that got a credential, up to
+/// `RUNNER_REGISTER_TIMEOUT`. A runner whose first start failed (or did not finish in time)
+/// is stopped, so that nothing unregistered keeps running; the reason stays in its volume
+/// for `ghr list`.
+fn await_first_starts(ctx: &Context, plan: &Plan, placed: &Placed, out: &mut Outcome) {
+    // Only runners this command starts: a parked one (its device is missing) keeps its
+    // credential until its first start, which `ghr serve` makes when the device is back.
+    let started = runners_of(plan, Phase::Start, out);
+    let mut pending: Vec<String> = placed
+        .names
+        .iter()
+        .filter(|r| !out.skip(r) && started.contains(r))
+        .cloned()
+        .collect();
+    lock(&placed.pending).retain(|r| pending.contains(r));
+    if pending.is_empty() {
+        return;
+    }
+    let progress = Progress::new(pending.len(), "registering");
+    let deadline = std::time::Instant::now() + ctx.settings.register_timeout;
+    let mut pause = std::time::Duration::from_millis(50);
+    let mut failed: Vec<(String, Error)> = Vec::new();
+    let (started, mut noticed) = (std::time::Instant::now(), false);
+    while !pending.is_empty() {
+        if !noticed && started.elapsed() >= crate::world::children::NOTICE_AFTER {
+            noticed = true;
+            for name in &pending {
+                ui::info(&format!(
+                    "still registering {name} after {} (ghr waits at most {})",
+                    runner_wrapper::contract::format_duration(crate::world::children::NOTICE_AFTER),
+                    runner_wrapper::contract::format_duration(ctx.settings.register_timeout)
+                ));
+            }
         }
-        if ctx.settings.reg_token.is_some() {
-            ui::warn("REG_TOKEN is used as given, and registration tokens expire an hour after GitHub issues them: set a new one, or remove REG_TOKEN so that ghr fetches one with GH_PAT");
+        let answers = map_bounded(&pending, ONEOFF_CONCURRENCY, |name| {
+            ctx.docker.first_start(name)
+        });
+        let mut still = Vec::new();
+        for (name, answer) in pending.iter().zip(answers) {
+            match answer {
+                Ok(Some(first_start::Outcome::Registered)) => {
+                    lock(&placed.pending).remove(name);
+                    progress.line(&format!("registered {name}"));
+                    progress.inc();
+                }
+                Ok(Some(first_start::Outcome::Failed(why))) => {
+                    failed.push((name.clone(), Error::Failed(why)))
+                }
+                Ok(_) => still.push(name.clone()),
+                Err(e) => failed.push((name.clone(), e)),
+            }
+        }
+        pending = still;
+        if !pending.is_empty() && std::time::Instant::now() >= deadline {
+            for name in pending.drain(..) {
+                failed.push((name, Error::Failed(format!(
+                    "GitHub did not answer within {} (RUNNER_REGISTER_TIMEOUT), so its first start (config.sh) was stopped; run the command again when GitHub answers",
+                    runner_wrapper::contract::format_duration(ctx.settings.register_timeout)
+                ))));
+            }
+        }
+        crate::world::cancel::checkpoint();
+        if !pending.is_empty() {
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(std::time::Duration::from_millis(200));
         }
     }
+    if failed.is_empty() {
+        return;
+    }
+    let names: Vec<String> = failed.iter().map(|(n, _)| n.clone()).collect();
+    let _ = ctx
+        .docker
+        .containers_do("stop", &names, Some(ctx.settings.stop_grace_period));
+    lock(&placed.pending).retain(|n| !names.contains(n));
+    for (name, e) in &failed {
+        progress.error(&format!("{name} did not register: {e}"));
+        out.fail(name, e);
+        progress.inc();
+    }
+    token_failed(ctx);
 }
 
 /// The runners (name, id) to move into one runner group (id, name).

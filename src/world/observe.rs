@@ -74,11 +74,23 @@ pub fn read_registrations(
         .filter(|(_, r)| names.contains(&r.name))
         .map(|(i, _)| i)
         .collect();
-    let answers = map_bounded(&wanted, READ_CONCURRENCY, |i| {
-        docker.is_configured(&runners[*i].name)
+    let answers = map_bounded(&wanted, READ_CONCURRENCY, |i| -> Result<(bool, _)> {
+        let name = &runners[*i].name;
+        let configured = docker.is_configured(name)?;
+        // Not registered: its first start may have said why.
+        let failure = match configured {
+            true => None,
+            false => match docker.first_start(name)? {
+                Some(crate::model::first_start::Outcome::Failed(why)) => Some(why),
+                _ => None,
+            },
+        };
+        Ok((configured, failure))
     });
     for (i, answer) in wanted.into_iter().zip(answers) {
-        runners[i].configured = Some(answer?);
+        let (configured, failure) = answer?;
+        runners[i].configured = Some(configured);
+        runners[i].first_start_failure = failure;
     }
     Ok(())
 }

@@ -175,7 +175,14 @@ fn decide(
     let busy = running && (!missing.is_empty() || !current) && docker.runs_a_job(&c.name)?;
     let wants_start = missing.is_empty() && (!current || !running);
     let registered = match wants_start && !busy {
-        true => Some(docker.is_configured(&c.name)?),
+        // Registered, or able to register itself: `ghr init` placed a credential that its
+        // first start consumes (good while the registration token lives, an hour).
+        true => Some(
+            docker.is_configured(&c.name)?
+                || docker
+                    .read_file(&c.name, crate::model::first_start::CREDENTIAL)?
+                    .is_some(),
+        ),
         false => None,
     };
     // Asked only when it would be created anew.

@@ -9,6 +9,17 @@ use crate::world::error::{Error, Result};
 use std::path::Path;
 use std::process::Command;
 
+/// Whether an executable `name` is on `PATH`.
+fn on_path(name: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            std::fs::metadata(dir.join(name))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    })
+}
+
 impl Docker {
     /// `docker compose` when the plugin answers, else `docker-compose`.
     pub fn compose_flavor(&self) -> Result<ComposeFlavor> {
@@ -26,7 +37,9 @@ impl Docker {
         };
         let flavor = if answers(Command::new("docker").args(["compose", "version"]))? {
             ComposeFlavor::V2
-        } else if answers(Command::new("docker-compose").arg("version"))? {
+        } else if on_path("docker-compose") {
+            // Not asked: `docker-compose version` is a second of Python starting, on every
+            // command. One that is there but broken fails at its first real call, saying so.
             ComposeFlavor::V1
         } else {
             return Err(Error::Docker(

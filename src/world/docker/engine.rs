@@ -194,6 +194,7 @@ impl Docker {
                         .find(|m| m.destination == crate::model::compose::RUNNER_HOME)
                         .and_then(|m| m.name.clone()),
                     configured: None,
+                    first_start_failure: None,
                     devices: c
                         .host_config
                         .and_then(|h| h.devices)

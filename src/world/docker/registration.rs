@@ -1,31 +1,30 @@
-//! One-off containers on a runner's volumes: registration (`config.sh`), re-registration,
-//! and bringing the image's runner install into the volume. The runner's own container
-//! never starts unconfigured (it would only crash-loop).
+//! A runner's registration, and one-off containers on its volumes.
 //!
-//! The registration token goes in on the one-off's stdin and is read by a shell into
-//! `ACTIONS_RUNNER_INPUT_TOKEN` (which config.sh reads and removes from its environment), so
-//! it is on no command line and in no container's configuration, not even the one-off's.
-//! One-offs carry labels, so a command interrupted while one ran (even by SIGKILL) leaves
-//! nothing the next command cannot find and remove.
+//! Registration needs no container of its own: the token goes into the runner's created
+//! container as a credential file (`docker cp`, on stdin), and the runner's first start
+//! registers (see `model::first_start`); ghr reads the outcome back the same way.
+//!
+//! One-offs remain for bringing the image's runner install into an adopted volume and for
+//! carrying old volumes over. They carry labels, so a command interrupted while one ran
+//! (even by SIGKILL) leaves nothing the next command cannot find and remove.
 
 use super::engine::Docker;
 use super::labels::ONEOFF_LABEL;
 use super::process::{
-    checked, checked_stdout, docker, docker_failure, last_line, run, run_for, SLOW,
+    checked, checked_stdout, docker, docker_failure, last_line, run, run_for, QUICK, SLOW,
 };
-use crate::world::children::{self, Failure, Streams};
+use crate::model::first_start;
 use crate::world::error::{Error, Result};
-use std::time::Duration;
+
+/// The runner's home in every runner image, and its user (uid and gid).
+const RUNNER_HOME: &str = "/home/runner";
+const RUNNER_UID: u32 = 1001;
+/// How many containers start at once.
+const START_CONCURRENCY: usize = 8;
 
 /// Where the runner keeps its registration; `.runner_migrated` counts as configured too
 /// (the real runner writes it when it migrates a registration).
 pub const RUNNER_FILES: [&str; 2] = ["/home/runner/.runner", "/home/runner/.runner_migrated"];
-pub const CONFIG_SCRIPT: &str = "/home/runner/config.sh";
-
-/// Reads the token from stdin, hands it to config.sh the way config.sh reads inputs, and
-/// runs the script given as the first argument with the rest. `remove --local` first when
-/// the first argument is `again` (a registration GitHub deleted is redone under its name).
-const READ_TOKEN_THEN_CONFIGURE: &str = "IFS= read -r ACTIONS_RUNNER_INPUT_TOKEN || { echo 'no registration token on stdin' >&2; exit 3; }; export ACTIONS_RUNNER_INPUT_TOKEN; if [ \"$1\" = again ]; then shift; \"$1\" remove --local; fi; exec \"$@\"";
 
 /// What survives in the runner's volume when the image's install is copied over it: the
 /// registration, the runner's own `.env`/`.path`, its work and diagnostics directories.
@@ -39,27 +38,6 @@ pub const SYNC_KEEPS: [&str; 7] = [
     "_diag",
 ];
 
-/// What `config.sh` needs to register one runner; the token travels separately.
-#[derive(Debug, Clone)]
-pub struct ConfigRun<'a> {
-    /// The (created) container whose volumes hold the runner's files.
-    pub container: &'a str,
-    pub prefix: &'a str,
-    pub image: &'a str,
-    pub url: &'a str,
-    pub name: &'a str,
-    pub labels: &'a [String],
-    pub group: &'a str,
-    pub workdir: Option<&'a str>,
-    pub disable_update: bool,
-    /// Proxy variables (`HTTP_PROXY`, `https_proxy`, ...) config.sh needs to reach GitHub.
-    pub proxy_env: &'a [(String, String)],
-    /// Drop the local registration first (`config.sh remove --local`).
-    pub again: bool,
-    /// `RUNNER_REGISTER_TIMEOUT`: past it the one-off is stopped and removed.
-    pub timeout: Duration,
-}
-
 /// The one-off's name: one per runner and job, so a leftover is found (and replaced) by name too.
 pub fn oneoff_name(runner: &str, what: &str) -> String {
     format!("{runner}-{what}")
@@ -70,19 +48,8 @@ impl Docker {
     /// and stopped containers too, so nothing has to run for the answer.
     pub fn is_configured(&self, container: &str) -> Result<bool> {
         for file in RUNNER_FILES {
-            let source = format!("{container}:{file}");
-            let out = run(&mut docker(&["cp", &source, "-"]))?;
-            if out.status.success() {
+            if self.read_file(container, file)?.is_some() {
                 return Ok(true);
-            }
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            if stderr.contains("No such container") {
-                return Err(Error::Docker(format!(
-                    "container {container} does not exist"
-                )));
-            }
-            if stderr.contains("Cannot connect") {
-                return Err(Error::Docker(last_line(&stderr).to_string()));
             }
         }
         Ok(false)
@@ -106,80 +73,138 @@ impl Docker {
         cmd
     }
 
-    /// Runs `config.sh` once in a throw-away container that shares `cfg.container`'s volumes,
-    /// with the token on stdin (see the module docs).
-    pub fn configure(&self, cfg: &ConfigRun, token: &str) -> Result<()> {
-        let mut cmd = self.oneoff(cfg.prefix, cfg.name, "register");
-        cmd.args(["-i", "--network", "host", "--volumes-from", cfg.container]);
-        for (key, value) in cfg.proxy_env {
-            // By name: the value travels in the docker client's environment, not on argv.
-            cmd.args(["-e", key]).env(key, value);
-        }
-        cmd.args([
-            "--entrypoint",
-            "/bin/bash",
-            cfg.image,
-            "-c",
-            READ_TOKEN_THEN_CONFIGURE,
-            "bash",
-        ]);
-        if cfg.again {
-            cmd.arg("again");
-        }
-        cmd.arg(CONFIG_SCRIPT)
-            .args(["--url", cfg.url, "--name", cfg.name])
-            .args(["--labels", &cfg.labels.join(",")])
-            .args(["--runnergroup", cfg.group, "--unattended", "--replace"]);
-        if let Some(work) = cfg.workdir {
-            cmd.args(["--work", work]);
-        }
-        if cfg.disable_update {
-            cmd.arg("--disableupdate");
-        }
-        let what = format!("registering {}", cfg.name);
-        let input = format!("{token}\n");
-        let ran = children::run(
-            &mut cmd,
-            Some(input.as_bytes()),
-            Streams::Capture,
-            cfg.timeout,
-            &what,
+    /// Places the registration `credential` (see `model::first_start`) in `container`'s
+    /// /home/runner, mode 0600 and owned by the runner's user, with the first start's status
+    /// reset to pending. `docker cp` writes into the volume of a created or stopped container
+    /// (and of a running one); the credential travels on its stdin only.
+    pub fn place_credential(&self, container: &str, credential: &str) -> Result<()> {
+        let name =
+            |path: &'static str| path.trim_start_matches(RUNNER_HOME).trim_start_matches('/');
+        let mtime = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let tar = super::tar::archive(
+            &[
+                super::tar::Entry {
+                    name: name(first_start::STATUS),
+                    mode: 0o644,
+                    uid: RUNNER_UID,
+                    gid: RUNNER_UID,
+                    data: b"pending\n",
+                },
+                super::tar::Entry {
+                    name: name(first_start::CREDENTIAL),
+                    mode: 0o600,
+                    uid: RUNNER_UID,
+                    gid: RUNNER_UID,
+                    data: credential.as_bytes(),
+                },
+            ],
+            mtime,
         );
-        let out = match ran {
-            Ok(out) => out,
-            Err(Failure::TimedOut(_)) => {
-                // Timed out: the client is gone, the one-off container is not.
-                let _ = run(&mut docker(&[
-                    "rm",
-                    "-f",
-                    &oneoff_name(cfg.name, "register"),
-                ]));
-                return Err(Error::Failed(format!(
-                    "GitHub did not answer within {} (RUNNER_REGISTER_TIMEOUT), so config.sh was stopped and its one-off container removed; run the command again when GitHub answers",
-                    runner_wrapper::contract::format_duration(cfg.timeout)
-                )));
-            }
-            Err(f) => return Err(super::process::failure(&cmd, f, &what)),
-        };
+        let what = format!("placing the registration token in {container}");
+        if let Some(socket) = super::api::socket() {
+            let path = format!(
+                "/containers/{}/archive?path={}",
+                super::api::escape(container),
+                super::api::escape(RUNNER_HOME)
+            );
+            let answer = super::api::call(
+                &socket,
+                "PUT",
+                &path,
+                Some(("application/x-tar", &tar)),
+                QUICK,
+            )
+            .map_err(|e| Error::Docker(format!("{what}: {e}")))?;
+            return match answer.status {
+                200..=299 => Ok(()),
+                _ => Err(Error::Docker(format!(
+                    "{what} failed: {}",
+                    answer.message()
+                ))),
+            };
+        }
+        let target = format!("{container}:{RUNNER_HOME}");
+        let out = run_for(&mut docker(&["cp", "-", &target]), Some(&tar), QUICK, &what)?;
         if !out.status.success() {
-            let stdout = String::from_utf8_lossy(&out.stdout);
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            // Docker's own failure (the one-off never ran config.sh): the daemon says why.
-            if out.status.code() == Some(125) || stderr.contains("Error response from daemon") {
-                return Err(Error::Docker(format!(
-                    "docker run of the registration failed: {}",
-                    docker_failure(&stderr)
-                )));
-            }
-            // config.sh reports on stdout and stderr; keep its last words, minus any secret.
-            let text = format!("{stdout}\n{stderr}");
-            let line = last_line(&text).replace(token, "***");
-            return Err(Error::Failed(format!(
-                "config.sh failed ({}): {line}",
-                out.status
+            return Err(Error::Docker(format!(
+                "{what} failed: {}",
+                docker_failure(&String::from_utf8_lossy(&out.stderr))
             )));
         }
         Ok(())
+    }
+
+    /// What `container`'s first start says of its registration (`None`: nothing, as in a
+    /// volume no first start of ghr's ran on).
+    pub fn first_start(&self, container: &str) -> Result<Option<first_start::Outcome>> {
+        Ok(self
+            .read_file(container, first_start::STATUS)?
+            .map(|text| first_start::outcome(&String::from_utf8_lossy(&text))))
+    }
+
+    /// A small file of `container` (created, stopped or running); `None` when it has none.
+    pub fn read_file(&self, container: &str, file: &str) -> Result<Option<Vec<u8>>> {
+        if let Some(socket) = super::api::socket() {
+            let path = format!(
+                "/containers/{}/archive?path={}",
+                super::api::escape(container),
+                super::api::escape(file)
+            );
+            let answer = super::api::call(&socket, "GET", &path, None, QUICK)
+                .map_err(|e| Error::Docker(format!("reading {file} of {container}: {e}")))?;
+            return match answer.status {
+                200 => Ok(super::tar::first_file(&answer.body)),
+                404 if answer.message().contains("No such container") => Err(Error::Docker(
+                    format!("container {container} does not exist"),
+                )),
+                404 => Ok(None),
+                _ => Err(Error::Docker(format!(
+                    "reading {file} of {container}: {}",
+                    answer.message()
+                ))),
+            };
+        }
+        let source = format!("{container}:{file}");
+        let out = run(&mut docker(&["cp", &source, "-"]))?;
+        if !out.status.success() {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            if stderr.contains("No such container") {
+                return Err(Error::Docker(format!(
+                    "container {container} does not exist"
+                )));
+            }
+            if stderr.contains("Cannot connect") {
+                return Err(Error::Docker(last_line(&stderr).to_string()));
+            }
+            return Ok(None);
+        }
+        Ok(super::tar::first_file(&out.stdout))
+    }
+
+    /// Starts the containers `names`, each on its own (the engine starts them side by side;
+    /// `docker start a b c` starts one after the other). Results in `names`' order.
+    pub fn start_each(&self, names: &[String]) -> Vec<Result<()>> {
+        crate::world::concurrent::map_bounded(names, START_CONCURRENCY, |name| {
+            match super::api::socket() {
+                Some(socket) => {
+                    let path = format!("/containers/{}/start", super::api::escape(name));
+                    let answer = super::api::call(&socket, "POST", &path, None, QUICK)
+                        .map_err(|e| Error::Docker(format!("starting {name}: {e}")))?;
+                    match answer.status {
+                        // 304: already running.
+                        200..=299 | 304 => Ok(()),
+                        _ => Err(Error::Docker(format!(
+                            "docker start failed: {}",
+                            answer.message()
+                        ))),
+                    }
+                }
+                None => self.containers_do("start", std::slice::from_ref(name), None),
+            }
+        })
     }
 
     /// Copies the runner install of `image` (its /home/runner) into `volume`, keeping what

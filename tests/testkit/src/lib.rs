@@ -1,6 +1,7 @@
 //! Test harness of ghr: a fake GitHub (REST + the runner-facing protocol), a fake actions
 //! runner (bin `fake-runner`), and the builder of the FROM-scratch test image.
 
+pub mod b64;
 pub mod fake_github;
 pub mod http_client;
 pub mod timefmt;

@@ -4,6 +4,7 @@
 
 mod app;
 mod http;
+mod jit;
 mod reply;
 mod rest;
 mod routing;
@@ -25,7 +26,7 @@ pub(crate) struct Shared {
     state: Mutex<State>,
     /// Woken on every state change: long polls and `wait_*` re-check their condition.
     cond: Condvar,
-    base: String,
+    pub(crate) base: String,
     stop: AtomicBool,
 }
 

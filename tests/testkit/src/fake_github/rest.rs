@@ -200,6 +200,7 @@ fn route(sh: &Shared, st: &mut State, req: &Req, scope: &ScopeKey, rest: &[&str]
         (_, [id, "labels", tail @ ..]) => labels(st, req, scope, id, tail),
         ("POST", ["registration-token"]) => token(st, scope, TokenKind::Registration),
         ("POST", ["remove-token"]) => token(st, scope, TokenKind::Remove),
+        ("POST", ["generate-jitconfig"]) => super::jit::generate(&sh.base, st, req, scope),
         ("GET", [id]) => match find(st, scope, id) {
             Some(r) => Reply::json(200, runner_json(r, st.omit_runner_group_id)),
             None => Reply::not_found(),
@@ -307,7 +308,7 @@ pub(crate) fn runner_json(r: &Runner, omit_group: bool) -> Value {
         "os": info.os,
         "status": info.status,
         "busy": info.busy,
-        "ephemeral": false,
+        "ephemeral": r.ephemeral,
         "runner_group_id": info.runner_group_id,
         "labels": label_json(r),
     });

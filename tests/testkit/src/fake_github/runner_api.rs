@@ -325,6 +325,10 @@ fn session_delete(st: &mut State, req: &Req, sid: &str) -> Reply {
                 st.runners.get_mut(&id).expect("found").current_job = None;
             }
         }
+        // A JIT runner that ran its job is removed as it goes.
+        if st.runners.get(&id).is_some_and(|r| r.spent) {
+            st.forget_runner(id);
+        }
     }
     Reply::empty(204)
 }
@@ -396,7 +400,7 @@ fn next_message(st: &mut State, rid: u64) -> Option<Message> {
     }
     super::routing::expire(st, Instant::now());
     let r = &st.runners[&rid];
-    if r.busy() || r.online_forced == Some(false) {
+    if r.busy() || r.spent || r.online_forced == Some(false) {
         return None;
     }
     let job_id = super::routing::pick(st, rid)?;

@@ -23,6 +23,10 @@ pub(crate) struct Runner {
     pub labels: Vec<Label>,
     pub group_id: u64,
     pub busy_forced: bool,
+    /// A JIT runner: GitHub removes it once its one job ended (`spent`), when its session
+    /// ends (the runner exits after its job) or is lost.
+    pub ephemeral: bool,
+    pub spent: bool,
     /// Test override of the status (None: online iff a session exists).
     pub online_forced: Option<bool>,
     pub session: Option<String>,
@@ -277,6 +281,8 @@ impl State {
                 labels,
                 group_id,
                 busy_forced: false,
+                ephemeral: false,
+                spent: false,
                 online_forced: None,
                 session: None,
                 credential,
@@ -311,12 +317,16 @@ impl State {
         for (id, job, name) in lost {
             if let Some(r) = self.runners.get_mut(&id) {
                 r.session = None;
+                r.spent |= r.ephemeral && job.is_some();
             }
             if let Some(job) = job {
                 let line = format!(
                     "The self-hosted runner: {name} lost communication with the server. Verify the machine is running and has a healthy network connection."
                 );
                 self.finish_job(job, "Failed", Some(&line));
+            }
+            if self.runners.get(&id).is_some_and(|r| r.spent) {
+                self.forget_runner(id);
             }
         }
     }
@@ -336,10 +346,16 @@ impl State {
         job.record.finished_at = Some(SystemTime::now());
         job.record.result = Some(result.to_string());
         if let Some(rid) = job.runner {
+            let mut gone = false;
             if let Some(r) = self.runners.get_mut(&rid) {
                 if r.current_job == Some(job_id) {
                     r.current_job = None;
+                    r.spent |= r.ephemeral;
+                    gone = r.spent && r.session.is_none();
                 }
+            }
+            if gone {
+                self.forget_runner(rid);
             }
         }
     }

@@ -120,11 +120,44 @@ struct Running {
     cancel_deadline: Option<Instant>,
 }
 
-pub fn main() -> i32 {
+/// A JIT configuration (`--jitconfig BLOB` or `ACTIONS_RUNNER_INPUT_JITCONFIG`): base64 of a
+/// JSON object of base64 files, written into the runner's root as the real runner does.
+fn apply_jitconfig(root: &std::path::Path, blob: &str) -> Result<(), String> {
+    let bad = || "Invalid JIT configuration".to_string();
+    let json = crate::b64::decode(blob).ok_or_else(bad)?;
+    let files: Value = serde_json::from_slice(&json).map_err(|_| bad())?;
+    let files = files.as_object().ok_or_else(bad)?;
+    for (name, content) in files {
+        if name.contains('/') {
+            return Err(bad());
+        }
+        let content = crate::b64::decode(content.as_str().ok_or_else(bad)?).ok_or_else(bad)?;
+        std::fs::write(root.join(name), content).map_err(|e| format!("{name}: {e}"))?;
+    }
+    Ok(())
+}
+
+pub fn main(args: &[String]) -> i32 {
     let root = root();
     // Program.Main: `.env` first, then the command line settings (which drop the inputs).
     load_dotenv(&root);
-    take_runner_inputs();
+    let inputs = take_runner_inputs();
+    let jit = args
+        .iter()
+        .position(|a| a == "--jitconfig")
+        .and_then(|i| args.get(i + 1).cloned())
+        .or_else(|| {
+            inputs
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("jitconfig"))
+                .map(|(_, v)| v.clone())
+        });
+    if let Some(blob) = jit {
+        if let Err(e) = apply_jitconfig(&root, &blob) {
+            eprintln!("{e}");
+            return 1;
+        }
+    }
     let (Some(settings), Some(creds)) = (
         settings_file(&root, ".runner"),
         settings_file(&root, ".credentials"),
@@ -162,6 +195,8 @@ pub fn main() -> i32 {
         crate::common::VERSION
     );
     println!("{}: Listening for Jobs", ts());
+    // A JIT (ephemeral) runner takes one job, then exits; GitHub removes it.
+    let ephemeral = settings["ephemeral"].as_bool().unwrap_or(false);
 
     let (tx, rx) = mpsc::channel();
     {
@@ -260,6 +295,14 @@ pub fn main() -> i32 {
                     );
                     println!("{}: Job {} completed with result: {result}", ts(), r.name);
                     current = None;
+                    if ephemeral {
+                        ctx.close_session();
+                        for f in [".runner", ".credentials", ".credentials_rsaparams"] {
+                            let _ = std::fs::remove_file(root.join(f));
+                        }
+                        println!("{}: Runner listener exited", ts());
+                        return 0;
+                    }
                 }
                 Ok(None) => {
                     if r.cancel_deadline.is_some_and(|d| Instant::now() >= d) {

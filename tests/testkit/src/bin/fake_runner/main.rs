@@ -4,6 +4,9 @@
 //! the fake GitHub with the protocol described in testkit's `fake_github::runner_api`, and it
 //! keeps the real runner's rules where ghr and runner-wrapper can see them (see README.md).
 
+#[path = "../../b64.rs"]
+#[allow(dead_code)]
+mod b64;
 mod common;
 mod config;
 mod listener;
@@ -45,7 +48,7 @@ fn main() {
     let code = match role {
         "config" => config::main(&args),
         "run" => run_sh::main(&args),
-        "listener" => listener::main(),
+        "listener" => listener::main(&args),
         "worker" => worker::main(),
         _ => {
             eprintln!("usage: fake-runner config|run|listener|worker [ARGS] (or run it as config.sh / run.sh / bin/Runner.Listener run|configure|remove / bin/Runner.Worker)");

@@ -1,0 +1,146 @@
+//! What registering at the first start costs (issue 18.4), on this machine's Docker engine
+//! and compose, against the fake GitHub, printed as figures, in one run:
+//! - `ghr init -n 50` from nothing, beside `docker-compose up -d` of the same 50 containers
+//!   (the compose file ghr writes for such a fleet: same image, same volumes; they start,
+//!   find no credential and idle) — goal: ratio <= 2.0;
+//! - `ghr init -n 1` and `ghr init -n 8` — goal: T(8)/T(1) <= 1.5.
+//!
+//! cargo bench --bench first_start   (GHR_BENCH_RUNS=N rounds, default 3 for -n 1/-n 8 and
+//! 1 for the 50-runner pair; medians shown)
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+use testkit::lab::{Fleet, Lab};
+
+const MANY: usize = 50;
+
+fn timed(fleet: &Fleet, args: &[&str]) -> Duration {
+    let start = Instant::now();
+    fleet.ghr(args).ok();
+    start.elapsed()
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn compose(file: &std::path::Path, project: &str, args: &[&str]) -> Duration {
+    let start = Instant::now();
+    let out = Command::new("docker-compose")
+        .arg("-p")
+        .arg(project)
+        .arg("-f")
+        .arg(file)
+        .args(args)
+        .output()
+        .expect("docker-compose runs");
+    assert!(
+        out.status.success(),
+        "docker-compose {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    start.elapsed()
+}
+
+fn main() {
+    // `cargo test --benches` runs harness-less benches without --bench; keep that quick.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    if !testkit::lab::docker_ready("the first_start bench") {
+        return;
+    }
+    let runs: usize = std::env::var("GHR_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3)
+        .max(1);
+    let pairs = std::env::var("GHR_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1usize)
+        .max(1);
+    let lab = Lab::new(env!("CARGO_BIN_EXE_ghr"));
+    // Warm up: the engine's caches, compose's first start.
+    {
+        let warm = lab.fleet("warm").build();
+        timed(&warm, &["init", "-n", "1"]);
+        timed(&warm, &["rm", "-y"]);
+    }
+    let n = MANY.to_string();
+    let (mut up, mut init) = (Vec::new(), Vec::new());
+    for round in 0..pairs {
+        // docker-compose up -d of the compose file ghr writes for 50 runners.
+        let base = lab.fleet(&format!("up{round}")).build();
+        base.ghr(&["compose", "-n", &n]).ok();
+        let file = base.path(&format!("docker-compose.{}.yml", testkit::lab::ORG));
+        let project = format!("{}base", base.prefix.replace('-', ""));
+        up.push(compose(&file, &project, &["up", "-d"]));
+        compose(&file, &project, &["down", "-v", "-t", "1"]);
+        drop(base);
+        let fleet = lab.fleet(&format!("init{round}")).build();
+        init.push(timed(&fleet, &["init", "-n", &n]));
+        let running = fleet
+            .containers()
+            .iter()
+            .filter(|(_, s)| s == "running")
+            .count();
+        assert_eq!(running, MANY);
+        timed(&fleet, &["rm", "-y"]);
+    }
+    let (mut t1, mut t8, mut up1, mut up8) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for round in 0..runs {
+        // The floor: compose alone, for the same 1 and 8 containers.
+        for (count, into) in [("1", &mut up1), ("8", &mut up8)] {
+            let base = lab.fleet(&format!("up{count}-{round}")).build();
+            base.ghr(&["compose", "-n", count]).ok();
+            let file = base.path(&format!("docker-compose.{}.yml", testkit::lab::ORG));
+            let project = format!("{}base", base.prefix.replace('-', ""));
+            into.push(compose(&file, &project, &["up", "-d"]));
+            compose(&file, &project, &["down", "-v", "-t", "1"]);
+        }
+        let one = lab.fleet(&format!("one{round}")).build();
+        t1.push(timed(&one, &["init", "-n", "1"]));
+        timed(&one, &["rm", "-y"]);
+        let eight = lab.fleet(&format!("eight{round}")).build();
+        t8.push(timed(&eight, &["init", "-n", "8"]));
+        timed(&eight, &["rm", "-y"]);
+    }
+    let (up, init, t1, t8) = (median(up), median(init), median(t1), median(t8));
+    let (up1, up8) = (median(up1), median(up8));
+    let ratio = init.as_secs_f64() / up.as_secs_f64();
+    let scale = t8.as_secs_f64() / t1.as_secs_f64();
+    let mark = |ok: bool| if ok { "met" } else { "NOT met" };
+    println!("ghr first-start bench (fake GitHub, real Docker and compose; medians)");
+    println!(
+        "  docker-compose up -d ({MANY})  : {:>7.2} s   ({pairs} round(s))",
+        up.as_secs_f64()
+    );
+    println!(
+        "  ghr init -n {MANY} from nothing : {:>7.2} s",
+        init.as_secs_f64()
+    );
+    println!(
+        "  ratio                       : {ratio:>7.2}   (goal <= 2.0: {})",
+        mark(ratio <= 2.0)
+    );
+    println!(
+        "  init -n 1                   : {:>7.2} s   ({runs} rounds)",
+        t1.as_secs_f64()
+    );
+    println!(
+        "  init -n 8                   : {:>7.2} s",
+        t8.as_secs_f64()
+    );
+    println!(
+        "  T(8)/T(1)                   : {scale:>7.2}   (goal <= 1.5: {})",
+        mark(scale <= 1.5)
+    );
+    println!(
+        "  docker-compose up -d (1, 8) : {:>7.2} s, {:.2} s   (their ratio {:.2}: the floor of the above)",
+        up1.as_secs_f64(),
+        up8.as_secs_f64(),
+        up8.as_secs_f64() / up1.as_secs_f64()
+    );
+}
