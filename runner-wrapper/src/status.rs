@@ -26,6 +26,8 @@ pub struct ResourceStatus {
     pub waiters: Vec<Waiter>,
     /// The last health check, if any ran.
     pub health: Option<HealthRecord>,
+    /// Runners offline on GitHub until it is free (queue at GitHub), live ones only.
+    pub parked: Vec<crate::parked::Parked>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,6 +120,7 @@ fn read(paths: &ResourcePaths) -> io::Result<ResourceStatus> {
         holder,
         waiters,
         health,
+        parked: crate::parked::read(&paths.dir),
     })
 }
 

@@ -84,6 +84,7 @@ pub fn resource_json(resource: &ResourceStatus) -> Value {
         "health_check": resource.health.as_ref().map(health_json),
         "holder": holder,
         "waiters": waiters,
+        "parked": resource.parked.iter().map(|p| json!({"runner": p.runner, "org": p.org, "since": p.since})).collect::<Vec<_>>(),
     })
 }
 
@@ -115,6 +116,7 @@ mod tests {
                 healthy,
                 ..Default::default()
             }),
+            parked: Vec::new(),
         }
     }
 

@@ -333,6 +333,7 @@ pub(crate) mod tests {
                     output: "line1\nline2".into(),
                     ..Default::default()
                 }),
+                parked: Vec::new(),
             },
             ResourceStatus {
                 resource: "b2".into(),
@@ -341,6 +342,7 @@ pub(crate) mod tests {
                 holder: None,
                 waiters: vec![],
                 health: None,
+                parked: Vec::new(),
             },
         ];
         let counters = vec![Counter {

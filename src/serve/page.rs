@@ -595,6 +595,7 @@ mod tests {
                     output: "no device & <gone>".into(),
                     ..Default::default()
                 }),
+                parked: Vec::new(),
             },
             ResourceStatus {
                 resource: "rk".into(),
@@ -603,6 +604,7 @@ mod tests {
                 holder: None,
                 waiters: vec![],
                 health: None,
+                parked: Vec::new(),
             },
         ]
     }

@@ -317,6 +317,7 @@ mod tests {
                 }),
                 waiters: vec![],
                 health: None,
+                parked: Vec::new(),
             }]),
             ledger: Side::Known(Ledger::default()),
             read_ms: secs,

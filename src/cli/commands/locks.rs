@@ -13,8 +13,6 @@ use crate::report::prometheus;
 use crate::world::error::{Error, Result};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use runner_wrapper::contract::{format_duration, format_utc, parse_duration};
-use runner_wrapper::lockdir::ResourcePaths;
-use runner_wrapper::parked::Parked;
 use runner_wrapper::record::{HolderKind, OwnerRecord};
 use runner_wrapper::status::{self, ResourceStatus};
 use std::path::Path;
@@ -49,15 +47,9 @@ pub fn run(settings: &Settings, args: LocksArgs) -> Result<()> {
     }
     let resources = read()?;
     let unplugged = unplugged(settings);
-    // Runners parked offline for each resource (queue at GitHub), by resource.
-    let parked: Vec<Vec<Parked>> = resources
-        .iter()
-        .map(|r| runner_wrapper::parked::read(&ResourcePaths::from_name(dir, &r.name).dir))
-        .collect();
     if args.json {
         let mut all = locks_json(&resources);
-        for (entry, p) in all.as_array_mut().into_iter().flatten().zip(&parked) {
-            entry["parked"] = parked_json(p);
+        for entry in all.as_array_mut().into_iter().flatten() {
             let id = entry["resource"].as_str().unwrap_or_default().to_string();
             let paths: Vec<&String> = unplugged
                 .iter()
@@ -85,8 +77,9 @@ pub fn run(settings: &Settings, args: LocksArgs) -> Result<()> {
                 }
             ));
         }
-        for (r, p) in resources.iter().zip(&parked).filter(|(_, p)| !p.is_empty()) {
-            let names: Vec<String> = p
+        for r in resources.iter().filter(|r| !r.parked.is_empty()) {
+            let names: Vec<String> = r
+                .parked
                 .iter()
                 .map(|p| format!("{} ({})", p.runner, p.org))
                 .collect();
@@ -114,16 +107,6 @@ fn unplugged(settings: &Settings) -> Vec<(Vec<String>, String, Vec<String>)> {
             (resources, runner, paths)
         })
         .collect()
-}
-
-/// `parked` of a resource in `ghr locks --json`.
-fn parked_json(parked: &[Parked]) -> serde_json::Value {
-    serde_json::Value::Array(
-        parked
-            .iter()
-            .map(|p| serde_json::json!({"runner": p.runner, "org": p.org, "since": p.since}))
-            .collect(),
-    )
 }
 
 fn who(record: &OwnerRecord) -> String {
