@@ -3,7 +3,7 @@
 
 use crate::cli::ui;
 use crate::config::settings::Settings;
-use crate::plan::Plan;
+use crate::plan::{Action, Plan};
 use crate::world::apply::{self, Context};
 use crate::world::compose_file::Desired;
 use crate::world::docker::Docker;
@@ -23,7 +23,22 @@ pub fn carry_out(
     build_hash: Option<&str>,
     plan: &Plan,
 ) -> Result<apply::Outcome> {
-    let token = if plan.needs_token() {
+    // One-job runners start from JIT configurations, asked for one by one: no token for them.
+    let one_job = |runner: &Option<String>| {
+        desired
+            .runners
+            .iter()
+            .any(|r| r.ephemeral && Some(&r.name) == runner.as_ref())
+    };
+    let token = if plan.needs_token()
+        && plan.steps.iter().any(|s| {
+            matches!(
+                s.action,
+                Action::Register {
+                    unless_registered: false
+                } | Action::Reregister
+            ) && !one_job(&s.runner)
+        }) {
         Some(crate::world::remote::registration_token(settings, remote)?)
     } else {
         None

@@ -114,6 +114,14 @@ pub fn fleet_table(members: &[Member], oneoffs: &[String], docker_known: bool) -
     text
 }
 
+/// Below `ghr list`'s table: which runners are one-job runners, and what replaces them.
+pub fn ephemeral_note(names: &[String]) -> String {
+    format!(
+        "ephemeral (one job each, then the container ends): {}; nothing replaces one that ended unless `ghr serve` runs",
+        names.join(", ")
+    )
+}
+
 /// `ghr plan`: one line per action (runner, action, why), then the kept runners and the
 /// notes; or "nothing to do".
 pub fn plan_text(plan: &Plan) -> String {

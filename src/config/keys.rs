@@ -66,6 +66,7 @@ pub const KNOWN: &[&str] = &[
     env::QUEUE_AT_GITHUB,
     env::QUEUE_COURTESY,
     env::RESOURCE_ID,
+    crate::config::boards::EPHEMERAL,
 ];
 
 /// Families of keys named after a board, a pool member or a runner index.

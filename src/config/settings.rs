@@ -271,6 +271,9 @@ pub struct Settings {
     /// RUNNER_QUEUE_AT_GITHUB: board runners go offline while their board is busy (each
     /// board's `BOARD_QUEUE_AT_GITHUB_<BOARD>` wins).
     pub queue_at_github: bool,
+    /// RUNNER_EPHEMERAL: one-job runners (JIT configurations, replaced by `ghr serve`);
+    /// each board's `BOARD_EPHEMERAL_<BOARD>` wins for it.
+    pub ephemeral: bool,
     /// RUNNER_QUEUE_COURTESY, passed on when set (the wrapper's default otherwise).
     pub queue_courtesy: Option<Duration>,
     pub wrapper_bin: Option<PathBuf>,
@@ -450,6 +453,7 @@ impl Settings {
                 Some(v) => Some(contract::repair_attempts(Some(&v)).map_err(ConfigError::new)?),
             },
             queue_at_github: src.bool(contract::env::QUEUE_AT_GITHUB, false)?,
+            ephemeral: src.bool(crate::config::boards::EPHEMERAL, false)?,
             queue_courtesy: match src.get(contract::env::QUEUE_COURTESY) {
                 None => None,
                 Some(v) => Some(contract::queue_courtesy(Some(&v)).map_err(ConfigError::new)?),

@@ -101,6 +101,9 @@ pub struct ResolvedDevice {
 pub struct Service {
     pub container_name: String,
     pub image: String,
+    /// Empty: none written, and compose's default is `no` (written out, a YAML 1.1 reader
+    /// such as docker-compose v1 takes a bare `no` for a boolean).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub restart: String,
     pub network_mode: String,
     /// How long `docker stop` waits before it kills: time for the runner to go offline.
@@ -442,7 +445,11 @@ fn service(input: &RenderInput, runner: &DesiredRunner, labels: Ordered<String>)
     Service {
         container_name: runner.name.clone(),
         image: input.image.to_string(),
-        restart: "unless-stopped".into(),
+        // A one-job runner's container ends with its job; `ghr serve` makes the next one.
+        restart: match runner.ephemeral {
+            true => super::ephemeral::RESTART.into(),
+            false => "unless-stopped".into(),
+        },
         network_mode: "host".into(),
         stop_grace_period: format!("{}s", s.stop_grace_period.as_secs().max(1)),
         privileged: s.privileged,

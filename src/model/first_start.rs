@@ -42,6 +42,11 @@ if [ -e "$cred" ]; then
   { IFS= read -r token; IFS= read -r mode; while IFS= read -r a; do args+=("$a"); done; } < "$cred"
   rm -f "$cred"
   cd /home/runner || idle "no /home/runner"
+  if [ "$mode" = jit ]; then
+    printf 'registered\n' > "$status.tmp" && mv -f "$status.tmp" "$status"
+    export ACTIONS_RUNNER_INPUT_JITCONFIG="$token"; unset token
+    exec "$@"
+  fi
   if [ "$mode" = again ]; then ./config.sh remove --local; fi
   ACTIONS_RUNNER_INPUT_TOKEN="$token" ./config.sh "${args[@]}" > "$status.log" 2>&1 &
   child=$!
@@ -128,6 +133,16 @@ pub fn credential(token: &str, cfg: &ConfigArgs) -> Option<String> {
     Some(lines.join("\n") + "\n")
 }
 
+/// The credential of a one-job runner: its JIT configuration, then `jit`. The first start
+/// gives it to the runner's command as `ACTIONS_RUNNER_INPUT_JITCONFIG` (no config.sh: the
+/// configuration is the registration). `None` when the blob holds a line break.
+pub fn jit_credential(jit_config: &str) -> Option<String> {
+    if jit_config.contains(['\n', '\r']) || jit_config.is_empty() {
+        return None;
+    }
+    Some(format!("{jit_config}\njit\n"))
+}
+
 /// The first start's outcome, as [`STATUS`] says it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -190,6 +205,16 @@ mod tests {
         assert_eq!(cmd[3..], [SCRIPT_NAME, "/home/runner/run.sh"]);
         assert!(SCRIPT.contains(CREDENTIAL) && SCRIPT.contains(STATUS));
         assert!(SCRIPT.contains("ACTIONS_RUNNER_INPUT_TOKEN=\"$token\" ./config.sh"));
+    }
+
+    #[test]
+    fn a_jit_credential_is_the_blob_and_its_mode_and_reaches_the_runner_in_its_environment() {
+        assert_eq!(jit_credential("eyJ4Ijo=").unwrap(), "eyJ4Ijo=\njit\n");
+        assert_eq!(jit_credential("a\nb"), None);
+        assert_eq!(jit_credential(""), None);
+        assert!(SCRIPT.contains(
+            "export ACTIONS_RUNNER_INPUT_JITCONFIG=\"$token\"; unset token\n    exec \"$@\""
+        ));
     }
 
     #[test]

@@ -11,6 +11,8 @@ pub struct DesiredRunner {
     pub kind: RunnerKind,
     /// The labels it registers with: its board's, or `RUNNER_LABELS`; de-duplicated.
     pub labels: Vec<String>,
+    /// A one-job runner (see `model::ephemeral`).
+    pub ephemeral: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,10 +43,12 @@ pub fn desired(settings: &Settings, generic: u32) -> Vec<DesiredRunner> {
         name: format!("{}runner-{index}", settings.prefix),
         kind: RunnerKind::Generic { index },
         labels: crate::config::boards::dedup(settings.labels.clone()),
+        ephemeral: crate::model::ephemeral::wanted(settings, None),
     });
     let board_runners = settings.boards.iter().map(|board| DesiredRunner {
         name: format!("{}runner-{}", settings.prefix, board.name),
         labels: crate::config::boards::dedup(board.labels.clone()),
+        ephemeral: crate::model::ephemeral::wanted(settings, Some(board)),
         kind: RunnerKind::Board(Box::new(board.clone())),
     });
     generic_runners.chain(board_runners).collect()
@@ -165,6 +169,8 @@ pub struct RemoteRunner {
     pub custom_labels: Vec<String>,
     /// Its runner group; `None` when GitHub did not say (the field is optional).
     pub group_id: Option<u64>,
+    /// A one-job runner (JIT or `--ephemeral`), as GitHub says.
+    pub ephemeral: bool,
 }
 
 /// What one side (Docker or GitHub) says, or why it could not be asked.
@@ -411,6 +417,7 @@ pub mod tests {
             labels: vec![],
             custom_labels: vec![],
             group_id: Some(1),
+            ephemeral: false,
         }
     }
 
@@ -516,6 +523,7 @@ pub mod tests {
             name: name.into(),
             kind: RunnerKind::Generic { index: 1 },
             labels: vec![],
+            ephemeral: false,
         };
         let ok = "x".repeat(64);
         assert!(check_names(&[runner(&ok)]).is_ok());

@@ -3,6 +3,7 @@
 
 pub mod compose;
 pub mod digest;
+pub mod ephemeral;
 pub mod first_start;
 pub mod fleet;
 pub mod host_facts;

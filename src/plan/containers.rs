@@ -98,6 +98,7 @@ pub fn converge(
         Some((Action::Reregister, "asked for (--force)"))
     } else {
         registration_redo(input, remote, local)
+            .or_else(|| super::ephemeral::life_flip(runner, remote))
     };
     match redo {
         Some(_) if busy => plan.keep(name, "busy with a job, so not registered again now"),

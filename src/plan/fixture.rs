@@ -14,6 +14,7 @@ pub fn runner(short: &str, labels: &[&str]) -> DesiredRunner {
         name: format!("{P}runner-{short}"),
         kind: RunnerKind::Generic { index: 1 },
         labels: labels.iter().map(|l| l.to_string()).collect(),
+        ephemeral: false,
     }
 }
 

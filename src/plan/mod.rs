@@ -5,6 +5,7 @@
 
 mod containers;
 mod devices;
+pub mod ephemeral;
 #[cfg(test)]
 mod fixture;
 mod install;
@@ -47,6 +48,7 @@ pub fn plan(input: &Inputs) -> Plan {
                 prune_surplus(input, &ours, &mut plan);
             }
             devices::notes(input, &mut plan);
+            ephemeral::notes(input, &mut plan);
             devices::hold_back(input, &ours, &[], &mut plan);
         }
         Intent::Start { targets } | Intent::Register { targets } => {

@@ -197,6 +197,7 @@ mod tests {
             labels: vec![],
             custom_labels: vec![],
             group_id: Some(1),
+            ephemeral: false,
         }
     }
 

@@ -8,6 +8,7 @@
 
 pub mod auth;
 pub mod devices;
+pub mod ephemeral;
 pub mod fleets;
 pub mod holds;
 pub mod http;
@@ -79,7 +80,7 @@ pub fn run(config: &Config) -> Result<()> {
         .map(|i| format!("{} ({})", i.scope(), i.name))
         .collect();
     let hub = Arc::new(state::Hub::new(infos, stats));
-    let dirs = paths
+    let dirs: Vec<PathBuf> = paths
         .iter()
         .map(|p| {
             p.parent()
@@ -87,7 +88,8 @@ pub fn run(config: &Config) -> Result<()> {
                 .to_path_buf()
         })
         .collect();
-    devices::start(hub.clone(), settings.clone(), dirs);
+    devices::start(hub.clone(), settings.clone(), dirs.clone());
+    ephemeral::start(hub.clone(), settings.clone(), dirs);
     refresh::start(hub.clone(), settings, remotes);
     let app = Arc::new(server::App {
         hub: hub.clone(),

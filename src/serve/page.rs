@@ -633,6 +633,7 @@ mod tests {
                     labels: vec!["self-hosted".into(), "pi<b>".into()],
                     custom_labels: vec![],
                     group_id: Some(1),
+                    ephemeral: false,
                 }]),
                 last_ok_ms: Some(NOW - 3000),
                 asked: true,

@@ -356,6 +356,7 @@ mod tests {
             labels: vec![],
             custom_labels: vec![],
             group_id: Some(1),
+            ephemeral: false,
         };
         hub.set_github(
             0,

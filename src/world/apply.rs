@@ -389,8 +389,11 @@ fn register(ctx: &Context, plan: &Plan, out: &mut Outcome) -> Placed {
     let url = ctx.settings.registration_url();
     // Volumes carried over may hold their registration already: look before asking GitHub
     // for a token, so adopting a registered fleet writes nothing to GitHub.
+    // One-job runners start from a JIT configuration each, never from a registration.
+    let ephemeral = |name: &str| ctx.desired.iter().any(|d| d.name == name && d.ephemeral);
     let registered = map_bounded(&steps, ONEOFF_CONCURRENCY, |(step, name)| -> Result<bool> {
         match step.action {
+            _ if ephemeral(name) => Ok(false),
             Action::Register {
                 unless_registered: true,
             } => ctx.docker.is_configured(name),
@@ -399,7 +402,11 @@ fn register(ctx: &Context, plan: &Plan, out: &mut Outcome) -> Placed {
     });
     let token: std::result::Result<Option<String>, String> = match ctx.token {
         Some(t) => Ok(Some(t.to_string())),
-        None if registered.iter().any(|r| matches!(r, Ok(false))) => {
+        None if steps
+            .iter()
+            .zip(&registered)
+            .any(|((_, name), r)| matches!(r, Ok(false)) && !ephemeral(name)) =>
+        {
             crate::world::remote::registration_token(ctx.settings, ctx.remote)
                 .map(Some)
                 .map_err(|e| e.to_string())
@@ -415,6 +422,20 @@ fn register(ctx: &Context, plan: &Plan, out: &mut Outcome) -> Placed {
                 Ok(true) => return Ok(false),
                 Ok(false) => {}
                 Err(e) => return Err(Error::Docker(e.to_string())),
+            }
+            if ephemeral(name) {
+                let labels = ctx
+                    .desired
+                    .iter()
+                    .find(|d| d.name == *name)
+                    .map(|d| d.labels.clone())
+                    .unwrap_or_default();
+                let credential =
+                    crate::world::ephemeral::credential(ctx.settings, ctx.remote, name, &labels)?;
+                return ctx
+                    .docker
+                    .place_credential(name, &credential)
+                    .map(|()| true);
             }
             let token = match &token {
                 Ok(Some(t)) => t.as_str(),

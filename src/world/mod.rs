@@ -9,6 +9,7 @@ pub mod compose_file;
 pub mod concurrent;
 pub mod docker;
 pub mod env_store;
+pub mod ephemeral;
 pub mod error;
 pub mod fleet_lock;
 pub mod fsutil;

@@ -159,6 +159,23 @@ impl Remote {
         Ok(token.token.expose().to_string())
     }
 
+    /// The JIT configuration of the one-job runner `name` (see `GitHub::generate_jitconfig`),
+    /// in runner group `group` (`Default` is 1 and not looked up; repository runners have
+    /// only that one).
+    pub fn jit_config(
+        &self,
+        name: &str,
+        group: &str,
+        labels: &[String],
+        work_folder: &str,
+    ) -> Result<String> {
+        let group_id = self.group(group)?.map_or(1, |g| g.id);
+        let blob = self
+            .gh
+            .generate_jitconfig(name, group_id, labels, work_folder)?;
+        Ok(blob.expose().to_string())
+    }
+
     /// Drops the cached token, so the next command fetches a fresh one (a registration with
     /// it failed, perhaps because GitHub no longer accepts it).
     pub fn forget_token(&self) {
@@ -216,6 +233,7 @@ fn remote_runner(r: Runner) -> RemoteRunner {
             .collect(),
         labels: r.labels.into_iter().map(|l| l.name).collect(),
         group_id: r.group_id,
+        ephemeral: r.ephemeral,
         name: r.name,
     }
 }

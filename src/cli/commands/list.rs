@@ -50,7 +50,20 @@ pub fn run(settings: &Settings, args: ListArgs) -> Result<()> {
             settings.scope_label()
         ));
     } else {
+        let count = fleet::size(
+            None,
+            crate::world::compose_file::recorded(settings),
+            settings.runner_count,
+        );
+        let ephemeral: Vec<String> = fleet::desired(settings, count)
+            .into_iter()
+            .filter(|r| r.ephemeral)
+            .map(|r| r.name)
+            .collect();
         ui::result(&ui::fleet_table(&members, &oneoffs, local.is_ok()));
+        if !ephemeral.is_empty() {
+            ui::result(&ui::ephemeral_note(&ephemeral));
+        }
     }
     // A side that could not be asked shows `unknown` in the table, and its error is the
     // command's (its exit code, said once); when both failed, Docker's comes first.

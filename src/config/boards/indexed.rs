@@ -21,9 +21,11 @@ pub const REPAIR: &str = "BOARD_RUNNER_REPAIR";
 
 /// Queue at GitHub (`RUNNER_QUEUE_AT_GITHUB`) for the indexed runners, over the fleet-wide one.
 pub const QUEUE_AT_GITHUB: &str = "BOARD_RUNNER_QUEUE_AT_GITHUB";
+/// One-job runners (`RUNNER_EPHEMERAL`) for the indexed runners, over the fleet-wide one.
+pub const EPHEMERAL: &str = "BOARD_RUNNER_EPHEMERAL";
 
 /// Every per-runner family, with its `_<i>` overrides.
-pub const FAMILIES: [&str; 8] = [
+pub const FAMILIES: [&str; 9] = [
     LABELS,
     DEVICES,
     GROUP_ADD,
@@ -32,6 +34,7 @@ pub const FAMILIES: [&str; 8] = [
     COMMAND,
     REPAIR,
     QUEUE_AT_GITHUB,
+    EPHEMERAL,
 ];
 
 pub const DEFAULT_LABELS: &str = "board";
@@ -71,6 +74,8 @@ pub struct Indexed {
     pub repair: Option<(String, String)>,
     /// `BOARD_RUNNER_QUEUE_AT_GITHUB[_<i>]`, with the key it came from.
     pub queue_at_github: Option<(String, String)>,
+    /// `BOARD_RUNNER_EPHEMERAL[_<i>]`, with the key it came from.
+    pub ephemeral: Option<(String, String)>,
 }
 
 /// Runner `index`'s settings: each key's `_<index>` override, else the fleet-wide value, else
@@ -99,6 +104,7 @@ pub fn runner(
     let (env_key, env) = get(ENV);
     let (repair_key, repair) = get(REPAIR);
     let (queue_key, queue) = get(QUEUE_AT_GITHUB);
+    let (ephemeral_key, ephemeral) = get(EPHEMERAL);
     let command = get(COMMAND)
         .1
         .map(|c| c.trim().to_string())
@@ -117,6 +123,7 @@ pub fn runner(
         command,
         repair: repair.map(|r| (repair_key, r)),
         queue_at_github: queue.map(|q| (queue_key, q)),
+        ephemeral: ephemeral.map(|e| (ephemeral_key, e)),
     })
 }
 

@@ -38,6 +38,9 @@ pub struct Board {
     /// `BOARD_QUEUE_AT_GITHUB_<BOARD>` (else `BOARD_RUNNER_QUEUE_AT_GITHUB[_<i>]`): queue at
     /// GitHub for this board, over the fleet-wide `RUNNER_QUEUE_AT_GITHUB`; `None`: not set.
     pub queue_at_github: Option<bool>,
+    /// `BOARD_EPHEMERAL_<BOARD>` (else `BOARD_RUNNER_EPHEMERAL[_<i>]`): a one-job runner, over
+    /// the fleet-wide `RUNNER_EPHEMERAL`; `None`: not set.
+    pub ephemeral: Option<bool>,
 }
 
 impl Board {
@@ -51,12 +54,18 @@ impl Board {
     }
 }
 
+/// One-job (ephemeral, JIT) runners, fleet-wide.
+pub const EPHEMERAL: &str = "RUNNER_EPHEMERAL";
+/// One-job runners, per board (`BOARD_EPHEMERAL_<BOARD>`).
+pub const BOARD_EPHEMERAL_PREFIX: &str = "BOARD_EPHEMERAL_";
+
 /// Key families both syntaxes share, per board (`<FAMILY><BOARD>`).
-pub const SHARED_FAMILIES: [&str; 4] = [
+pub const SHARED_FAMILIES: [&str; 5] = [
     env::BOARD_RESOURCE_ID_PREFIX,
     env::BOARD_HEALTHCHECK_PREFIX,
     env::BOARD_REPAIR_PREFIX,
     env::BOARD_QUEUE_AT_GITHUB_PREFIX,
+    BOARD_EPHEMERAL_PREFIX,
 ];
 
 /// The fleet's board runners, and warnings about keys that configure nothing.
@@ -86,7 +95,7 @@ pub fn resolve(
             entry.labels,
             hardware,
             None,
-            [None, None],
+            [None, None, None],
             &lookup,
         )?);
     }
@@ -98,7 +107,7 @@ pub fn resolve(
             runner.labels,
             runner.hardware,
             runner.command,
-            [runner.repair, runner.queue_at_github],
+            [runner.repair, runner.queue_at_github, runner.ephemeral],
             &lookup,
         )?);
     }
@@ -114,8 +123,9 @@ fn shared(
     labels: Vec<String>,
     hardware: Hardware,
     command: Option<String>,
-    // BOARD_RUNNER_REPAIR[_<i>] and BOARD_RUNNER_QUEUE_AT_GITHUB[_<i>] (key, value).
-    [indexed_repair, indexed_queue]: [Option<(String, String)>; 2],
+    // BOARD_RUNNER_REPAIR[_<i>], BOARD_RUNNER_QUEUE_AT_GITHUB[_<i>] and
+    // BOARD_RUNNER_EPHEMERAL[_<i>] (key, value).
+    [indexed_repair, indexed_queue, indexed_ephemeral]: [Option<(String, String)>; 3],
     lookup: &impl Fn(&str) -> Option<String>,
 ) -> Result<Board, ConfigError> {
     let key = key_form(&name);
@@ -152,6 +162,14 @@ fn shared(
         None => None,
         Some((k, v)) => Some(contract::flag(&k, Some(&v), false).map_err(ConfigError::new)?),
     };
+    let own_ephemeral = format!("{BOARD_EPHEMERAL_PREFIX}{key}");
+    let ephemeral = match lookup(&own_ephemeral)
+        .map(|v| (own_ephemeral, v))
+        .or(indexed_ephemeral)
+    {
+        None => None,
+        Some((k, v)) => Some(contract::flag(&k, Some(&v), false).map_err(ConfigError::new)?),
+    };
     let mut resource_env = Vec::new();
     for member in &resources {
         let env_key = contract::resource_env_key(member);
@@ -172,6 +190,7 @@ fn shared(
         hardware,
         command,
         queue_at_github,
+        ephemeral,
     })
 }
 

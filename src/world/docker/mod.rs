@@ -5,6 +5,7 @@
 mod api;
 mod compose;
 mod devices;
+mod ended;
 mod engine;
 mod flavor;
 mod labels;

@@ -186,6 +186,8 @@ pub struct Runner {
     pub labels: Vec<Label>,
     /// Optional in GitHub's schema: `None` is "unknown", never "some other group".
     pub group_id: Option<u64>,
+    /// A one-job runner (JIT or `config.sh --ephemeral`).
+    pub ephemeral: bool,
 }
 
 /// A runner group of an organization.
@@ -193,6 +195,11 @@ pub struct Runner {
 pub struct RunnerGroup {
     pub id: u64,
     pub name: String,
+}
+
+#[derive(Deserialize)]
+struct JitJson {
+    encoded_jit_config: String,
 }
 
 #[derive(Deserialize)]
@@ -231,6 +238,8 @@ struct RunnerJson {
     labels: Vec<LabelJson>,
     #[serde(default)]
     runner_group_id: Option<u64>,
+    #[serde(default)]
+    ephemeral: bool,
 }
 
 impl From<RunnerJson> for Runner {
@@ -243,6 +252,7 @@ impl From<RunnerJson> for Runner {
             busy: r.busy,
             labels: r.labels.into_iter().map(Label::from).collect(),
             group_id: r.runner_group_id,
+            ephemeral: r.ephemeral,
         }
     }
 }
@@ -415,6 +425,28 @@ impl GitHub {
             token: Secret::new(json.token),
             expires_at,
         })
+    }
+
+    /// `POST .../actions/runners/generate-jitconfig`: a one-job (ephemeral) runner named
+    /// `name`, created offline; its JIT configuration (a secret: the runner's credentials)
+    /// goes to the runner as `ACTIONS_RUNNER_INPUT_JITCONFIG`.
+    pub fn generate_jitconfig(
+        &self,
+        name: &str,
+        group_id: u64,
+        labels: &[String],
+        work_folder: &str,
+    ) -> Result<Secret> {
+        let url = self.endpoint(&["generate-jitconfig"]);
+        let body = serde_json::json!({
+            "name": name,
+            "runner_group_id": group_id,
+            "labels": labels,
+            "work_folder": work_folder,
+        });
+        let reply = self.call(Method::POST, &url, Target::Scope, Some(body))?;
+        let json: JitJson = self.decode(&url, &reply.body)?;
+        Ok(Secret::new(json.encoded_jit_config))
     }
 
     /// Every runner of the scope, following all pages (`per_page=100`, `Link: rel="next"`):

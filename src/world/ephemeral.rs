@@ -1,0 +1,179 @@
+//! One-job (ephemeral) runners, the effects: their JIT configuration from GitHub, and a
+//! finished runner replaced by a fresh one (`ghr serve`'s supervisor, decided in
+//! `plan::ephemeral`).
+
+use crate::config::settings::Settings;
+use crate::model::ephemeral::DEFAULT_WORK_FOLDER;
+use crate::model::first_start;
+use crate::model::fleet::{ContainerState, LocalRunner};
+use crate::plan::ephemeral::{supervise, EphemeralNow, Supervise};
+use crate::world::docker::Docker;
+use crate::world::error::{Error, Result};
+use crate::world::remote::{Deleted, Remote};
+use std::path::{Path, PathBuf};
+
+/// The first-start credential of the one-job runner `name`: a JIT configuration from GitHub.
+/// A registration of that name left on GitHub (a runner that ended before taking a job, or
+/// one whose container was removed) blocks the name (409): it is removed, unless busy, and
+/// the configuration asked for again, once.
+pub fn credential(
+    settings: &Settings,
+    remote: Option<&Remote>,
+    name: &str,
+    labels: &[String],
+) -> Result<String> {
+    let Some(remote) = remote else {
+        return Err(Error::Config(format!(
+            "{name} is an ephemeral runner (RUNNER_EPHEMERAL or BOARD_EPHEMERAL_*), and its JIT configuration comes from GitHub's API; set GH_PAT or a GitHub App (GITHUB_APP_ID), or make it long-lived"
+        )));
+    };
+    let group = settings.runner_group.as_deref().unwrap_or("Default");
+    let work = settings.workdir.as_deref().unwrap_or(DEFAULT_WORK_FOLDER);
+    let blob = match remote.jit_config(name, group, labels, work) {
+        Ok(blob) => blob,
+        Err(first) => {
+            if !forget_leftover(remote, name)? {
+                return Err(first);
+            }
+            remote.jit_config(name, group, labels, work)?
+        }
+    };
+    first_start::jit_credential(&blob)
+        .ok_or_else(|| Error::Failed("GitHub's JIT configuration holds a line break".into()))
+}
+
+/// Removes the registration named `name` from GitHub when it is there and idle; whether it
+/// was removed.
+pub fn forget_leftover(remote: &Remote, name: &str) -> Result<bool> {
+    let Some(found) = remote.list()?.into_iter().find(|r| r.name == name) else {
+        return Ok(false);
+    };
+    match remote.unregister(&[(found.name.clone(), found.id)]).pop() {
+        Some(Ok(Deleted::Removed | Deleted::Gone)) => Ok(true),
+        Some(Ok(Deleted::Busy)) | None => Ok(false),
+        Some(Err(e)) => Err(e.into()),
+    }
+}
+
+/// Replaces the finished one-job runner `name` of the fleet (compose project `project`,
+/// compose file as `settings` names it): its container and work volume removed, a new
+/// container created on a new, empty volume (Docker seeds it with the image's runner
+/// install), its JIT configuration placed, started.
+pub fn replace(
+    settings: &Settings,
+    docker: &Docker,
+    remote: Option<&Remote>,
+    runner: &LocalRunner,
+    labels: &[String],
+) -> Result<()> {
+    let name = runner.name.as_str();
+    let project = crate::model::compose::project_name(&settings.prefix);
+    let names = [name.to_string()];
+    docker.remove_containers(&names)?;
+    let volume = runner
+        .home_volume
+        .clone()
+        .unwrap_or_else(|| format!("{name}-data"));
+    docker.remove_volumes(&[volume])?;
+    docker.compose_create(&project, &settings.compose_file, &names, false)?;
+    let credential = credential(settings, remote, name, labels)?;
+    docker.place_credential(name, &credential)?;
+    docker.start_each(&names).pop().unwrap_or(Ok(()))
+}
+
+/// A settings path as the fleet's own directory sees it (`ghr serve` may run anywhere).
+fn in_dir(dir: &Path, path: &Path) -> PathBuf {
+    match path.is_absolute() {
+        true => path.to_path_buf(),
+        false => dir.join(path),
+    }
+}
+
+/// One look at the one-job runners of the fleet whose settings file lies in `dir`: each
+/// ended one is replaced (see `plan::ephemeral`). Returns what was decided for each runner
+/// that needed something. A fleet another ghr is changing is left alone this time.
+pub fn supervise_fleet(
+    settings: &Settings,
+    dir: &Path,
+    docker: &Docker,
+    remote: Option<&Remote>,
+) -> Result<Vec<(String, Supervise, Option<Error>)>> {
+    let mut settings = settings.clone();
+    settings.compose_file = in_dir(dir, &settings.compose_file);
+    settings.fleet_lock_file = in_dir(dir, &settings.fleet_lock_file);
+    let settings = &settings;
+    let count = crate::model::fleet::size(
+        None,
+        crate::world::compose_file::recorded(settings),
+        settings.runner_count,
+    );
+    let desired: Vec<_> = crate::model::fleet::desired(settings, count)
+        .into_iter()
+        .filter(|r| r.ephemeral)
+        .collect();
+    if desired.is_empty() {
+        return Ok(Vec::new());
+    }
+    let project = crate::model::compose::project_name(&settings.prefix);
+    let local = crate::world::observe::local(settings, docker)?.runners;
+    let health = runner_wrapper::status::read_lock_dir(Path::new(&settings.lock_host_path))
+        .unwrap_or_default();
+    let mut decisions = Vec::new();
+    for runner in &desired {
+        let Some(c) = local
+            .iter()
+            .find(|c| c.name == runner.name && c.project.as_deref() == Some(project.as_str()))
+        else {
+            continue;
+        };
+        if !matches!(c.state, ContainerState::Exited | ContainerState::Dead) {
+            continue;
+        }
+        let board_unhealthy = runner.board().is_some_and(|b| {
+            !b.resources.is_empty()
+                && b.resources.iter().all(|member| {
+                    health.iter().any(|r| {
+                        r.resource == *member
+                            && r.health_state() == runner_wrapper::health::Health::Unhealthy
+                    })
+                })
+        });
+        let now = EphemeralNow {
+            state: Some(c.state.clone()),
+            exit_code: docker.exit_code(&c.name)?,
+            configured: Some(docker.is_configured(&c.name)?),
+            board_unhealthy,
+        };
+        let decision = supervise(&now);
+        if decision != Supervise::Nothing {
+            decisions.push((c.clone(), runner.labels.clone(), decision));
+        }
+    }
+    if !decisions
+        .iter()
+        .any(|(_, _, d)| matches!(d, Supervise::Replace(_)))
+    {
+        return Ok(decisions
+            .into_iter()
+            .map(|(c, _, d)| (c.name, d, None))
+            .collect());
+    }
+    let _lock = match crate::world::fleet_lock::acquire(
+        &settings.fleet_lock_file,
+        "serve (ephemeral runners)",
+        true,
+    ) {
+        Ok(lock) => lock,
+        Err(Error::Busy(_)) => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let results = crate::world::concurrent::map_bounded(&decisions, 4, |(c, labels, d)| match d {
+        Supervise::Replace(_) => replace(settings, docker, remote, c, labels).err(),
+        _ => None,
+    });
+    Ok(decisions
+        .into_iter()
+        .zip(results)
+        .map(|((c, _, d), e)| (c.name, d, e))
+        .collect())
+}
