@@ -160,7 +160,133 @@ fn ephemeral_runners_take_one_job_each_and_serve_replaces_them_fresh() {
         "three fresh runners wait for the next jobs: {}",
         serve.stderr()
     );
+    // `ghr stop` of an idle one: its registration goes, and serve leaves it stopped.
+    let stopped = fleet.name("2");
+    let stop = fleet.ghr(&["stop", &stopped]).ok();
+    assert!(
+        stop.stdout
+            .contains(&format!("removed the registration of {stopped}")),
+        "{}\n{}",
+        stop.stdout,
+        stop.stderr
+    );
+    assert!(!ours(gh).iter().any(|r| r.name == stopped));
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        fleet.inspect(&stopped, "{{.State.Status}}"),
+        "exited",
+        "a runner someone stopped stays stopped: {}",
+        serve.stderr()
+    );
     drop(serve);
     fleet.ghr(&["rm", "-y"]).ok();
     assert!(ours(gh).is_empty(), "no registration left");
+}
+
+/// The JIT configurations this test's fake GitHub issued for `name`.
+fn jit_calls(gh: &testkit::FakeGitHub) -> usize {
+    gh.requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/generate-jitconfig") && r.status == 201)
+        .count()
+}
+
+#[test]
+fn a_mixed_fleet_says_what_each_runner_is_and_a_flipped_key_registers_it_again() {
+    if !docker_ready("a_mixed_fleet_says_what_each_runner_is_and_a_flipped_key_registers_it_again")
+    {
+        return;
+    }
+    let lab = Lab::new(env!("CARGO_BIN_EXE_ghr"));
+    // Generic runners ephemeral, the board long-lived.
+    let fleet = lab
+        .fleet("mixed")
+        .env("RUNNER_EPHEMERAL=true")
+        .env("BOARD_RUNNERS=pi:pi-board")
+        .env("BOARD_EPHEMERAL_PI=false")
+        .env(&format!("RUNNER_LABELS={LABEL}"))
+        .build();
+    let scope = Scope::Org(&fleet.org);
+    let gh = &lab.gh;
+    let (generic, board) = (fleet.name("1"), fleet.name("pi"));
+    let plan = fleet.ghr(&["plan", "-n", "1"]).ok();
+    let line = |name: &str, out: &str| {
+        out.lines()
+            .filter(|l| l.contains(name) && l.contains("note"))
+            .count()
+    };
+    assert_eq!(line(&generic, &plan.stdout), 1, "{}", plan.stdout);
+    assert_eq!(line(&board, &plan.stdout), 0, "{}", plan.stdout);
+    fleet.ghr(&["init", "-n", "1", "-y"]).ok();
+    let online = |gh: &testkit::FakeGitHub, name: &str| {
+        gh.runner(&scope, name)
+            .is_some_and(|r| r.status == "online")
+    };
+    assert!(
+        gh.wait_until(Duration::from_secs(60), |gh| online(gh, &generic)
+            && online(gh, &board))
+    );
+    assert_eq!(jit_calls(gh), 1, "only the generic runner is a JIT runner");
+    assert_eq!(
+        fleet.inspect(&board, "{{.HostConfig.RestartPolicy.Name}}"),
+        "unless-stopped"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&fleet.ghr(&["plan", "-n", "1", "--json"]).ok().stdout).unwrap();
+    assert_eq!(json["steps"], serde_json::json!([]), "converged: {json}");
+
+    // The reverse: the board becomes ephemeral, the generic runner long-lived.
+    fleet.set_env("RUNNER_EPHEMERAL=false");
+    fleet.set_env("BOARD_EPHEMERAL_PI=true");
+    let plan = fleet.ghr(&["plan", "-n", "1"]).ok();
+    let says = |name: &str, words: &str| {
+        plan.stdout
+            .lines()
+            .any(|l| l.contains(name) && l.contains(words))
+    };
+    assert!(
+        says(&generic, "it becomes long-lived") && says(&board, "it becomes ephemeral"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        says(&generic, "recreate") && says(&board, "recreate"),
+        "{}",
+        plan.stdout
+    );
+    let old_board = gh.runner(&scope, &board).unwrap().id;
+    let init = fleet.ghr(&["init", "-n", "1", "-y"]).ok();
+    assert!(
+        gh.wait_until(Duration::from_secs(60), |gh| online(gh, &generic)
+            && online(gh, &board)
+            && gh.runner(&scope, &board).unwrap().id != old_board),
+        "{}\n{}",
+        init.stdout,
+        init.stderr
+    );
+    assert_eq!(jit_calls(gh), 2, "the board's JIT configuration");
+    assert_eq!(
+        fleet.inspect(&generic, "{{.HostConfig.RestartPolicy.Name}}"),
+        "unless-stopped"
+    );
+    // Only the two runners: the board's long-lived registration was removed first.
+    assert_eq!(
+        gh.runners(&scope)
+            .iter()
+            .filter(|r| r.name.starts_with(&fleet.prefix))
+            .count(),
+        2
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&fleet.ghr(&["plan", "-n", "1", "--json"]).ok().stdout).unwrap();
+    assert_eq!(
+        json["steps"],
+        serde_json::json!([]),
+        "converged again: {json}"
+    );
+    fleet.ghr(&["rm", "-y"]).ok();
+    assert!(gh
+        .runners(&scope)
+        .iter()
+        .all(|r| !r.name.starts_with(&fleet.prefix)));
 }

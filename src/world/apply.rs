@@ -437,6 +437,13 @@ fn register(ctx: &Context, plan: &Plan, out: &mut Outcome) -> Placed {
                     .place_credential(name, &credential)
                     .map(|()| true);
             }
+            // A one-job runner becoming long-lived: its JIT registration goes first, so
+            // config.sh registers it anew (not as the one-job runner it replaces).
+            if step.why == crate::plan::ephemeral::BECOMES_LONG_LIVED {
+                if let Some(remote) = ctx.remote {
+                    crate::world::ephemeral::forget_leftover(remote, name)?;
+                }
+            }
             let token = match &token {
                 Ok(Some(t)) => t.as_str(),
                 Ok(None) => return Err(Error::Partial("no registration token".into())),

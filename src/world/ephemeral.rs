@@ -55,10 +55,11 @@ pub fn forget_leftover(remote: &Remote, name: &str) -> Result<bool> {
     }
 }
 
-/// Replaces the finished one-job runner `name` of the fleet (compose project `project`,
-/// compose file as `settings` names it): its container and work volume removed, a new
-/// container created on a new, empty volume (Docker seeds it with the image's runner
-/// install), its JIT configuration placed, started.
+/// Replaces the ended one-job runner `runner` of the fleet (compose file as `settings` names
+/// it): its JIT configuration asked for, its container and work volume removed, a new
+/// container created on a new, empty volume (Docker seeds a named volume from the image's
+/// /home/runner when a container is created on it while it is empty: the runner install,
+/// owner and mode; so no install sync is needed), the configuration placed, started.
 pub fn replace(
     settings: &Settings,
     docker: &Docker,
@@ -69,6 +70,9 @@ pub fn replace(
     let name = runner.name.as_str();
     let project = crate::model::compose::project_name(&settings.prefix);
     let names = [name.to_string()];
+    // GitHub first: when it cannot answer, the ended container stays, and the next look
+    // tries again.
+    let credential = credential(settings, remote, name, labels)?;
     docker.remove_containers(&names)?;
     let volume = runner
         .home_volume
@@ -76,7 +80,6 @@ pub fn replace(
         .unwrap_or_else(|| format!("{name}-data"));
     docker.remove_volumes(&[volume])?;
     docker.compose_create(&project, &settings.compose_file, &names, false)?;
-    let credential = credential(settings, remote, name, labels)?;
     docker.place_credential(name, &credential)?;
     docker.start_each(&names).pop().unwrap_or(Ok(()))
 }
@@ -175,5 +178,34 @@ pub fn supervise_fleet(
         .into_iter()
         .zip(results)
         .map(|((c, _, d), e)| (c.name, d, e))
+        .collect())
+}
+
+/// The registrations of the one-job runners among `names` that GitHub lists idle (name,
+/// id): what `ghr stop` removes after it stopped them (a stopped one-job runner never runs
+/// its job; a busy one keeps its registration, as a busy runner does on `ghr rm`).
+pub fn idle_registrations(
+    settings: &Settings,
+    remote: &Remote,
+    names: &[String],
+) -> Result<Vec<(String, u64)>> {
+    let count = crate::model::fleet::size(
+        None,
+        crate::world::compose_file::recorded(settings),
+        settings.runner_count,
+    );
+    let one_job: Vec<String> = crate::model::fleet::desired(settings, count)
+        .into_iter()
+        .filter(|r| r.ephemeral && names.contains(&r.name))
+        .map(|r| r.name)
+        .collect();
+    if one_job.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(remote
+        .list()?
+        .into_iter()
+        .filter(|r| one_job.contains(&r.name) && !r.busy)
+        .map(|r| (r.name, r.id))
         .collect())
 }

@@ -1,5 +1,7 @@
-//! `ghr stop|restart [NAME...]`: containers of this fleet only; no GitHub call. Each runner
-//! gets `RUNNER_STOP_GRACE_PERIOD` to go offline on GitHub before Docker kills it.
+//! `ghr stop|restart [NAME...]`: containers of this fleet only. Each runner gets
+//! `RUNNER_STOP_GRACE_PERIOD` to go offline on GitHub before Docker kills it. GitHub is
+//! asked only when `stop` stops one-job (ephemeral) runners: the registrations of the idle
+//! ones are removed (a stopped one-job runner would never run its job).
 
 use crate::cli::targets::Targets;
 use crate::cli::ui;
@@ -30,8 +32,34 @@ pub fn run(settings: &Settings, names: &[String], verb: &str) -> Result<()> {
             "restarting"
         },
     );
+    // Which one-job runners are idle, asked before they stop (then GitHub shows them offline).
+    let remote = match verb {
+        "stop"
+            if settings.ephemeral || settings.boards.iter().any(|b| b.ephemeral == Some(true)) =>
+        {
+            crate::world::remote::Remote::connect_if_possible(settings)?
+        }
+        _ => None,
+    };
+    let idle = match &remote {
+        Some(remote) => crate::world::ephemeral::idle_registrations(settings, remote, &targets)?,
+        None => Vec::new(),
+    };
     docker.containers_do(verb, &targets, Some(settings.stop_grace_period))?;
     drop(progress);
+    if let Some(remote) = &remote {
+        for ((name, _), result) in idle.iter().zip(remote.unregister(&idle)) {
+            match result {
+                Ok(crate::world::remote::Deleted::Busy) => ui::warn(&format!(
+                    "{name} took a job as it stopped; its registration stays"
+                )),
+                Ok(_) => ui::result(&format!(
+                    "removed the registration of {name} (ephemeral: a stopped one never runs its job)"
+                )),
+                Err(e) => ui::warn(&format!("{name}: its registration stays: {e}")),
+            }
+        }
+    }
     let done = if verb == "stop" {
         "stopped"
     } else {
