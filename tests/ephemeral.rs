@@ -290,3 +290,104 @@ fn a_mixed_fleet_says_what_each_runner_is_and_a_flipped_key_registers_it_again()
         .iter()
         .all(|r| !r.name.starts_with(&fleet.prefix)));
 }
+
+#[test]
+fn ephemeral_board_runners_of_two_orgs_still_take_turns_on_the_shared_board() {
+    if !docker_ready("ephemeral_board_runners_of_two_orgs_still_take_turns_on_the_shared_board") {
+        return;
+    }
+    let lab = Lab::new(env!("CARGO_BIN_EXE_ghr"));
+    let label = "board-eph";
+    let fleet = |org: &str| {
+        lab.fleet(&format!("ebd{org}"))
+            .org(&format!("ebd-org-{org}"))
+            .env(&format!("BOARD_RUNNERS=pi:{label}"))
+            .env("RUNNER_RESOURCE_ID=shared-eph")
+            .env("BOARD_EPHEMERAL_PI=true")
+            .build()
+    };
+    let (a, b) = (fleet("a"), fleet("b"));
+    let gh = &lab.gh;
+    let online = |gh: &testkit::FakeGitHub, f: &testkit::lab::Fleet| {
+        gh.runner(&Scope::Org(&f.org), &f.name("pi"))
+            .is_some_and(|r| r.status == "online" && !r.busy)
+    };
+    for f in [&a, &b] {
+        f.ghr(&["init", "-n", "0", "-y"]).ok();
+    }
+    assert!(gh.wait_until(Duration::from_secs(60), |gh| online(gh, &a)
+        && online(gh, &b)));
+    let serves: Vec<Serve> = [&a, &b]
+        .iter()
+        .map(|f| {
+            let port = free_port();
+            let listen = format!("127.0.0.1:{port}");
+            Serve::start(f.ghr.command(&["serve", "--listen", &listen]), port, None)
+        })
+        .collect();
+    let mut jobs = Vec::new();
+    for i in 0..3u64 {
+        for f in [&a, &b] {
+            let spec = JobSpec {
+                duration: Duration::from_millis(600),
+                run_id: 200 + i,
+                ..job(&format!("flash-{i}"))
+            };
+            jobs.push(gh.dispatch_job(&Scope::Org(&f.org), &[label], spec));
+        }
+    }
+    let mut spans = Vec::new();
+    for id in jobs {
+        let Some(j) = gh.wait_job(id, Duration::from_secs(120)) else {
+            panic!(
+                "job {id} did not finish: {:?}\n{}\n{}",
+                gh.job(id),
+                serves[0].stderr(),
+                serves[1].stderr()
+            );
+        };
+        assert_eq!(j.result.as_deref(), Some("Succeeded"), "{}", j.log);
+        spans.push((
+            j.steps_started_at.unwrap(),
+            j.steps_finished_at.unwrap(),
+            j.runner_name.unwrap_or_default(),
+        ));
+    }
+    spans.sort();
+    for pair in spans.windows(2) {
+        assert!(
+            pair[1].0 >= pair[0].1,
+            "jobs overlap on the board: {pair:?}"
+        );
+    }
+    // Every job was granted the board, across runner generations, and the history says so.
+    let history = a.ghr(&["locks", "--history", "--json"]).ok();
+    let history: serde_json::Value = serde_json::from_str(&history.stdout).unwrap();
+    let grants = history["grants"].as_array().unwrap();
+    for f in [&a, &b] {
+        assert_eq!(
+            grants
+                .iter()
+                .filter(|g| g["org"] == f.org.as_str() && g["kind"] == "job")
+                .count(),
+            3,
+            "{history}"
+        );
+    }
+    for (serve, f) in serves.iter().zip([&a, &b]) {
+        assert!(
+            serve
+                .stderr()
+                .contains(&format!("replaced {} with a fresh runner", f.name("pi"))),
+            "{}",
+            serve.stderr()
+        );
+    }
+    assert!(gh.wait_until(Duration::from_secs(60), |gh| online(gh, &a)
+        && online(gh, &b)));
+    drop(serves);
+    for f in [&a, &b] {
+        f.ghr(&["rm", "-y"]).ok();
+        assert!(gh.runner(&Scope::Org(&f.org), &f.name("pi")).is_none());
+    }
+}
