@@ -178,6 +178,30 @@ fn ephemeral_runners_take_one_job_each_and_serve_replaces_them_fresh() {
         "a runner someone stopped stays stopped: {}",
         serve.stderr()
     );
+    // One that dies before taking a job (killed, as a crash or a host restart ends it): its
+    // registration is removed and a fresh runner takes its place under the same name.
+    let dies = fleet.name("3");
+    let old = gh.runner(&scope, &dies).unwrap().id;
+    testkit::lab::docker(&["kill", &dies]);
+    assert!(
+        gh.wait_until(Duration::from_secs(30), |gh| gh
+            .runner(&scope, &dies)
+            .is_some_and(|r| r.id != old && r.status == "online")),
+        "replaced: {}",
+        serve.stderr()
+    );
+    assert!(
+        serve.stderr().contains(&format!(
+            "replaced {dies} with a fresh runner: it ended before taking a job"
+        )),
+        "{}",
+        serve.stderr()
+    );
+    assert_eq!(
+        ours(gh).len(),
+        2,
+        "the dead one's registration is gone, not left offline"
+    );
     drop(serve);
     fleet.ghr(&["rm", "-y"]).ok();
     assert!(ours(gh).is_empty(), "no registration left");

@@ -14,6 +14,11 @@ use crate::config::settings::Settings;
 /// runner's default).
 pub const DEFAULT_WORK_FOLDER: &str = "_work";
 
+/// Written by `ghr stop` into a one-job runner's volume before it stops it: the container's
+/// start time then, so `ghr serve` leaves that run of it stopped (and replaces one that ended
+/// by itself, or after a later start).
+pub const STOPPED_MARK: &str = "/home/runner/.ghr-stopped";
+
 /// The compose restart policy of an ephemeral runner: none (compose's default, `no`), so its
 /// container ends with its job.
 pub const RESTART: &str = "";

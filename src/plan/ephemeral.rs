@@ -38,11 +38,11 @@ pub fn life_flip(
 pub struct EphemeralNow {
     /// Its container's state; `None`: no container (not made yet, or `ghr rm` removed it).
     pub state: Option<ContainerState>,
-    /// The exit code of its last run (read for an exited container).
-    pub exit_code: Option<i64>,
     /// Whether its volume still holds a registration (read for an exited container): the
     /// runner deletes its configuration after its one job.
     pub configured: Option<bool>,
+    /// `ghr stop` stopped this run of it (its mark names the run's start time).
+    pub stopped_on_purpose: bool,
     /// A board runner whose every board member the wrapper's last health check found
     /// unhealthy.
     pub board_unhealthy: bool,
@@ -62,14 +62,10 @@ pub const DIED: &str = "it ended before taking a job; its registration is remove
 pub const UNHEALTHY: &str =
     "its board is unhealthy (the wrapper's health check failed); it starts when a check passes";
 
-/// Exit codes of a runner stopped on purpose (`docker stop`, `ghr stop`): 0 after the
-/// runner went offline, 128+TERM or 128+INT when it did not catch the signal, 128+KILL after
-/// the grace period.
-const STOPPED: [i64; 4] = [0, 130, 137, 143];
-
-/// Decides for one runner. A runner someone stopped stays stopped (its registration stands,
-/// as a long-lived runner's does); no container, or one created and not started (parked,
-/// or `ghr init` at work), is `ghr init`'s.
+/// Decides for one runner. A runner `ghr stop` stopped stays stopped; no container, or one
+/// created and not started (parked, or `ghr init` at work), is `ghr init`'s. One that ended
+/// by itself still configured (its runner crashed, Docker or the host restarted: its
+/// container has no restart policy) never took its job: replaced, its registration removed.
 pub fn supervise(now: &EphemeralNow) -> Supervise {
     let ended = matches!(
         now.state,
@@ -78,12 +74,11 @@ pub fn supervise(now: &EphemeralNow) -> Supervise {
     if !ended {
         return Supervise::Nothing;
     }
-    let why = match (now.configured, now.exit_code) {
+    let why = match (now.configured, now.stopped_on_purpose) {
+        (_, true) => return Supervise::Nothing,
         // The runner deleted its configuration: its job is done.
-        (Some(false), _) => FINISHED,
-        (Some(true), Some(code)) if !STOPPED.contains(&code) => DIED,
-        (Some(true), None) | (None, _) => DIED,
-        (Some(true), Some(_)) => return Supervise::Nothing,
+        (Some(false), false) => FINISHED,
+        (Some(true) | None, false) => DIED,
     };
     match now.board_unhealthy {
         true => Supervise::Wait(UNHEALTHY),
@@ -96,15 +91,11 @@ mod tests {
     use super::*;
     use ContainerState::*;
 
-    fn now(
-        state: Option<ContainerState>,
-        code: Option<i64>,
-        configured: Option<bool>,
-    ) -> EphemeralNow {
+    fn now(state: Option<ContainerState>, stopped: bool, configured: Option<bool>) -> EphemeralNow {
         EphemeralNow {
             state,
-            exit_code: code,
             configured,
+            stopped_on_purpose: stopped,
             board_unhealthy: false,
         }
     }
@@ -162,38 +153,34 @@ mod tests {
     #[test]
     fn decisions() {
         for (n, want) in [
-            (now(Some(Running), None, None), Supervise::Nothing),
-            (now(Some(Created), None, None), Supervise::Nothing),
-            (now(Some(Restarting), None, None), Supervise::Nothing),
-            (now(None, None, None), Supervise::Nothing),
+            (now(Some(Running), false, None), Supervise::Nothing),
+            (now(Some(Created), false, None), Supervise::Nothing),
+            (now(Some(Restarting), false, None), Supervise::Nothing),
+            (now(None, false, None), Supervise::Nothing),
             (
-                now(Some(Exited), Some(0), Some(false)),
+                now(Some(Exited), false, Some(false)),
                 Supervise::Replace(FINISHED),
             ),
             (
-                now(Some(Exited), Some(1), Some(false)),
-                Supervise::Replace(FINISHED),
-            ),
-            (
-                now(Some(Exited), Some(1), Some(true)),
+                now(Some(Exited), false, Some(true)),
                 Supervise::Replace(DIED),
             ),
-            (now(Some(Dead), None, Some(true)), Supervise::Replace(DIED)),
-            // Stopped on purpose: left so.
-            (now(Some(Exited), Some(0), Some(true)), Supervise::Nothing),
-            (now(Some(Exited), Some(143), Some(true)), Supervise::Nothing),
-            (now(Some(Exited), Some(137), Some(true)), Supervise::Nothing),
+            (now(Some(Dead), false, Some(true)), Supervise::Replace(DIED)),
+            (now(Some(Exited), false, None), Supervise::Replace(DIED)),
+            // Stopped on purpose (`ghr stop`): left so, before or after its job.
+            (now(Some(Exited), true, Some(true)), Supervise::Nothing),
+            (now(Some(Exited), true, Some(false)), Supervise::Nothing),
             (
                 EphemeralNow {
                     board_unhealthy: true,
-                    ..now(Some(Exited), Some(0), Some(false))
+                    ..now(Some(Exited), false, Some(false))
                 },
                 Supervise::Wait(UNHEALTHY),
             ),
             (
                 EphemeralNow {
                     board_unhealthy: true,
-                    ..now(Some(Running), None, None)
+                    ..now(Some(Running), false, None)
                 },
                 Supervise::Nothing,
             ),

@@ -3,7 +3,7 @@
 //! `plan::ephemeral`).
 
 use crate::config::settings::Settings;
-use crate::model::ephemeral::DEFAULT_WORK_FOLDER;
+use crate::model::ephemeral::{DEFAULT_WORK_FOLDER, STOPPED_MARK};
 use crate::model::first_start;
 use crate::model::fleet::{ContainerState, LocalRunner};
 use crate::plan::ephemeral::{supervise, EphemeralNow, Supervise};
@@ -94,7 +94,8 @@ fn in_dir(dir: &Path, path: &Path) -> PathBuf {
 
 /// One look at the one-job runners of the fleet whose settings file lies in `dir`: each
 /// ended one is replaced (see `plan::ephemeral`). Returns what was decided for each runner
-/// that needed something. A fleet another ghr is changing is left alone this time.
+/// that needed something. A `docker ps` when none ended; the rest is read, under the fleet
+/// lock, only when one did. A fleet another ghr is changing is left alone this time.
 pub fn supervise_fleet(
     settings: &Settings,
     dir: &Path,
@@ -118,21 +119,41 @@ pub fn supervise_fleet(
         return Ok(Vec::new());
     }
     let project = crate::model::compose::project_name(&settings.prefix);
-    let local = crate::world::observe::local(settings, docker)?.runners;
+    let ended = |local: &[LocalRunner]| -> Vec<(LocalRunner, Vec<String>)> {
+        desired
+            .iter()
+            .filter_map(|r| {
+                local
+                    .iter()
+                    .find(|c| c.name == r.name && c.project.as_deref() == Some(project.as_str()))
+                    .filter(|c| matches!(c.state, ContainerState::Exited | ContainerState::Dead))
+                    .map(|c| (c.clone(), r.labels.clone()))
+            })
+            .collect()
+    };
+    if ended(&crate::world::observe::local(settings, docker)?.runners).is_empty() {
+        return Ok(Vec::new());
+    }
+    // Under the fleet lock, looked at again: `ghr init` may have started (or stopped) them
+    // meanwhile.
+    let _lock = match crate::world::fleet_lock::acquire(
+        &settings.fleet_lock_file,
+        "serve (ephemeral runners)",
+        true,
+    ) {
+        Ok(lock) => lock,
+        Err(Error::Busy(_)) => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
     let health = runner_wrapper::status::read_lock_dir(Path::new(&settings.lock_host_path))
         .unwrap_or_default();
     let mut decisions = Vec::new();
-    for runner in &desired {
-        let Some(c) = local
+    for (c, labels) in ended(&crate::world::observe::local(settings, docker)?.runners) {
+        let board = desired
             .iter()
-            .find(|c| c.name == runner.name && c.project.as_deref() == Some(project.as_str()))
-        else {
-            continue;
-        };
-        if !matches!(c.state, ContainerState::Exited | ContainerState::Dead) {
-            continue;
-        }
-        let board_unhealthy = runner.board().is_some_and(|b| {
+            .find(|r| r.name == c.name)
+            .and_then(|r| r.board());
+        let board_unhealthy = board.is_some_and(|b| {
             !b.resources.is_empty()
                 && b.resources.iter().all(|member| {
                     health.iter().any(|r| {
@@ -143,33 +164,15 @@ pub fn supervise_fleet(
         });
         let now = EphemeralNow {
             state: Some(c.state.clone()),
-            exit_code: docker.exit_code(&c.name)?,
             configured: Some(docker.is_configured(&c.name)?),
+            stopped_on_purpose: stopped_on_purpose(docker, &c.name)?,
             board_unhealthy,
         };
         let decision = supervise(&now);
         if decision != Supervise::Nothing {
-            decisions.push((c.clone(), runner.labels.clone(), decision));
+            decisions.push((c, labels, decision));
         }
     }
-    if !decisions
-        .iter()
-        .any(|(_, _, d)| matches!(d, Supervise::Replace(_)))
-    {
-        return Ok(decisions
-            .into_iter()
-            .map(|(c, _, d)| (c.name, d, None))
-            .collect());
-    }
-    let _lock = match crate::world::fleet_lock::acquire(
-        &settings.fleet_lock_file,
-        "serve (ephemeral runners)",
-        true,
-    ) {
-        Ok(lock) => lock,
-        Err(Error::Busy(_)) => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
     let results = crate::world::concurrent::map_bounded(&decisions, 4, |(c, labels, d)| match d {
         Supervise::Replace(_) => replace(settings, docker, remote, c, labels).err(),
         _ => None,
@@ -181,6 +184,28 @@ pub fn supervise_fleet(
         .collect())
 }
 
+/// Whether `ghr stop` stopped the last run of `container` (its mark holds that run's start).
+fn stopped_on_purpose(docker: &Docker, container: &str) -> Result<bool> {
+    let Some(mark) = docker.read_file(container, STOPPED_MARK)? else {
+        return Ok(false);
+    };
+    Ok(String::from_utf8_lossy(&mark).trim() == docker.started_at(container)?)
+}
+
+/// Marks the running one-job runners among `names` as stopped on purpose (before `ghr stop`
+/// stops them), so `ghr serve` leaves them stopped.
+pub fn mark_stopped(docker: &Docker, names: &[String]) -> Result<()> {
+    for name in names {
+        let started = docker.started_at(name)?;
+        docker.put_home_files(
+            name,
+            &[(STOPPED_MARK, 0o644, started.as_bytes())],
+            &format!("marking {name} as stopped"),
+        )?;
+    }
+    Ok(())
+}
+
 /// The registrations of the one-job runners among `names` that GitHub lists idle (name,
 /// id): what `ghr stop` removes after it stopped them (a stopped one-job runner never runs
 /// its job; a busy one keeps its registration, as a busy runner does on `ghr rm`).
@@ -189,16 +214,7 @@ pub fn idle_registrations(
     remote: &Remote,
     names: &[String],
 ) -> Result<Vec<(String, u64)>> {
-    let count = crate::model::fleet::size(
-        None,
-        crate::world::compose_file::recorded(settings),
-        settings.runner_count,
-    );
-    let one_job: Vec<String> = crate::model::fleet::desired(settings, count)
-        .into_iter()
-        .filter(|r| r.ephemeral && names.contains(&r.name))
-        .map(|r| r.name)
-        .collect();
+    let one_job = one_job_runners(settings, names);
     if one_job.is_empty() {
         return Ok(Vec::new());
     }
@@ -208,4 +224,18 @@ pub fn idle_registrations(
         .filter(|r| one_job.contains(&r.name) && !r.busy)
         .map(|r| (r.name, r.id))
         .collect())
+}
+
+/// The one-job runners among `names` (the fleet's size as every command reads it).
+pub fn one_job_runners(settings: &Settings, names: &[String]) -> Vec<String> {
+    let count = crate::model::fleet::size(
+        None,
+        crate::world::compose_file::recorded(settings),
+        settings.runner_count,
+    );
+    crate::model::fleet::desired(settings, count)
+        .into_iter()
+        .filter(|r| r.ephemeral && names.contains(&r.name))
+        .map(|r| r.name)
+        .collect()
 }

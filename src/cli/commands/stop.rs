@@ -45,6 +45,16 @@ pub fn run(settings: &Settings, names: &[String], verb: &str) -> Result<()> {
         Some(remote) => crate::world::ephemeral::idle_registrations(settings, remote, &targets)?,
         None => Vec::new(),
     };
+    if verb == "stop" {
+        // So that `ghr serve` leaves them stopped.
+        let one_job = crate::world::ephemeral::one_job_runners(settings, &targets);
+        let running: Vec<String> = local
+            .iter()
+            .filter(|c| c.state.is_up() && one_job.contains(&c.name))
+            .map(|c| c.name.clone())
+            .collect();
+        crate::world::ephemeral::mark_stopped(&docker, &running)?;
+    }
     docker.containers_do(verb, &targets, Some(settings.stop_grace_period))?;
     drop(progress);
     if let Some(remote) = &remote {

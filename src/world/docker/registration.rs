@@ -78,32 +78,40 @@ impl Docker {
     /// reset to pending. `docker cp` writes into the volume of a created or stopped container
     /// (and of a running one); the credential travels on its stdin only.
     pub fn place_credential(&self, container: &str, credential: &str) -> Result<()> {
-        let name =
-            |path: &'static str| path.trim_start_matches(RUNNER_HOME).trim_start_matches('/');
+        self.put_home_files(
+            container,
+            &[
+                (first_start::STATUS, 0o644, b"pending\n"),
+                (first_start::CREDENTIAL, 0o600, credential.as_bytes()),
+            ],
+            &format!("placing the registration token in {container}"),
+        )
+    }
+
+    /// Writes `files` (path under /home/runner, mode, content) into `container`'s
+    /// /home/runner, owned by the runner's user; the content travels on stdin (or the engine
+    /// API) only.
+    pub fn put_home_files(
+        &self,
+        container: &str,
+        files: &[(&str, u32, &[u8])],
+        what: &str,
+    ) -> Result<()> {
         let mtime = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
-        let tar = super::tar::archive(
-            &[
-                super::tar::Entry {
-                    name: name(first_start::STATUS),
-                    mode: 0o644,
-                    uid: RUNNER_UID,
-                    gid: RUNNER_UID,
-                    data: b"pending\n",
-                },
-                super::tar::Entry {
-                    name: name(first_start::CREDENTIAL),
-                    mode: 0o600,
-                    uid: RUNNER_UID,
-                    gid: RUNNER_UID,
-                    data: credential.as_bytes(),
-                },
-            ],
-            mtime,
-        );
-        let what = format!("placing the registration token in {container}");
+        let entries: Vec<super::tar::Entry> = files
+            .iter()
+            .map(|(path, mode, data)| super::tar::Entry {
+                name: path.trim_start_matches(RUNNER_HOME).trim_start_matches('/'),
+                mode: *mode,
+                uid: RUNNER_UID,
+                gid: RUNNER_UID,
+                data,
+            })
+            .collect();
+        let tar = super::tar::archive(&entries, mtime);
         if let Some(socket) = super::api::socket() {
             let path = format!(
                 "/containers/{}/archive?path={}",
