@@ -135,7 +135,7 @@ impl Docker {
             };
         }
         let target = format!("{container}:{RUNNER_HOME}");
-        let out = run_for(&mut docker(&["cp", "-", &target]), Some(&tar), QUICK, &what)?;
+        let out = run_for(&mut docker(&["cp", "-", &target]), Some(&tar), QUICK, what)?;
         if !out.status.success() {
             return Err(Error::Docker(format!(
                 "{what} failed: {}",
