@@ -239,8 +239,20 @@ fn a_mixed_fleet_says_what_each_runner_is_and_a_flipped_key_registers_it_again()
             .filter(|l| l.contains(name) && l.contains("note"))
             .count()
     };
+    let says = |name: &str, words: &str, out: &str| {
+        out.lines().any(|l| l.contains(name) && l.contains(words))
+    };
     assert_eq!(line(&generic, &plan.stdout), 1, "{}", plan.stdout);
-    assert_eq!(line(&board, &plan.stdout), 0, "{}", plan.stdout);
+    assert!(
+        says(&generic, "ephemeral: runs one job", &plan.stdout),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        says(&board, "long-lived: keeps its registration", &plan.stdout),
+        "{}",
+        plan.stdout
+    );
     fleet.ghr(&["init", "-n", "1", "-y"]).ok();
     let online = |gh: &testkit::FakeGitHub, name: &str| {
         gh.runner(&scope, name)
@@ -414,4 +426,31 @@ fn ephemeral_board_runners_of_two_orgs_still_take_turns_on_the_shared_board() {
         f.ghr(&["rm", "-y"]).ok();
         assert!(gh.runner(&Scope::Org(&f.org), &f.name("pi")).is_none());
     }
+}
+
+#[test]
+fn ephemeral_runners_without_api_access_are_a_settings_error_that_changes_nothing() {
+    if !docker_ready(
+        "ephemeral_runners_without_api_access_are_a_settings_error_that_changes_nothing",
+    ) {
+        return;
+    }
+    let lab = Lab::new(env!("CARGO_BIN_EXE_ghr"));
+    let fleet = lab
+        .fleet("ephtok")
+        .env("GH_PAT=")
+        .env("REG_TOKEN=fake-reg-eph")
+        .env("BOARD_RUNNERS=pi:pi")
+        .env("BOARD_EPHEMERAL_PI=true")
+        .build();
+    let out = fleet.ghr(&["init", "-n", "1", "-y"]).code(3);
+    assert!(
+        out.stderr.lines().any(|l| l.starts_with(
+            "error: BOARD_EPHEMERAL_PI=true: ephemeral runners get their JIT configuration from GitHub's API"
+        ) && l.contains("set GH_PAT or a GitHub App")),
+        "{}",
+        out.stderr
+    );
+    assert!(fleet.containers().is_empty(), "nothing was created");
+    assert!(fleet.volumes().is_empty(), "nothing was created");
 }

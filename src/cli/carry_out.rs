@@ -43,6 +43,31 @@ pub fn carry_out(
     } else {
         None
     };
+    // A one-job runner's JIT configuration comes from GitHub's API: refused before any change.
+    if remote.is_none() {
+        let registers = |s: &crate::plan::Step| {
+            matches!(s.action, Action::Register { .. } | Action::Reregister) && one_job(&s.runner)
+        };
+        if let Some(step) = plan.steps.iter().find(|s| registers(s)) {
+            let key = desired
+                .runners
+                .iter()
+                .find(|r| Some(&r.name) == step.runner.as_ref())
+                .and_then(|r| r.board())
+                .filter(|b| b.ephemeral.is_some())
+                .map(|b| {
+                    format!(
+                        "{}{}",
+                        crate::config::boards::BOARD_EPHEMERAL_PREFIX,
+                        b.key()
+                    )
+                })
+                .unwrap_or_else(|| crate::config::boards::EPHEMERAL.to_string());
+            return Err(Error::Config(format!(
+                "{key}=true: ephemeral runners get their JIT configuration from GitHub's API, which REG_TOKEN alone cannot call; set GH_PAT or a GitHub App (GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY_FILE), or set {key}=false"
+            )));
+        }
+    }
     report_kept(plan);
     apply::apply(
         &Context {

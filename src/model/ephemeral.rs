@@ -31,14 +31,6 @@ pub fn wanted(settings: &Settings, board: Option<&Board>) -> bool {
     }
 }
 
-/// What `ghr plan`/`list` call a runner's kind of life.
-pub fn life(ephemeral: bool) -> &'static str {
-    match ephemeral {
-        true => "ephemeral",
-        false => "long-lived",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,11 +96,5 @@ mod tests {
         ] {
             assert_eq!(lives(&pairs), want, "{pairs:?}");
         }
-    }
-
-    #[test]
-    fn life_words() {
-        assert_eq!(life(true), "ephemeral");
-        assert_eq!(life(false), "long-lived");
     }
 }

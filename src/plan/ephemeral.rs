@@ -11,10 +11,23 @@ pub const BECOMES_EPHEMERAL: &str = "it becomes ephemeral: its long-lived regist
 pub const BECOMES_LONG_LIVED: &str =
     "it becomes long-lived: it registers with a registration token, for good";
 
-/// One note per one-job runner of the plan.
+/// What `ghr plan` says of a long-lived runner in a fleet that has one-job runners too.
+pub const NOTE_LONG_LIVED: &str =
+    "long-lived: keeps its registration and its volume (work folder, caches) from job to job";
+
+/// One note per one-job runner of the plan; in a mixed fleet, one per long-lived runner too.
 pub fn notes(input: &Inputs, plan: &mut Plan) {
-    for runner in input.desired.iter().filter(|r| r.ephemeral) {
-        plan.note(&runner.name, NOTE);
+    if !input.desired.iter().any(|r| r.ephemeral) {
+        return;
+    }
+    for runner in input.desired {
+        plan.note(
+            &runner.name,
+            match runner.ephemeral {
+                true => NOTE,
+                false => NOTE_LONG_LIVED,
+            },
+        );
     }
 }
 
@@ -133,9 +146,18 @@ mod tests {
         w.github_mut("1").ephemeral = true;
         let plan = w.init();
         assert!(plan.is_empty(), "{:?}", plan.steps);
-        assert_eq!(plan.notes.len(), 1);
-        assert_eq!(plan.notes[0].runner, format!("{P}runner-1"));
-        assert_eq!(plan.notes[0].why, NOTE);
+        let notes: Vec<(&str, &str)> = plan
+            .notes
+            .iter()
+            .map(|n| (n.runner.as_str(), n.why.as_str()))
+            .collect();
+        let (one, two) = (format!("{P}runner-1"), format!("{P}runner-2"));
+        assert_eq!(
+            notes,
+            [(one.as_str(), NOTE), (two.as_str(), NOTE_LONG_LIVED)]
+        );
+        // A fleet of long-lived runners only: no notes.
+        assert!(converged(2).init().notes.is_empty());
         // Runner 2 becomes ephemeral too.
         w.desired[1].ephemeral = true;
         let plan = w.init();
