@@ -454,3 +454,83 @@ fn ephemeral_runners_without_api_access_are_a_settings_error_that_changes_nothin
     assert!(fleet.containers().is_empty(), "nothing was created");
     assert!(fleet.volumes().is_empty(), "nothing was created");
 }
+
+/// A new generation waits while its board is unhealthy (another org's live runner keeps
+/// checking it), and starts once a check passes.
+#[test]
+fn a_new_generation_waits_while_its_shared_board_is_unhealthy() {
+    if !docker_ready("a_new_generation_waits_while_its_shared_board_is_unhealthy") {
+        return;
+    }
+    let lab = Lab::new(env!("CARGO_BIN_EXE_ghr"));
+    let gh = &lab.gh;
+    let flags = lab.scratch().join("flags");
+    std::fs::create_dir(&flags).unwrap();
+    std::fs::set_permissions(&flags, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::write(flags.join("ok"), "").unwrap();
+    let fleet = |org: &str| {
+        lab.fleet(&format!("sick{org}"))
+            .org(&format!("sick-org-{org}"))
+            .env("BOARD_RUNNERS=pi:sick-board")
+            .env("RUNNER_RESOURCE_ID=sick-pi")
+            .env("BOARD_EPHEMERAL_PI=true")
+            .env("BOARD_HEALTHCHECK_PI=test -e /flags/ok")
+            .env("RUNNER_HEALTHCHECK_INTERVAL=1s")
+            .env(&format!("BOARD_VOLUMES_PI={}:/flags:ro", flags.display()))
+            .build()
+    };
+    let (a, b) = (fleet("a"), fleet("b"));
+    for f in [&a, &b] {
+        f.ghr(&["init", "-n", "0", "-y"]).ok();
+    }
+    let online = |gh: &testkit::FakeGitHub, f: &testkit::lab::Fleet| {
+        gh.runner(&Scope::Org(&f.org), &f.name("pi"))
+            .is_some_and(|r| r.status == "online")
+    };
+    assert!(gh.wait_until(Duration::from_secs(60), |gh| online(gh, &a)
+        && online(gh, &b)));
+    let health = || -> String {
+        let out = a.ghr(&["locks", "--json"]).ok();
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        v.as_array()
+            .and_then(|r| r.iter().find(|r| r["resource"] == "sick-pi").cloned())
+            .map(|r| r["health"].as_str().unwrap_or_default().to_string())
+            .unwrap_or_default()
+    };
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let serve = Serve::start(a.ghr.command(&["serve", "--listen", &listen]), port, None);
+
+    std::fs::remove_file(flags.join("ok")).unwrap();
+    assert!(a.wait(Duration::from_secs(30), || health() == "unhealthy"));
+    let runner = a.name("pi");
+    testkit::lab::docker(&["kill", &runner]);
+    assert!(
+        wait_for(Duration::from_secs(20), || serve
+            .stderr()
+            .contains(&format!("{runner} waits: its board is unhealthy"))),
+        "{}",
+        serve.stderr()
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        a.inspect(&runner, "{{.State.Status}}"),
+        "exited",
+        "no new generation on an unhealthy board: {}",
+        serve.stderr()
+    );
+
+    std::fs::write(flags.join("ok"), "").unwrap();
+    assert!(
+        wait_for(Duration::from_secs(30), || a
+            .inspect(&runner, "{{.State.Status}}")
+            == "running"),
+        "started once a check passed: {}",
+        serve.stderr()
+    );
+    assert!(gh.wait_until(Duration::from_secs(60), |gh| online(gh, &a)));
+    drop(serve);
+    for f in [&a, &b] {
+        f.ghr(&["rm", "-y"]).ok();
+    }
+}

@@ -75,6 +75,22 @@ pub const DIED: &str = "it ended before taking a job; its registration is remove
 pub const UNHEALTHY: &str =
     "its board is unhealthy (the wrapper's health check failed); it starts when a check passes";
 
+/// Whether a board counts as unhealthy for a new generation of its runner: every member's
+/// last check (`members`: per member, healthy or not and the record's age; `None`: none ran)
+/// failed, and recently: within two check `interval`s a live wrapper is still checking and
+/// will say when it passes. A failed check older than that has nobody checking it any more
+/// (every runner of the board ended): the new generation starts, and its wrapper checks
+/// before it takes a job (and takes its runner offline while the board stays unhealthy).
+pub fn board_unhealthy(
+    members: &[Option<(bool, std::time::Duration)>],
+    interval: std::time::Duration,
+) -> bool {
+    !members.is_empty()
+        && members
+            .iter()
+            .all(|m| matches!(m, Some((false, age)) if *age <= interval * 2))
+}
+
 /// Decides for one runner. A runner `ghr stop` stopped stays stopped; no container, or one
 /// created and not started (parked, or `ghr init` at work), is `ghr init`'s. One that ended
 /// by itself still configured (its runner crashed, Docker or the host restarted: its
@@ -170,6 +186,27 @@ mod tests {
             "{:?}",
             plan.steps
         );
+    }
+
+    #[test]
+    fn a_board_is_unhealthy_while_every_member_failed_a_recent_check() {
+        use std::time::Duration;
+        let m = Duration::from_secs(60);
+        let i = Duration::from_secs(600);
+        for (members, want) in [
+            (vec![], false),
+            (vec![None], false),
+            (vec![Some((true, m))], false),
+            (vec![Some((false, m))], true),
+            (vec![Some((false, i * 2))], true),
+            (vec![Some((false, i * 2 + m))], false),
+            // A pool: one healthy member is enough.
+            (vec![Some((false, m)), Some((true, m))], false),
+            (vec![Some((false, m)), None], false),
+            (vec![Some((false, m)), Some((false, m))], true),
+        ] {
+            assert_eq!(board_unhealthy(&members, i), want, "{members:?}");
+        }
     }
 
     #[test]

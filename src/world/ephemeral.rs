@@ -153,14 +153,26 @@ pub fn supervise_fleet(
             .iter()
             .find(|r| r.name == c.name)
             .and_then(|r| r.board());
+        let now_ms = runner_wrapper::contract::now_epoch_ms();
+        let interval = settings
+            .healthcheck_interval
+            .unwrap_or(runner_wrapper::contract::DEFAULT_HEALTHCHECK_INTERVAL);
         let board_unhealthy = board.is_some_and(|b| {
-            !b.resources.is_empty()
-                && b.resources.iter().all(|member| {
-                    health.iter().any(|r| {
-                        r.resource == *member
-                            && r.health_state() == runner_wrapper::health::Health::Unhealthy
-                    })
+            let members: Vec<_> = b
+                .resources
+                .iter()
+                .map(|member| {
+                    health
+                        .iter()
+                        .find(|r| r.resource == *member)
+                        .and_then(|r| r.health.as_ref())
+                        .map(|h| {
+                            let age = now_ms.saturating_sub(h.checked_at_ms);
+                            (h.healthy, std::time::Duration::from_millis(age))
+                        })
                 })
+                .collect();
+            crate::plan::ephemeral::board_unhealthy(&members, interval)
         });
         let now = EphemeralNow {
             state: Some(c.state.clone()),
