@@ -47,6 +47,38 @@ mod tests {
         Settings::resolve(&Sources::from_maps(Default::default(), map)).unwrap()
     }
 
+    fn error(pairs: &[(&str, &str)]) -> String {
+        use crate::config::settings::Sources;
+        let mut map: std::collections::HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        map.insert("ORG".into(), "acme".into());
+        match Settings::resolve(&Sources::from_maps(Default::default(), map)) {
+            Ok(_) => panic!("{pairs:?} is refused"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_value_that_is_no_yes_or_no_names_its_key() {
+        assert!(
+            error(&[("RUNNER_EPHEMERAL", "sometimes")]).contains("RUNNER_EPHEMERAL"),
+            "{}",
+            error(&[("RUNNER_EPHEMERAL", "sometimes")])
+        );
+        let e = error(&[("BOARD_RUNNERS", "pi:pi"), ("BOARD_EPHEMERAL_PI", "maybe")]);
+        assert!(
+            e.contains("BOARD_EPHEMERAL_PI=maybe") && e.contains("true or false"),
+            "{e}"
+        );
+        let e = error(&[
+            ("RUNNER_BOARD_COUNT", "1"),
+            ("BOARD_RUNNER_EPHEMERAL_1", "2"),
+        ]);
+        assert!(e.contains("BOARD_RUNNER_EPHEMERAL_1=2"), "{e}");
+    }
+
     fn lives(pairs: &[(&str, &str)]) -> Vec<(String, bool)> {
         let s = settings(pairs);
         desired(&s, 1)
