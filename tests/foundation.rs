@@ -11,13 +11,14 @@ fn in_scratch(tag: &str) -> Ghr {
     Ghr::new(env!("CARGO_BIN_EXE_ghr"), tag)
 }
 
-const FIXTURES: [&str; 6] = [
+const FIXTURES: [&str; 7] = [
     "seed",
     "repo-scope",
     "per-board",
     "injection",
     "indexed",
     "mixed",
+    "ephemeral",
 ];
 
 fn fixture(name: &str) -> String {
