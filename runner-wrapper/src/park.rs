@@ -116,6 +116,18 @@ impl Gate {
         true
     }
 
+    /// A new generation (turn file, see [`crate::turn`]) inherits the rest of its org's
+    /// courtesy: it stays parked `rest` long, or until another holder has had the board.
+    /// Call before the first [`Gate::observe`], so a board already taken ends it as usual.
+    pub fn inherit(&mut self, now: Instant, rest: Duration) {
+        if self.courtesy_for.is_some() && !rest.is_zero() {
+            self.courtesy = Some(Courtesy {
+                until: now + rest,
+                taken: false,
+            });
+        }
+    }
+
     /// Should the runner be offline now? `ours[m]`: this wrapper holds member `m`;
     /// `usable[m]`: `m` may be given to a job (healthy, or unknown without a check). With no
     /// usable member at all the health logic decides, not the gate.
@@ -234,6 +246,31 @@ mod tests {
             !Gate::new(Some(Duration::ZERO), 1).job_ended(now, &[0]),
             "0: no courtesy"
         );
+    }
+
+    #[test]
+    fn an_inherited_courtesy_parks_a_new_generation_until_the_other_org_had_the_board() {
+        let now = Instant::now();
+        let rest = Duration::from_secs(6);
+        // The option off: nothing inherited.
+        let mut off = Gate::new(None, 1);
+        off.inherit(now, rest);
+        assert_eq!(off.offline(now, &[false], &[true]), None);
+        let mut g = Gate::new(Some(Duration::from_secs(10)), 1);
+        g.inherit(now, rest);
+        // The board is free, but it is the other org's turn.
+        g.observe(0, occ(false, 1), false);
+        assert_eq!(g.offline(now, &[false], &[true]), Some(Reason::Courtesy));
+        assert_eq!(g.deadline(), Some(now + rest));
+        // The other org's runner took it and let it go: our turn.
+        g.observe(0, occ(true, 1), false);
+        g.observe(0, occ(false, 0), false);
+        assert_eq!(g.offline(now, &[false], &[true]), None);
+        // Nobody takes it: the courtesy runs out.
+        let mut g = Gate::new(Some(Duration::from_secs(10)), 1);
+        g.inherit(now, rest);
+        g.tick(now + rest);
+        assert_eq!(g.offline(now + rest, &[false], &[true]), None);
     }
 
     #[test]

@@ -259,6 +259,12 @@ pub enum Effect<H> {
     /// Queue at GitHub: show (`true`) or stop showing that this runner is parked waiting for
     /// its members (a live `parked.*` marker in each member's directory).
     Parked(bool),
+    /// Queue at GitHub: a job on `members` ended; leave the turn file (see [`crate::turn`])
+    /// so a new generation of this org honours the courtesy (`courtesy_until_ms` 0: none).
+    Turn {
+        members: Vec<usize>,
+        courtesy_until_ms: u64,
+    },
     /// Send a signal to the runner.
     Signal(i32),
     /// A line for the wrapper's own log (stderr).
@@ -404,6 +410,19 @@ impl<H> Core<H> {
     pub fn observe(&mut self, member: usize, occupancy: Occupancy) {
         let ours = self.members.get(member).is_some_and(|m| m.grant.is_some());
         self.gate.observe(member, occupancy, ours);
+    }
+
+    /// Queue at GitHub, before [`Core::observe`] and [`Core::start`]: each member's turn file
+    /// (see [`crate::turn`]). A new generation whose org had the last job while others were
+    /// parked begins with the rest of that courtesy.
+    pub fn inherit_turns(&mut self, now: Now, turns: &[Option<crate::turn::Turn>]) {
+        if !self.gate.enabled() {
+            return;
+        }
+        let me = crate::turn::key(&self.setup.me.org, &self.setup.me.runner);
+        if let Some(rest) = crate::turn::inherited(turns, &me, now.wall_ms) {
+            self.gate.inherit(now.mono, rest);
+        }
     }
 
     pub fn runner(&self) -> RunnerState {
@@ -1302,6 +1321,19 @@ impl<H> Core<H> {
                 if !self.marked {
                     self.marked = true;
                     fx.push(Effect::Parked(true));
+                    if self.runner == RunnerState::NotStarted {
+                        fx.push(Effect::Log(format!(
+                            "{}: the runner stays offline (parked) before its first start",
+                            match offline {
+                                Some(park::Reason::Courtesy) => format!(
+                                    "another org's turn on {} (our org had the last job while others waited; {})",
+                                    messages::what(&self.setup.members),
+                                    env::QUEUE_COURTESY
+                                ),
+                                _ => format!("{} is busy", messages::what(&self.setup.members)),
+                            }
+                        )));
+                    }
                 }
             }
             RunnerState::NotStarted | RunnerState::Stopped if usable && !self.shutting_down => {
@@ -1437,7 +1469,18 @@ impl<H> Core<H> {
     /// members released.
     fn end_job(&mut self, now: Now, cause: &str, fx: &mut Vec<Effect<H>>) -> Vec<String> {
         let held = self.job_grants();
-        self.gate.job_ended(now.mono, &held);
+        let courtesy = self.gate.job_ended(now.mono, &held);
+        if self.gate.enabled() && !held.is_empty() {
+            let d = self.setup.queue_courtesy.unwrap_or_default();
+            fx.push(Effect::Turn {
+                members: held.clone(),
+                courtesy_until_ms: if courtesy {
+                    now.wall_ms + d.as_millis() as u64
+                } else {
+                    0
+                },
+            });
+        }
         for &m in &held {
             self.release(m, now, cause, fx);
         }

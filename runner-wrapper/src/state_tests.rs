@@ -1003,7 +1003,15 @@ fn a_busy_board_at_start_up_keeps_the_runner_offline() {
         mono: t0,
         wall_ms: WALL0,
     });
-    assert_eq!(fx, vec![Effect::Parked(true)]);
+    assert_eq!(fx[0], Effect::Parked(true));
+    assert!(
+        has(
+            &fx,
+            |e| matches!(e, Effect::Log(l) if l.contains("b1 is busy"))
+        ),
+        "{fx:?}"
+    );
+    assert!(!has(&fx, |e| *e == Effect::StartRunner), "{fx:?}");
     assert_eq!(core.runner(), RunnerState::NotStarted);
 }
 
@@ -1138,4 +1146,146 @@ fn a_parked_runner_exits_on_sigterm() {
     let fx = t.feed(Input::Signal(libc::SIGTERM));
     assert!(has(&fx, |e| *e == Effect::Parked(false)), "{fx:?}");
     assert!(has(&fx, |e| *e == Effect::Exit(0)), "{fx:?}");
+}
+
+// ---------------------------------------------------------------- one-job runners (turns)
+
+fn turns(fx: &Fx) -> Vec<(Vec<usize>, u64)> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::Turn {
+                members,
+                courtesy_until_ms,
+            } => Some((members.clone(), *courtesy_until_ms)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_job_end_leaves_the_turn_with_the_courtesy_owed() {
+    // Others parked during the job: the courtesy's end (3 s + 10 s), for the next generation.
+    let (mut t, _) = T::new(queueing(setup(&["b1"])), vec![None]);
+    t.at(2 * SEC).feed(Input::RunningJob);
+    t.started(7, "build");
+    t.acquired(1, 0, 100);
+    t.feed(occupied(0, true, 1));
+    let fx = t.at(3 * SEC).feed(Input::Completed { conn: 8 });
+    assert_eq!(turns(&fx), vec![(vec![0], WALL0 + 13 * SEC)], "{fx:?}");
+    // The completion line afterwards ends nothing more: no second turn.
+    assert!(turns(&t.feed(Input::JobLine)).is_empty());
+    // Nobody parked: the turn says no courtesy is owed (0), so a stale one is overwritten.
+    let (mut t, _) = T::new(queueing(setup(&["b1"])), vec![None]);
+    t.at(2 * SEC).feed(Input::RunningJob);
+    t.started(7, "build");
+    t.acquired(1, 0, 100);
+    t.feed(occupied(0, true, 0));
+    let fx = t.at(3 * SEC).feed(Input::Completed { conn: 8 });
+    assert_eq!(turns(&fx), vec![(vec![0], 0)], "{fx:?}");
+    // The option off: no turn file at all.
+    let (mut t, _) = T::new(setup(&["b1"]), vec![None]);
+    t.started(7, "build");
+    t.acquired(1, 0, 100);
+    assert!(turns(&t.feed(Input::Completed { conn: 8 })).is_empty());
+}
+
+/// A new generation (a new wrapper) of org `org`'s runner on b1, whose turn file says `turn`;
+/// the board is free and one runner of another org is parked for it.
+fn new_generation(turn: crate::turn::Turn, courtesy: bool) -> (T, Fx) {
+    let t0 = Instant::now();
+    let s = if courtesy {
+        queueing(setup(&["b1"]))
+    } else {
+        setup(&["b1"])
+    };
+    let mut core: Core<u32> = Core::new(s, vec![None]);
+    let now = Now {
+        mono: t0,
+        wall_ms: WALL0,
+    };
+    core.inherit_turns(now, &[Some(turn)]);
+    core.observe(
+        0,
+        Occupancy {
+            held: false,
+            parked_others: 1,
+        },
+    );
+    let fx = core.start(now);
+    (T { core, t0, ms: 0 }, fx)
+}
+
+fn turn(org: &str, until_ms: u64) -> crate::turn::Turn {
+    crate::turn::Turn {
+        org: org.into(),
+        courtesy_until_ms: until_ms,
+    }
+}
+
+#[test]
+fn a_new_generation_of_the_org_that_had_the_board_waits_for_the_other_org() {
+    let (mut t, fx) = new_generation(turn("acme", WALL0 + 6 * SEC), true);
+    assert!(has(&fx, |e| *e == Effect::Parked(true)), "{fx:?}");
+    assert!(!has(&fx, |e| *e == Effect::StartRunner), "{fx:?}");
+    assert!(
+        has(
+            &fx,
+            |e| matches!(e, Effect::Log(l) if l.contains("another org's turn"))
+        ),
+        "{fx:?}"
+    );
+    assert_eq!(t.core.runner(), RunnerState::NotStarted);
+    assert_eq!(t.deadline_ms(), Some(6 * SEC));
+    // The other org's runner comes online, takes the board, lets it go: our turn.
+    assert!(!has(&t.at(SEC).feed(occupied(0, false, 0)), |e| {
+        *e == Effect::StartRunner
+    }));
+    assert!(!has(&t.at(2 * SEC).feed(occupied(0, true, 0)), |e| {
+        *e == Effect::StartRunner
+    }));
+    let fx = t.at(4 * SEC).feed(occupied(0, false, 0));
+    assert!(has(&fx, |e| *e == Effect::StartRunner), "{fx:?}");
+    assert!(has(&fx, |e| *e == Effect::Parked(false)), "{fx:?}");
+}
+
+#[test]
+fn an_inherited_courtesy_nobody_uses_runs_out() {
+    let (mut t, _) = new_generation(turn("acme", WALL0 + 6 * SEC), true);
+    assert!(!has(&t.at(5 * SEC).feed(Input::Tick), |e| {
+        *e == Effect::StartRunner
+    }));
+    let fx = t.at(6 * SEC).feed(Input::Tick);
+    assert!(has(&fx, |e| *e == Effect::StartRunner), "{fx:?}");
+}
+
+#[test]
+fn a_new_generation_starts_at_once_when_it_is_its_turn() {
+    // (turn, queue at GitHub on)
+    let rows = [
+        (turn("globex", WALL0 + 6 * SEC), true), // the other org had the last job
+        (turn("acme", 0), true),                 // nobody waited during ours
+        (turn("acme", WALL0), true),             // the courtesy is over
+        (turn("acme", WALL0 + 6 * SEC), false),  // the option off
+    ];
+    for (i, (tn, on)) in rows.into_iter().enumerate() {
+        let (t, fx) = new_generation(tn, on);
+        assert!(has(&fx, |e| *e == Effect::StartRunner), "row {i}: {fx:?}");
+        assert_eq!(t.core.runner(), RunnerState::Running, "row {i}");
+    }
+}
+
+#[test]
+fn a_one_job_runner_that_exits_after_its_job_ends_the_wrapper_with_its_code() {
+    let (mut t, _) = T::new(queueing(setup(&["b1"])), vec![None]);
+    t.at(2 * SEC).feed(Input::RunningJob);
+    t.started(7, "build");
+    t.acquired(1, 0, 100);
+    t.feed(occupied(0, true, 1));
+    t.at(3 * SEC).feed(Input::Completed { conn: 8 });
+    t.feed(Input::JobLine);
+    // The JIT runner exits by itself (GitHub gives it no second job): the wrapper follows
+    // with 0, so the container ends and its supervisor starts the next generation.
+    let fx = t.at(3 * SEC + 100).feed(Input::RunnerExited { code: 0 });
+    assert!(has(&fx, |e| *e == Effect::Exit(0)), "{fx:?}");
+    assert!(!has(&fx, |e| *e == Effect::StartRunner), "{fx:?}");
 }
