@@ -80,6 +80,9 @@ pub struct Setup {
     /// Queue at GitHub: `Some(RUNNER_QUEUE_COURTESY)` when on, `None` (today's FIFO on the
     /// runner) when off.
     pub queue_courtesy: Option<Duration>,
+    /// The runner takes one job per start (JIT, ephemeral, `--once`): once its job ended it is
+    /// never parked or restarted; its exit ends the wrapper with 0.
+    pub one_job: bool,
 }
 
 /// What a started hook tells about its job.
@@ -360,6 +363,8 @@ pub struct Core<H> {
     /// Not parked before this: the runner went idle or started only just now (see
     /// `park::SETTLE`).
     settle_until: Option<Instant>,
+    /// A one-job runner's job ended: what is left is its exit.
+    one_job_done: bool,
 }
 
 impl<H> Core<H> {
@@ -381,6 +386,7 @@ impl<H> Core<H> {
             marked: false,
             worker: false,
             settle_until: None,
+            one_job_done: false,
             setup,
             members,
             requests: Vec::new(),
@@ -1049,6 +1055,17 @@ impl<H> Core<H> {
         self.job_running = false;
         self.worker = false;
         let expected = matches!(self.runner, RunnerState::Stopping { .. }) && !self.shutting_down;
+        if self.one_job_done && self.lost.is_none() {
+            for m in self.job_grants() {
+                self.release(m, now, "the runner exited", fx);
+            }
+            self.withdraw_jobs("the runner exited", fx);
+            fx.push(Effect::Log(format!(
+                "the runner took its one job and exited (exit {code}); the wrapper exits 0 (a new runner takes the next job)"
+            )));
+            self.exit(now, 0, fx);
+            return;
+        }
         if expected && self.parked.is_some() && self.lost.is_none() {
             for m in self.job_grants() {
                 self.release(m, now, "the runner stopped (parked)", fx);
@@ -1369,6 +1386,7 @@ impl<H> Core<H> {
             }
             RunnerState::Running
                 if offline.is_some()
+                    && !self.one_job_done
                     && !self.busy()
                     && !self.worker
                     && self.settle_until.is_none_or(|t| now.mono >= t) =>
@@ -1469,6 +1487,7 @@ impl<H> Core<H> {
     /// members released.
     fn end_job(&mut self, now: Now, cause: &str, fx: &mut Vec<Effect<H>>) -> Vec<String> {
         let held = self.job_grants();
+        self.one_job_done |= self.setup.one_job;
         let courtesy = self.gate.job_ended(now.mono, &held);
         if self.gate.enabled() && !held.is_empty() {
             let d = self.setup.queue_courtesy.unwrap_or_default();

@@ -34,6 +34,7 @@ fn setup(members: &[&str]) -> Setup {
         },
         stop_grace: Duration::from_secs(30),
         queue_courtesy: None,
+        one_job: false,
     }
 }
 
@@ -1275,17 +1276,36 @@ fn a_new_generation_starts_at_once_when_it_is_its_turn() {
 }
 
 #[test]
-fn a_one_job_runner_that_exits_after_its_job_ends_the_wrapper_with_its_code() {
-    let (mut t, _) = T::new(queueing(setup(&["b1"])), vec![None]);
+fn a_one_job_runner_is_never_parked_after_its_job_and_its_exit_ends_the_wrapper_with_0() {
+    let one_job = |s: Setup| Setup { one_job: true, ..s };
+    let (mut t, _) = T::new(one_job(queueing(setup(&["b1"]))), vec![None]);
     t.at(2 * SEC).feed(Input::RunningJob);
     t.started(7, "build");
     t.acquired(1, 0, 100);
     t.feed(occupied(0, true, 1));
-    t.at(3 * SEC).feed(Input::Completed { conn: 8 });
+    let fx = t.at(3 * SEC).feed(Input::Completed { conn: 8 });
+    assert_eq!(turns(&fx), vec![(vec![0], WALL0 + 13 * SEC)], "{fx:?}");
     t.feed(Input::JobLine);
-    // The JIT runner exits by itself (GitHub gives it no second job): the wrapper follows
-    // with 0, so the container ends and its supervisor starts the next generation.
-    let fx = t.at(3 * SEC + 100).feed(Input::RunnerExited { code: 0 });
+    // Courtesy owed and another org's runner takes the board: a persistent runner would be
+    // parked (SIGINT, restarted later); a one-job runner is left to exit by itself.
+    t.feed(occupied(0, true, 1));
+    let fx = t.at(3 * SEC + SETTLED + 1).feed(Input::Tick);
+    assert!(!has(&fx, |e| *e == Effect::ParkRunner), "{fx:?}");
+    // Whatever its exit code (a JIT runner's session teardown may fail), one job was done:
+    // exit 0, so its container ends and a new generation takes the next job.
+    let fx = t.at(4 * SEC).feed(Input::RunnerExited { code: 1 });
     assert!(has(&fx, |e| *e == Effect::Exit(0)), "{fx:?}");
     assert!(!has(&fx, |e| *e == Effect::StartRunner), "{fx:?}");
+    // Before its job it is parked like any runner (it is offline, so GitHub keeps its job
+    // queued); a persistent runner's exit is still its own code.
+    let (mut t, _) = T::new(one_job(queueing(setup(&["b1"]))), vec![None]);
+    let fx = t.at(2 * SEC).feed(occupied(0, true, 0));
+    assert!(has(&fx, |e| *e == Effect::ParkRunner), "{fx:?}");
+    let fx = t.feed(Input::RunnerExited { code: 0 });
+    assert!(!has(&fx, |e| matches!(e, Effect::Exit(_))), "{fx:?}");
+    let (mut t, _) = T::new(queueing(setup(&["b1"])), vec![None]);
+    t.at(2 * SEC).feed(Input::RunningJob);
+    t.feed(Input::JobLine);
+    let fx = t.feed(Input::RunnerExited { code: 3 });
+    assert!(has(&fx, |e| *e == Effect::Exit(3)), "{fx:?}");
 }

@@ -212,6 +212,7 @@ pub fn run_locked(cfg: &Config, members: &[String]) -> Result<i32, String> {
         },
         stop_grace: STOP_GRACE,
         queue_courtesy: cfg.queue_at_github.then_some(cfg.queue_courtesy),
+        one_job: cfg.one_job,
     };
     let mut core: Core<File> = Core::new(setup, health.clone());
     let mut shell = Shell {
