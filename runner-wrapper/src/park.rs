@@ -80,10 +80,12 @@ impl Gate {
         };
         *slot = occ;
         if let Some(c) = self.courtesy.as_mut() {
+            let free = !self.occupancy.iter().any(|o| o.held);
             if occ.held && !ours {
                 c.taken = true;
-            } else if c.taken && !self.occupancy.iter().any(|o| o.held) {
-                // Another holder had the board and let it go: our courtesy is over.
+            } else if free && (c.taken || self.occupancy.iter().all(|o| o.parked_others == 0)) {
+                // Another holder had the board and let it go, or nobody is parked for it (or
+                // coming online from parked) any more: our courtesy is over.
                 self.courtesy = None;
             }
         }
@@ -264,6 +266,19 @@ mod tests {
         assert_eq!(g.deadline(), Some(now + rest));
         // The other org's runner took it and let it go: our turn.
         g.observe(0, occ(true, 1), false);
+        g.observe(0, occ(false, 1), false);
+        assert_eq!(g.offline(now, &[false], &[true]), None);
+        // Nobody parked or coming online any more, the board free: our turn too.
+        let mut g = Gate::new(Some(Duration::from_secs(10)), 1);
+        g.inherit(now, rest);
+        g.observe(0, occ(false, 1), false);
+        assert_eq!(g.offline(now, &[false], &[true]), Some(Reason::Courtesy));
+        g.observe(0, occ(true, 0), true);
+        assert_eq!(
+            g.offline(now, &[true], &[true]),
+            Some(Reason::Courtesy),
+            "held (even by us): not over"
+        );
         g.observe(0, occ(false, 0), false);
         assert_eq!(g.offline(now, &[false], &[true]), None);
         // Nobody takes it: the courtesy runs out.

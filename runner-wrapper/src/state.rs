@@ -769,6 +769,9 @@ impl<H> Core<H> {
                     requested_ms: r.requested.wall_ms,
                     granted_ms: now.wall_ms,
                 });
+                // Coming back from parked: our marker stayed until now (see `evaluate`); the
+                // owner record written by the grant above now says the board is taken.
+                self.unmark(fx);
             }
             Purpose::Check => {
                 let r = self.requests.remove(ri);
@@ -1326,6 +1329,16 @@ impl<H> Core<H> {
             }
             return;
         }
+        if self.marked
+            && self.parked.is_none()
+            && self.runner == RunnerState::Running
+            && !self.worker
+            && !self.busy()
+            && self.settle_until.is_none_or(|t| now.mono >= t)
+        {
+            // Back online and idle past the settle: nothing was queued for us.
+            self.unmark(fx);
+        }
         let ours: Vec<bool> = self.members.iter().map(|m| m.grant.is_some()).collect();
         let usable_each: Vec<bool> = (0..self.members.len()).map(|m| self.usable(m)).collect();
         let offline = self.gate.offline(now.mono, &ours, &usable_each);
@@ -1354,10 +1367,10 @@ impl<H> Core<H> {
                 }
             }
             RunnerState::NotStarted | RunnerState::Stopped if usable && !self.shutting_down => {
-                if self.marked {
-                    self.marked = false;
-                    fx.push(Effect::Parked(false));
-                }
+                // A parked runner keeps its marker while it comes online, until its job is
+                // granted the board or it has idled past `park::SETTLE` (nothing queued for
+                // it): so a runner owing a courtesy keeps waiting for it meanwhile, and stops
+                // waiting once nobody is parked or coming.
                 if self.parked.take().is_some() {
                     fx.push(Effect::Log(format!(
                         "{} is free: starting the runner (it comes online on GitHub)",
@@ -1415,6 +1428,14 @@ impl<H> Core<H> {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Stop showing our `parked.*` marker.
+    fn unmark(&mut self, fx: &mut Vec<Effect<H>>) {
+        if self.marked {
+            self.marked = false;
+            fx.push(Effect::Parked(false));
         }
     }
 

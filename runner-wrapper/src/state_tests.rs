@@ -981,12 +981,36 @@ fn a_busy_board_parks_the_idle_runner_and_its_release_brings_it_back() {
     let fx = t.feed(Input::RunnerExited { code: 0 });
     assert_eq!(t.core.runner(), RunnerState::Stopped);
     assert!(!has(&fx, |e| matches!(e, Effect::Exit(_))), "{fx:?}");
-    // Still busy: nothing; free: start again and take the marker away.
+    // Still busy: nothing; free: start again. The marker stays while the runner comes
+    // online (a runner owing a courtesy keeps waiting for us), until our job is granted the
+    // board or we idled past the settle (nothing was queued for us).
     assert!(t.feed(occupied(0, true, 0)).is_empty());
     let fx = t.at(5 * SEC).feed(occupied(0, false, 0));
     assert!(has(&fx, |e| *e == Effect::StartRunner), "{fx:?}");
-    assert!(has(&fx, |e| *e == Effect::Parked(false)));
+    assert!(!has(&fx, |e| *e == Effect::Parked(false)), "{fx:?}");
     assert_eq!(t.core.runner(), RunnerState::Running);
+    assert_eq!(t.deadline_ms(), Some(5 * SEC + SETTLED));
+    let fx = t.at(5 * SEC + SETTLED).feed(Input::Tick);
+    assert!(has(&fx, |e| *e == Effect::Parked(false)), "{fx:?}");
+}
+
+#[test]
+fn a_runner_back_from_parked_shows_its_marker_until_its_job_has_the_board() {
+    let (mut t, _) = T::new(queueing(setup(&["b1"])), vec![None]);
+    t.at(SETTLED).feed(occupied(0, true, 0));
+    t.feed(Input::RunnerExited { code: 0 });
+    let fx = t.at(5 * SEC).feed(occupied(0, false, 0));
+    assert!(has(&fx, |e| *e == Effect::StartRunner), "{fx:?}");
+    // GitHub hands it a job at once: still marked until the grant...
+    assert!(!has(&t.at(5 * SEC + 200).feed(Input::RunningJob), |e| {
+        *e == Effect::Parked(false)
+    }));
+    t.started(7, "build");
+    let fx = t.acquired(1, 0, 100);
+    // ...whose owner record comes first, then the marker goes.
+    let grant = fx.iter().position(|e| matches!(e, Effect::Grant { .. }));
+    let unmark = fx.iter().position(|e| *e == Effect::Parked(false));
+    assert!(grant.is_some() && unmark > grant, "{fx:?}");
 }
 
 #[test]
@@ -1237,8 +1261,9 @@ fn a_new_generation_of_the_org_that_had_the_board_waits_for_the_other_org() {
     );
     assert_eq!(t.core.runner(), RunnerState::NotStarted);
     assert_eq!(t.deadline_ms(), Some(6 * SEC));
-    // The other org's runner comes online, takes the board, lets it go: our turn.
-    assert!(!has(&t.at(SEC).feed(occupied(0, false, 0)), |e| {
+    // The other org's runner comes online (its marker stays meanwhile), takes the board,
+    // lets it go: our turn.
+    assert!(!has(&t.at(SEC).feed(occupied(0, false, 1)), |e| {
         *e == Effect::StartRunner
     }));
     assert!(!has(&t.at(2 * SEC).feed(occupied(0, true, 0)), |e| {
@@ -1246,7 +1271,26 @@ fn a_new_generation_of_the_org_that_had_the_board_waits_for_the_other_org() {
     }));
     let fx = t.at(4 * SEC).feed(occupied(0, false, 0));
     assert!(has(&fx, |e| *e == Effect::StartRunner), "{fx:?}");
-    assert!(has(&fx, |e| *e == Effect::Parked(false)), "{fx:?}");
+    // Our marker stays while we come online (the other org's next runner waits for us).
+    assert!(!has(&fx, |e| *e == Effect::Parked(false)), "{fx:?}");
+}
+
+#[test]
+fn an_inherited_courtesy_ends_once_nobody_is_parked_or_coming() {
+    // The other org's runner came online and had nothing queued (it idled past the settle and
+    // took its marker away), or there is none: nobody to step aside for.
+    let (mut t, _) = new_generation(turn("acme", WALL0 + 6 * SEC), true);
+    let fx = t.at(2 * SEC).feed(occupied(0, false, 0));
+    assert!(has(&fx, |e| *e == Effect::StartRunner), "{fx:?}");
+    let t0 = Instant::now();
+    let mut core: Core<u32> = Core::new(queueing(setup(&["b1"])), vec![None]);
+    let now = Now {
+        mono: t0,
+        wall_ms: WALL0,
+    };
+    core.inherit_turns(now, &[Some(turn("acme", WALL0 + 6 * SEC))]);
+    core.observe(0, Occupancy::default());
+    assert!(has(&core.start(now), |e| *e == Effect::StartRunner));
 }
 
 #[test]
