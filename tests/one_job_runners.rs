@@ -107,7 +107,9 @@ fn one_job_runners_of_two_orgs_with_full_queues_alternate_and_no_job_waits_on_a_
     };
     // A's queue first; once A's first job holds the board, B's idle runner is parked (offline)
     // and B's whole queue arrives: from then on both queues are full.
-    let mut ids: Vec<(char, u64)> = (0..per_org).map(|i| ('A', dispatch(org_a, 100 + i))).collect();
+    let mut ids: Vec<(char, u64)> = (0..per_org)
+        .map(|i| ('A', dispatch(org_a, 100 + i)))
+        .collect();
     let first = ids[0].1;
     let parked = gh.wait_until(Duration::from_secs(30), |gh| {
         gh.job(first).is_some_and(|j| j.steps_started_at.is_some())
@@ -129,7 +131,9 @@ fn one_job_runners_of_two_orgs_with_full_queues_alternate_and_no_job_waits_on_a_
         "B's runner goes offline while A's job holds the board:\n{all_logs}"
     );
     assert!(
-        markers.iter().any(|p| p.runner == "alt-org-b-pi-1" && p.org == org_b),
+        markers
+            .iter()
+            .any(|p| p.runner == "alt-org-b-pi-1" && p.org == org_b),
         "B's parked marker shows it: {markers:?}\n{all_logs}"
     );
 
@@ -158,7 +162,11 @@ fn one_job_runners_of_two_orgs_with_full_queues_alternate_and_no_job_waits_on_a_
         .map(|e| if e.org == org_a { 'A' } else { 'B' })
         .collect();
     assert_eq!(grants.len(), 2 * per_org as usize, "{order}\n{all_logs}");
-    assert_eq!(order, "AB".repeat(per_org as usize), "grants alternate:\n{all_logs}");
+    assert_eq!(
+        order,
+        "AB".repeat(per_org as usize),
+        "grants alternate:\n{all_logs}"
+    );
 
     // No job was "in progress" on a runner while the board was held for another job: each
     // job's JobStarted (the fake GitHub's record) falls outside every other job's grant.
