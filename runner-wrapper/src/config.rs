@@ -39,6 +39,9 @@ pub struct Config {
     /// RUNNER_QUEUE_COURTESY: a runner that just ran a job steps aside this long for parked
     /// runners of its board.
     pub queue_courtesy: Duration,
+    /// RUNNER_ONE_JOB (default: a JIT configuration is in the environment): the runner takes
+    /// one job per start; after it the wrapper exits.
+    pub one_job: bool,
     /// RESOURCE_ENV_<MEMBER> of each member (same order as `members`).
     pub member_env: Vec<Vec<(String, String)>>,
 }
@@ -134,6 +137,11 @@ impl Config {
                 false,
             )?,
             queue_courtesy: contract::queue_courtesy(d(env::QUEUE_COURTESY).as_deref())?,
+            one_job: contract::flag(
+                env::ONE_JOB,
+                d(env::ONE_JOB).as_deref(),
+                var(env::JITCONFIG).is_some(),
+            )?,
             member_env,
         })
     }
@@ -175,6 +183,27 @@ mod tests {
         .unwrap();
         assert!(c.queue_at_github);
         assert_eq!(c.queue_courtesy, Duration::ZERO);
+        // One job per start: a JIT configuration says so, RUNNER_ONE_JOB overrides.
+        assert!(!c.one_job);
+        assert!(
+            cfg(&[("ACTIONS_RUNNER_INPUT_JITCONFIG", "e30=")])
+                .unwrap()
+                .one_job
+        );
+        assert!(
+            !cfg(&[
+                ("ACTIONS_RUNNER_INPUT_JITCONFIG", "e30="),
+                ("RUNNER_ONE_JOB", "false")
+            ])
+            .unwrap()
+            .one_job
+        );
+        assert!(cfg(&[("RUNNER_ONE_JOB", "yes")]).unwrap().one_job);
+        let e = cfg(&[("RUNNER_ONE_JOB", "sometimes")]).unwrap_err();
+        assert!(
+            e.contains("RUNNER_ONE_JOB") && e.contains("sometimes"),
+            "{e}"
+        );
         assert_eq!(
             cfg(&[("RUNNER_QUEUE_COURTESY", "2.5")])
                 .unwrap()

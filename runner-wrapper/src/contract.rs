@@ -41,6 +41,13 @@ pub mod env {
     /// With queue-at-GitHub: how long a runner that just ran a job stays offline when other
     /// runners were parked waiting for its board (so orgs alternate). Duration; 0: none.
     pub const QUEUE_COURTESY: &str = "RUNNER_QUEUE_COURTESY";
+    /// `true`: the runner takes one job per start (JIT, `--ephemeral`, `--once`): after its job
+    /// the wrapper never parks or restarts it and exits 0 once it exited. Default: `true` when
+    /// `ACTIONS_RUNNER_INPUT_JITCONFIG` is set, else `false`.
+    pub const ONE_JOB: &str = "RUNNER_ONE_JOB";
+    /// A JIT configuration for the runner (read only for its presence: it makes a one-job
+    /// runner). Never logged.
+    pub const JITCONFIG: &str = "ACTIONS_RUNNER_INPUT_JITCONFIG";
     /// `RESOURCE_ENV_<MEMBER>=K=V;K2=V2`: environment a job gets when granted that member.
     pub const RESOURCE_ENV_PREFIX: &str = "RESOURCE_ENV_";
 

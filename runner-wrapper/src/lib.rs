@@ -32,6 +32,7 @@ pub mod signals;
 pub mod state;
 pub mod status;
 pub mod tickets;
+pub mod turn;
 pub mod wrapper;
 
 pub use record::OwnerRecord;

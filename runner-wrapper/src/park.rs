@@ -80,10 +80,12 @@ impl Gate {
         };
         *slot = occ;
         if let Some(c) = self.courtesy.as_mut() {
+            let free = !self.occupancy.iter().any(|o| o.held);
             if occ.held && !ours {
                 c.taken = true;
-            } else if c.taken && !self.occupancy.iter().any(|o| o.held) {
-                // Another holder had the board and let it go: our courtesy is over.
+            } else if free && (c.taken || self.occupancy.iter().all(|o| o.parked_others == 0)) {
+                // Another holder had the board and let it go, or nobody is parked for it (or
+                // coming online from parked) any more: our courtesy is over.
                 self.courtesy = None;
             }
         }
@@ -114,6 +116,18 @@ impl Gate {
             taken: false,
         });
         true
+    }
+
+    /// A new generation (turn file, see [`crate::turn`]) inherits the rest of its org's
+    /// courtesy: it stays parked `rest` long, or until another holder has had the board.
+    /// Call before the first [`Gate::observe`], so a board already taken ends it as usual.
+    pub fn inherit(&mut self, now: Instant, rest: Duration) {
+        if self.courtesy_for.is_some() && !rest.is_zero() {
+            self.courtesy = Some(Courtesy {
+                until: now + rest,
+                taken: false,
+            });
+        }
     }
 
     /// Should the runner be offline now? `ours[m]`: this wrapper holds member `m`;
@@ -234,6 +248,44 @@ mod tests {
             !Gate::new(Some(Duration::ZERO), 1).job_ended(now, &[0]),
             "0: no courtesy"
         );
+    }
+
+    #[test]
+    fn an_inherited_courtesy_parks_a_new_generation_until_the_other_org_had_the_board() {
+        let now = Instant::now();
+        let rest = Duration::from_secs(6);
+        // The option off: nothing inherited.
+        let mut off = Gate::new(None, 1);
+        off.inherit(now, rest);
+        assert_eq!(off.offline(now, &[false], &[true]), None);
+        let mut g = Gate::new(Some(Duration::from_secs(10)), 1);
+        g.inherit(now, rest);
+        // The board is free, but it is the other org's turn.
+        g.observe(0, occ(false, 1), false);
+        assert_eq!(g.offline(now, &[false], &[true]), Some(Reason::Courtesy));
+        assert_eq!(g.deadline(), Some(now + rest));
+        // The other org's runner took it and let it go: our turn.
+        g.observe(0, occ(true, 1), false);
+        g.observe(0, occ(false, 1), false);
+        assert_eq!(g.offline(now, &[false], &[true]), None);
+        // Nobody parked or coming online any more, the board free: our turn too.
+        let mut g = Gate::new(Some(Duration::from_secs(10)), 1);
+        g.inherit(now, rest);
+        g.observe(0, occ(false, 1), false);
+        assert_eq!(g.offline(now, &[false], &[true]), Some(Reason::Courtesy));
+        g.observe(0, occ(true, 0), true);
+        assert_eq!(
+            g.offline(now, &[true], &[true]),
+            Some(Reason::Courtesy),
+            "held (even by us): not over"
+        );
+        g.observe(0, occ(false, 0), false);
+        assert_eq!(g.offline(now, &[false], &[true]), None);
+        // Nobody takes it: the courtesy runs out.
+        let mut g = Gate::new(Some(Duration::from_secs(10)), 1);
+        g.inherit(now, rest);
+        g.tick(now + rest);
+        assert_eq!(g.offline(now + rest, &[false], &[true]), None);
     }
 
     #[test]

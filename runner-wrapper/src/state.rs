@@ -80,6 +80,9 @@ pub struct Setup {
     /// Queue at GitHub: `Some(RUNNER_QUEUE_COURTESY)` when on, `None` (today's FIFO on the
     /// runner) when off.
     pub queue_courtesy: Option<Duration>,
+    /// The runner takes one job per start (JIT, ephemeral, `--once`): once its job ended it is
+    /// never parked or restarted; its exit ends the wrapper with 0.
+    pub one_job: bool,
 }
 
 /// What a started hook tells about its job.
@@ -259,6 +262,12 @@ pub enum Effect<H> {
     /// Queue at GitHub: show (`true`) or stop showing that this runner is parked waiting for
     /// its members (a live `parked.*` marker in each member's directory).
     Parked(bool),
+    /// Queue at GitHub: a job on `members` ended; leave the turn file (see [`crate::turn`])
+    /// so a new generation of this org honours the courtesy (`courtesy_until_ms` 0: none).
+    Turn {
+        members: Vec<usize>,
+        courtesy_until_ms: u64,
+    },
     /// Send a signal to the runner.
     Signal(i32),
     /// A line for the wrapper's own log (stderr).
@@ -354,6 +363,8 @@ pub struct Core<H> {
     /// Not parked before this: the runner went idle or started only just now (see
     /// `park::SETTLE`).
     settle_until: Option<Instant>,
+    /// A one-job runner's job ended: what is left is its exit.
+    one_job_done: bool,
 }
 
 impl<H> Core<H> {
@@ -375,6 +386,7 @@ impl<H> Core<H> {
             marked: false,
             worker: false,
             settle_until: None,
+            one_job_done: false,
             setup,
             members,
             requests: Vec::new(),
@@ -404,6 +416,19 @@ impl<H> Core<H> {
     pub fn observe(&mut self, member: usize, occupancy: Occupancy) {
         let ours = self.members.get(member).is_some_and(|m| m.grant.is_some());
         self.gate.observe(member, occupancy, ours);
+    }
+
+    /// Queue at GitHub, before [`Core::observe`] and [`Core::start`]: each member's turn file
+    /// (see [`crate::turn`]). A new generation whose org had the last job while others were
+    /// parked begins with the rest of that courtesy.
+    pub fn inherit_turns(&mut self, now: Now, turns: &[Option<crate::turn::Turn>]) {
+        if !self.gate.enabled() {
+            return;
+        }
+        let me = crate::turn::key(&self.setup.me.org, &self.setup.me.runner);
+        if let Some(rest) = crate::turn::inherited(turns, &me, now.wall_ms) {
+            self.gate.inherit(now.mono, rest);
+        }
     }
 
     pub fn runner(&self) -> RunnerState {
@@ -744,6 +769,9 @@ impl<H> Core<H> {
                     requested_ms: r.requested.wall_ms,
                     granted_ms: now.wall_ms,
                 });
+                // Coming back from parked: our marker stayed until now (see `evaluate`); the
+                // owner record written by the grant above now says the board is taken.
+                self.unmark(fx);
             }
             Purpose::Check => {
                 let r = self.requests.remove(ri);
@@ -1030,6 +1058,17 @@ impl<H> Core<H> {
         self.job_running = false;
         self.worker = false;
         let expected = matches!(self.runner, RunnerState::Stopping { .. }) && !self.shutting_down;
+        if self.one_job_done && self.lost.is_none() {
+            for m in self.job_grants() {
+                self.release(m, now, "the runner exited", fx);
+            }
+            self.withdraw_jobs("the runner exited", fx);
+            fx.push(Effect::Log(format!(
+                "the runner took its one job and exited (exit {code}); the wrapper exits 0 (a new runner takes the next job)"
+            )));
+            self.exit(now, 0, fx);
+            return;
+        }
         if expected && self.parked.is_some() && self.lost.is_none() {
             for m in self.job_grants() {
                 self.release(m, now, "the runner stopped (parked)", fx);
@@ -1290,6 +1329,16 @@ impl<H> Core<H> {
             }
             return;
         }
+        if self.marked
+            && self.parked.is_none()
+            && self.runner == RunnerState::Running
+            && !self.worker
+            && !self.busy()
+            && self.settle_until.is_none_or(|t| now.mono >= t)
+        {
+            // Back online and idle past the settle: nothing was queued for us.
+            self.unmark(fx);
+        }
         let ours: Vec<bool> = self.members.iter().map(|m| m.grant.is_some()).collect();
         let usable_each: Vec<bool> = (0..self.members.len()).map(|m| self.usable(m)).collect();
         let offline = self.gate.offline(now.mono, &ours, &usable_each);
@@ -1302,13 +1351,26 @@ impl<H> Core<H> {
                 if !self.marked {
                     self.marked = true;
                     fx.push(Effect::Parked(true));
+                    if self.runner == RunnerState::NotStarted {
+                        fx.push(Effect::Log(format!(
+                            "{}: the runner stays offline (parked) before its first start",
+                            match offline {
+                                Some(park::Reason::Courtesy) => format!(
+                                    "another org's turn on {} (our org had the last job while others waited; {})",
+                                    messages::what(&self.setup.members),
+                                    env::QUEUE_COURTESY
+                                ),
+                                _ => format!("{} is busy", messages::what(&self.setup.members)),
+                            }
+                        )));
+                    }
                 }
             }
             RunnerState::NotStarted | RunnerState::Stopped if usable && !self.shutting_down => {
-                if self.marked {
-                    self.marked = false;
-                    fx.push(Effect::Parked(false));
-                }
+                // A parked runner keeps its marker while it comes online, until its job is
+                // granted the board or it has idled past `park::SETTLE` (nothing queued for
+                // it): so a runner owing a courtesy keeps waiting for it meanwhile, and stops
+                // waiting once nobody is parked or coming.
                 if self.parked.take().is_some() {
                     fx.push(Effect::Log(format!(
                         "{} is free: starting the runner (it comes online on GitHub)",
@@ -1337,6 +1399,7 @@ impl<H> Core<H> {
             }
             RunnerState::Running
                 if offline.is_some()
+                    && !self.one_job_done
                     && !self.busy()
                     && !self.worker
                     && self.settle_until.is_none_or(|t| now.mono >= t) =>
@@ -1365,6 +1428,14 @@ impl<H> Core<H> {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Stop showing our `parked.*` marker.
+    fn unmark(&mut self, fx: &mut Vec<Effect<H>>) {
+        if self.marked {
+            self.marked = false;
+            fx.push(Effect::Parked(false));
         }
     }
 
@@ -1437,7 +1508,19 @@ impl<H> Core<H> {
     /// members released.
     fn end_job(&mut self, now: Now, cause: &str, fx: &mut Vec<Effect<H>>) -> Vec<String> {
         let held = self.job_grants();
-        self.gate.job_ended(now.mono, &held);
+        self.one_job_done |= self.setup.one_job;
+        let courtesy = self.gate.job_ended(now.mono, &held);
+        if self.gate.enabled() && !held.is_empty() {
+            let d = self.setup.queue_courtesy.unwrap_or_default();
+            fx.push(Effect::Turn {
+                members: held.clone(),
+                courtesy_until_ms: if courtesy {
+                    now.wall_ms + d.as_millis() as u64
+                } else {
+                    0
+                },
+            });
+        }
         for &m in &held {
             self.release(m, now, cause, fx);
         }

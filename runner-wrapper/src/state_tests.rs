@@ -34,6 +34,7 @@ fn setup(members: &[&str]) -> Setup {
         },
         stop_grace: Duration::from_secs(30),
         queue_courtesy: None,
+        one_job: false,
     }
 }
 
@@ -980,12 +981,36 @@ fn a_busy_board_parks_the_idle_runner_and_its_release_brings_it_back() {
     let fx = t.feed(Input::RunnerExited { code: 0 });
     assert_eq!(t.core.runner(), RunnerState::Stopped);
     assert!(!has(&fx, |e| matches!(e, Effect::Exit(_))), "{fx:?}");
-    // Still busy: nothing; free: start again and take the marker away.
+    // Still busy: nothing; free: start again. The marker stays while the runner comes
+    // online (a runner owing a courtesy keeps waiting for us), until our job is granted the
+    // board or we idled past the settle (nothing was queued for us).
     assert!(t.feed(occupied(0, true, 0)).is_empty());
     let fx = t.at(5 * SEC).feed(occupied(0, false, 0));
     assert!(has(&fx, |e| *e == Effect::StartRunner), "{fx:?}");
-    assert!(has(&fx, |e| *e == Effect::Parked(false)));
+    assert!(!has(&fx, |e| *e == Effect::Parked(false)), "{fx:?}");
     assert_eq!(t.core.runner(), RunnerState::Running);
+    assert_eq!(t.deadline_ms(), Some(5 * SEC + SETTLED));
+    let fx = t.at(5 * SEC + SETTLED).feed(Input::Tick);
+    assert!(has(&fx, |e| *e == Effect::Parked(false)), "{fx:?}");
+}
+
+#[test]
+fn a_runner_back_from_parked_shows_its_marker_until_its_job_has_the_board() {
+    let (mut t, _) = T::new(queueing(setup(&["b1"])), vec![None]);
+    t.at(SETTLED).feed(occupied(0, true, 0));
+    t.feed(Input::RunnerExited { code: 0 });
+    let fx = t.at(5 * SEC).feed(occupied(0, false, 0));
+    assert!(has(&fx, |e| *e == Effect::StartRunner), "{fx:?}");
+    // GitHub hands it a job at once: still marked until the grant...
+    assert!(!has(&t.at(5 * SEC + 200).feed(Input::RunningJob), |e| {
+        *e == Effect::Parked(false)
+    }));
+    t.started(7, "build");
+    let fx = t.acquired(1, 0, 100);
+    // ...whose owner record comes first, then the marker goes.
+    let grant = fx.iter().position(|e| matches!(e, Effect::Grant { .. }));
+    let unmark = fx.iter().position(|e| *e == Effect::Parked(false));
+    assert!(grant.is_some() && unmark > grant, "{fx:?}");
 }
 
 #[test]
@@ -1003,7 +1028,15 @@ fn a_busy_board_at_start_up_keeps_the_runner_offline() {
         mono: t0,
         wall_ms: WALL0,
     });
-    assert_eq!(fx, vec![Effect::Parked(true)]);
+    assert_eq!(fx[0], Effect::Parked(true));
+    assert!(
+        has(
+            &fx,
+            |e| matches!(e, Effect::Log(l) if l.contains("b1 is busy"))
+        ),
+        "{fx:?}"
+    );
+    assert!(!has(&fx, |e| *e == Effect::StartRunner), "{fx:?}");
     assert_eq!(core.runner(), RunnerState::NotStarted);
 }
 
@@ -1138,4 +1171,185 @@ fn a_parked_runner_exits_on_sigterm() {
     let fx = t.feed(Input::Signal(libc::SIGTERM));
     assert!(has(&fx, |e| *e == Effect::Parked(false)), "{fx:?}");
     assert!(has(&fx, |e| *e == Effect::Exit(0)), "{fx:?}");
+}
+
+// ---------------------------------------------------------------- one-job runners (turns)
+
+fn turns(fx: &Fx) -> Vec<(Vec<usize>, u64)> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::Turn {
+                members,
+                courtesy_until_ms,
+            } => Some((members.clone(), *courtesy_until_ms)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_job_end_leaves_the_turn_with_the_courtesy_owed() {
+    // Others parked during the job: the courtesy's end (3 s + 10 s), for the next generation.
+    let (mut t, _) = T::new(queueing(setup(&["b1"])), vec![None]);
+    t.at(2 * SEC).feed(Input::RunningJob);
+    t.started(7, "build");
+    t.acquired(1, 0, 100);
+    t.feed(occupied(0, true, 1));
+    let fx = t.at(3 * SEC).feed(Input::Completed { conn: 8 });
+    assert_eq!(turns(&fx), vec![(vec![0], WALL0 + 13 * SEC)], "{fx:?}");
+    // The completion line afterwards ends nothing more: no second turn.
+    assert!(turns(&t.feed(Input::JobLine)).is_empty());
+    // Nobody parked: the turn says no courtesy is owed (0), so a stale one is overwritten.
+    let (mut t, _) = T::new(queueing(setup(&["b1"])), vec![None]);
+    t.at(2 * SEC).feed(Input::RunningJob);
+    t.started(7, "build");
+    t.acquired(1, 0, 100);
+    t.feed(occupied(0, true, 0));
+    let fx = t.at(3 * SEC).feed(Input::Completed { conn: 8 });
+    assert_eq!(turns(&fx), vec![(vec![0], 0)], "{fx:?}");
+    // The option off: no turn file at all.
+    let (mut t, _) = T::new(setup(&["b1"]), vec![None]);
+    t.started(7, "build");
+    t.acquired(1, 0, 100);
+    assert!(turns(&t.feed(Input::Completed { conn: 8 })).is_empty());
+}
+
+/// A new generation (a new wrapper) of org `org`'s runner on b1, whose turn file says `turn`;
+/// the board is free and one runner of another org is parked for it.
+fn new_generation(turn: crate::turn::Turn, courtesy: bool) -> (T, Fx) {
+    let t0 = Instant::now();
+    let s = if courtesy {
+        queueing(setup(&["b1"]))
+    } else {
+        setup(&["b1"])
+    };
+    let mut core: Core<u32> = Core::new(s, vec![None]);
+    let now = Now {
+        mono: t0,
+        wall_ms: WALL0,
+    };
+    core.inherit_turns(now, &[Some(turn)]);
+    core.observe(
+        0,
+        Occupancy {
+            held: false,
+            parked_others: 1,
+        },
+    );
+    let fx = core.start(now);
+    (T { core, t0, ms: 0 }, fx)
+}
+
+fn turn(org: &str, until_ms: u64) -> crate::turn::Turn {
+    crate::turn::Turn {
+        org: org.into(),
+        courtesy_until_ms: until_ms,
+    }
+}
+
+#[test]
+fn a_new_generation_of_the_org_that_had_the_board_waits_for_the_other_org() {
+    let (mut t, fx) = new_generation(turn("acme", WALL0 + 6 * SEC), true);
+    assert!(has(&fx, |e| *e == Effect::Parked(true)), "{fx:?}");
+    assert!(!has(&fx, |e| *e == Effect::StartRunner), "{fx:?}");
+    assert!(
+        has(
+            &fx,
+            |e| matches!(e, Effect::Log(l) if l.contains("another org's turn"))
+        ),
+        "{fx:?}"
+    );
+    assert_eq!(t.core.runner(), RunnerState::NotStarted);
+    assert_eq!(t.deadline_ms(), Some(6 * SEC));
+    // The other org's runner comes online (its marker stays meanwhile), takes the board,
+    // lets it go: our turn.
+    assert!(!has(&t.at(SEC).feed(occupied(0, false, 1)), |e| {
+        *e == Effect::StartRunner
+    }));
+    assert!(!has(&t.at(2 * SEC).feed(occupied(0, true, 0)), |e| {
+        *e == Effect::StartRunner
+    }));
+    let fx = t.at(4 * SEC).feed(occupied(0, false, 0));
+    assert!(has(&fx, |e| *e == Effect::StartRunner), "{fx:?}");
+    // Our marker stays while we come online (the other org's next runner waits for us).
+    assert!(!has(&fx, |e| *e == Effect::Parked(false)), "{fx:?}");
+}
+
+#[test]
+fn an_inherited_courtesy_ends_once_nobody_is_parked_or_coming() {
+    // The other org's runner came online and had nothing queued (it idled past the settle and
+    // took its marker away), or there is none: nobody to step aside for.
+    let (mut t, _) = new_generation(turn("acme", WALL0 + 6 * SEC), true);
+    let fx = t.at(2 * SEC).feed(occupied(0, false, 0));
+    assert!(has(&fx, |e| *e == Effect::StartRunner), "{fx:?}");
+    let t0 = Instant::now();
+    let mut core: Core<u32> = Core::new(queueing(setup(&["b1"])), vec![None]);
+    let now = Now {
+        mono: t0,
+        wall_ms: WALL0,
+    };
+    core.inherit_turns(now, &[Some(turn("acme", WALL0 + 6 * SEC))]);
+    core.observe(0, Occupancy::default());
+    assert!(has(&core.start(now), |e| *e == Effect::StartRunner));
+}
+
+#[test]
+fn an_inherited_courtesy_nobody_uses_runs_out() {
+    let (mut t, _) = new_generation(turn("acme", WALL0 + 6 * SEC), true);
+    assert!(!has(&t.at(5 * SEC).feed(Input::Tick), |e| {
+        *e == Effect::StartRunner
+    }));
+    let fx = t.at(6 * SEC).feed(Input::Tick);
+    assert!(has(&fx, |e| *e == Effect::StartRunner), "{fx:?}");
+}
+
+#[test]
+fn a_new_generation_starts_at_once_when_it_is_its_turn() {
+    // (turn, queue at GitHub on)
+    let rows = [
+        (turn("globex", WALL0 + 6 * SEC), true), // the other org had the last job
+        (turn("acme", 0), true),                 // nobody waited during ours
+        (turn("acme", WALL0), true),             // the courtesy is over
+        (turn("acme", WALL0 + 6 * SEC), false),  // the option off
+    ];
+    for (i, (tn, on)) in rows.into_iter().enumerate() {
+        let (t, fx) = new_generation(tn, on);
+        assert!(has(&fx, |e| *e == Effect::StartRunner), "row {i}: {fx:?}");
+        assert_eq!(t.core.runner(), RunnerState::Running, "row {i}");
+    }
+}
+
+#[test]
+fn a_one_job_runner_is_never_parked_after_its_job_and_its_exit_ends_the_wrapper_with_0() {
+    let one_job = |s: Setup| Setup { one_job: true, ..s };
+    let (mut t, _) = T::new(one_job(queueing(setup(&["b1"]))), vec![None]);
+    t.at(2 * SEC).feed(Input::RunningJob);
+    t.started(7, "build");
+    t.acquired(1, 0, 100);
+    t.feed(occupied(0, true, 1));
+    let fx = t.at(3 * SEC).feed(Input::Completed { conn: 8 });
+    assert_eq!(turns(&fx), vec![(vec![0], WALL0 + 13 * SEC)], "{fx:?}");
+    t.feed(Input::JobLine);
+    // Courtesy owed and another org's runner takes the board: a persistent runner would be
+    // parked (SIGINT, restarted later); a one-job runner is left to exit by itself.
+    t.feed(occupied(0, true, 1));
+    let fx = t.at(3 * SEC + SETTLED + 1).feed(Input::Tick);
+    assert!(!has(&fx, |e| *e == Effect::ParkRunner), "{fx:?}");
+    // Whatever its exit code (a JIT runner's session teardown may fail), one job was done:
+    // exit 0, so its container ends and a new generation takes the next job.
+    let fx = t.at(4 * SEC).feed(Input::RunnerExited { code: 1 });
+    assert!(has(&fx, |e| *e == Effect::Exit(0)), "{fx:?}");
+    assert!(!has(&fx, |e| *e == Effect::StartRunner), "{fx:?}");
+    // Before its job it is parked like any runner (it is offline, so GitHub keeps its job
+    // queued); a persistent runner's exit is still its own code.
+    let (mut t, _) = T::new(one_job(queueing(setup(&["b1"]))), vec![None]);
+    let fx = t.at(2 * SEC).feed(occupied(0, true, 0));
+    assert!(has(&fx, |e| *e == Effect::ParkRunner), "{fx:?}");
+    let fx = t.feed(Input::RunnerExited { code: 0 });
+    assert!(!has(&fx, |e| matches!(e, Effect::Exit(_))), "{fx:?}");
+    let (mut t, _) = T::new(queueing(setup(&["b1"])), vec![None]);
+    t.at(2 * SEC).feed(Input::RunningJob);
+    t.feed(Input::JobLine);
+    let fx = t.feed(Input::RunnerExited { code: 3 });
+    assert!(has(&fx, |e| *e == Effect::Exit(3)), "{fx:?}");
 }

@@ -151,3 +151,22 @@ fn another_orgs_check_result_takes_the_runner_offline_and_back() {
     a.job("a1 0.05");
     a.wait_event("end", "a1", secs(10));
 }
+
+/// A one-job runner's JIT configuration (its credentials, in the wrapper's environment for the
+/// runner) is not passed to the health check.
+#[test]
+fn a_check_does_not_see_the_runners_jit_configuration() {
+    let s = Scratch::new("health-jit");
+    let _a = Wrapper::spawn(
+        &s,
+        Spec::new("A", R)
+            .env(
+                "RUNNER_HEALTHCHECK",
+                "echo \"jit=${ACTIONS_RUNNER_INPUT_JITCONFIG:-none}\"",
+            )
+            .env("ACTIONS_RUNNER_INPUT_JITCONFIG", "c2VjcmV0LWppdA=="),
+    );
+    let (h, out) = health_of(&s.lock_dir());
+    assert_eq!(h, Health::Healthy);
+    assert_eq!(out, "jit=none");
+}

@@ -29,6 +29,8 @@ pub fn spawn(
     cmd.arg("-c")
         .arg(command)
         .env(env::GRANTED_RESOURCE, member_name)
+        // The runner's JIT configuration (its credentials) is for the runner only.
+        .env_remove(env::JITCONFIG)
         .envs(member_env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(writer.try_clone()?)

@@ -212,6 +212,7 @@ pub fn run_locked(cfg: &Config, members: &[String]) -> Result<i32, String> {
         },
         stop_grace: STOP_GRACE,
         queue_courtesy: cfg.queue_at_github.then_some(cfg.queue_courtesy),
+        one_job: cfg.one_job,
     };
     let mut core: Core<File> = Core::new(setup, health.clone());
     let mut shell = Shell {
@@ -238,6 +239,10 @@ pub fn run_locked(cfg: &Config, members: &[String]) -> Result<i32, String> {
         markers: parking::Markers::default(),
     };
     if cfg.queue_at_github {
+        // A new generation of a one-job runner: whose turn it is (before the first look, so a
+        // board already taken by another org ends the inherited courtesy as usual).
+        let turns: Vec<_> = shell.paths.iter().map(parking::read_turn).collect();
+        core.inherit_turns(now(), &turns);
         // Before the first start: a busy board keeps the runner offline from the outset.
         for member in 0..shell.paths.len() {
             let occupancy = parking::occupancy(&shell.paths[member], &[]);
@@ -671,6 +676,25 @@ impl Shell<'_> {
                     }
                 }
                 Effect::Parked(false) => self.markers.clear(),
+                Effect::Turn {
+                    members,
+                    courtesy_until_ms,
+                } => {
+                    let turn = crate::turn::Turn {
+                        org: crate::turn::key(&self.cfg.org, &self.cfg.runner_name),
+                        courtesy_until_ms,
+                    };
+                    for m in members {
+                        if let Some(p) = self.paths.get(m) {
+                            if let Err(e) = parking::write_turn(p, &turn) {
+                                log(&format!(
+                                    "cannot write {}: {e}",
+                                    p.dir.join(crate::turn::FILE).display()
+                                ));
+                            }
+                        }
+                    }
+                }
                 Effect::Signal(sig) => {
                     if let Some(pid) = self.runner {
                         signals::kill(pid, sig);

@@ -17,6 +17,7 @@ use crate::lockdir::ResourcePaths;
 use crate::park::Occupancy;
 use crate::record::OwnerRecord;
 use crate::status::lock_is_held;
+use crate::turn::Turn;
 
 pub const MARKER_PREFIX: &str = crate::parked::PREFIX;
 
@@ -41,6 +42,19 @@ pub fn parked(dir: &Path) -> Vec<(PathBuf, String)> {
             (p, text)
         })
         .collect()
+}
+
+/// The member's turn file (see [`crate::turn`]); `None` when there is none (or it cannot be
+/// read: then no courtesy is inherited, which only costs fairness).
+pub fn read_turn(paths: &ResourcePaths) -> Option<Turn> {
+    fs::read_to_string(paths.dir.join(crate::turn::FILE))
+        .ok()
+        .map(|t| Turn::parse(&t))
+}
+
+/// Leave the turn file of a job's end (atomically, 0660 like every record).
+pub fn write_turn(paths: &ResourcePaths, turn: &Turn) -> io::Result<()> {
+    crate::lockdir::write_atomic(&paths.dir.join(crate::turn::FILE), &turn.render())
 }
 
 /// This wrapper's markers while it is parked (the files stay locked while they exist).

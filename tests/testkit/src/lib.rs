@@ -10,6 +10,7 @@ pub use fake_github::{FakeGitHub, JobRecord, JobSpec, LoggedRequest, RunnerInfo,
 pub mod background;
 pub mod docker;
 pub mod lab;
+pub mod one_job;
 pub mod proxy;
 pub mod runner_layout;
 pub mod terminal;
