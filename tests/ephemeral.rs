@@ -534,3 +534,106 @@ fn a_new_generation_waits_while_its_shared_board_is_unhealthy() {
         f.ghr(&["rm", "-y"]).ok();
     }
 }
+
+/// Issue 19.4 with ghr's own one-job runners: two orgs with full queues on one board, queue at
+/// GitHub on. Each job ends its runner; `ghr serve` brings the next generation, whose wrapper
+/// stays offline (parked, before its first start) while the other org has the board. So the
+/// orgs take turns and no job waits for the board "in progress" on a runner, except once at
+/// the start, when both orgs' first runners were online together (as today).
+#[test]
+fn one_job_board_runners_of_two_orgs_with_full_queues_alternate_without_waiting_in_progress() {
+    if !docker_ready(
+        "one_job_board_runners_of_two_orgs_with_full_queues_alternate_without_waiting_in_progress",
+    ) {
+        return;
+    }
+    let lab = Lab::new(env!("CARGO_BIN_EXE_ghr"));
+    let label = "board-alt";
+    let fleet = |org: &str| {
+        lab.fleet(&format!("alt{org}"))
+            .org(&format!("alt-org-{org}"))
+            .env(&format!("BOARD_RUNNERS=pi:{label}"))
+            .env("RUNNER_RESOURCE_ID=shared-alt")
+            .env("BOARD_EPHEMERAL_PI=true")
+            .env("RUNNER_QUEUE_AT_GITHUB=true")
+            .build()
+    };
+    let (a, b) = (fleet("a"), fleet("b"));
+    let gh = &lab.gh;
+    let online = |gh: &testkit::FakeGitHub, f: &testkit::lab::Fleet| {
+        gh.runner(&Scope::Org(&f.org), &f.name("pi"))
+            .is_some_and(|r| r.status == "online" && !r.busy)
+    };
+    for f in [&a, &b] {
+        f.ghr(&["init", "-n", "0", "-y"]).ok();
+    }
+    assert!(gh.wait_until(Duration::from_secs(60), |gh| online(gh, &a)
+        && online(gh, &b)));
+    let serves: Vec<Serve> = [&a, &b]
+        .iter()
+        .map(|f| {
+            let port = free_port();
+            let listen = format!("127.0.0.1:{port}");
+            Serve::start(f.ghr.command(&["serve", "--listen", &listen]), port, None)
+        })
+        .collect();
+    // Full queues: every job of both orgs queued at once. A job outlasts a replacement
+    // (about 2 s), so the next generation is parked before the board frees.
+    let per_org = 4u64;
+    let mut jobs = Vec::new();
+    for i in 0..per_org {
+        for f in [&a, &b] {
+            let spec = JobSpec {
+                duration: Duration::from_secs(3),
+                run_id: 300 + i,
+                ..JobSpec::new(&format!("flash-{i}"))
+            };
+            jobs.push((
+                f.org.clone(),
+                gh.dispatch_job(&Scope::Org(&f.org), &[label], spec),
+            ));
+        }
+    }
+    let mut runs = Vec::new();
+    for (org, id) in jobs {
+        let Some(j) = gh.wait_job(id, Duration::from_secs(180)) else {
+            panic!(
+                "job {id} did not finish: {:?}\n{}\n{}",
+                gh.job(id),
+                serves[0].stderr(),
+                serves[1].stderr()
+            );
+        };
+        assert_eq!(j.result.as_deref(), Some("Succeeded"), "{}", j.log);
+        assert!(!j.cancel_requested);
+        let in_progress_wait = j
+            .steps_started_at
+            .unwrap()
+            .duration_since(j.started_at.unwrap())
+            .unwrap_or_default();
+        runs.push((j.steps_started_at.unwrap(), org, in_progress_wait));
+    }
+    runs.sort();
+    let order: Vec<&str> = runs.iter().map(|(_, org, _)| org.as_str()).collect();
+    let waited: Vec<Duration> = runs.iter().map(|(_, _, w)| *w).collect();
+    let report = format!(
+        "grant order {order:?}, waits in progress {waited:?}\n{}\n{}",
+        serves[0].stderr(),
+        serves[1].stderr()
+    );
+    assert!(
+        order.windows(2).all(|w| w[0] != w[1]),
+        "the orgs take turns: {report}"
+    );
+    // The first pair's runners were both online before any job: one of those two jobs waits
+    // on its runner, as today. Every later job found the board free when its runner took it.
+    assert!(
+        waited[2..].iter().all(|w| *w < Duration::from_millis(600)),
+        "no job after the first pair waits for the board in progress: {report}"
+    );
+    drop(serves);
+    for f in [&a, &b] {
+        f.ghr(&["rm", "-y"]).ok();
+        assert!(gh.runner(&Scope::Org(&f.org), &f.name("pi")).is_none());
+    }
+}
