@@ -215,7 +215,12 @@ fn spawn(spec: &Spec, name: &str, log: &Path, jit: String) -> Result<Child, Stri
         .env("RUNNER_SCRIPT", root.join("run.sh"))
         .env("RUNNER_NAME", name)
         .env("GHR_ORG", &spec.org)
-        .env("RUNNER_ALLOW_RUNASROOT", "1")
+        // The generations run on the host as the sandbox's user: root on purpose (see
+        // `runner_layout::AS_ROOT`); ghr's own one-job runners run as uid 1001 in containers.
+        .env(
+            crate::runner_layout::AS_ROOT.0,
+            crate::runner_layout::AS_ROOT.1,
+        )
         // Secret: in the environment only (never a command line or a file of the test).
         .env("ACTIONS_RUNNER_INPUT_JITCONFIG", jit)
         .current_dir(&root)

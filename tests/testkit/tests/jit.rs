@@ -3,10 +3,11 @@
 //! (`run.sh --jitconfig` or `ACTIONS_RUNNER_INPUT_JITCONFIG`) taking exactly one job, then
 //! exiting 0 while GitHub forgets it; the same blob a second time gets nowhere.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 use testkit::http_client::request;
+use testkit::runner_layout::{TempRoot, AS_ROOT, PROXY_VARS};
 use testkit::{FakeGitHub, JobSpec, Scope};
 
 const ORG: Scope = Scope::Org("acme");
@@ -40,44 +41,20 @@ fn generate(gh: &FakeGitHub, body: serde_json::Value) -> (u16, serde_json::Value
     (r.status, value)
 }
 
-struct TempRoot(PathBuf);
-
-impl TempRoot {
-    fn new(tag: &str) -> TempRoot {
-        let dir = std::env::temp_dir().join(format!(
-            "testkit-jit-{tag}-{}-{}",
-            std::process::id(),
-            testkit::timefmt::unix_now()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        testkit::runner_layout::install(&dir, Path::new(env!("CARGO_BIN_EXE_fake-runner")))
-            .unwrap();
-        TempRoot(dir)
-    }
+/// A fake runner root for one test.
+fn temp_root(tag: &str) -> TempRoot {
+    TempRoot::new(tag, Path::new(env!("CARGO_BIN_EXE_fake-runner")))
 }
 
-impl Drop for TempRoot {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// run.sh as the image runs it (root allowed: these host tests run as the sandbox's root).
+/// run.sh as the image runs it, but as the sandbox's user: root on purpose (see [`AS_ROOT`]).
 fn run_sh(root: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Child {
     let mut cmd = Command::new(root.join("run.sh"));
-    for var in [
-        "http_proxy",
-        "HTTP_PROXY",
-        "https_proxy",
-        "HTTPS_PROXY",
-        "no_proxy",
-        "NO_PROXY",
-    ] {
+    for var in PROXY_VARS {
         cmd.env_remove(var);
     }
     cmd.args(args)
         .env_remove("RUNNER_ROOT")
-        .env("RUNNER_ALLOW_RUNASROOT", "1")
+        .env(AS_ROOT.0, AS_ROOT.1)
         .env("RUNNER_MANUALLY_TRAP_SIG", "1")
         .envs(env.iter().copied())
         .stdout(Stdio::null())
@@ -150,7 +127,7 @@ fn a_jit_runner_takes_one_job_and_github_forgets_it() {
         );
         assert_eq!(status, 201, "{answer}");
         let blob = answer["encoded_jit_config"].as_str().unwrap().to_string();
-        let root = TempRoot::new(&name);
+        let root = temp_root(&name);
         let mut child = if by_env {
             run_sh(&root.0, &[], &[("ACTIONS_RUNNER_INPUT_JITCONFIG", &blob)])
         } else {

@@ -2,10 +2,11 @@
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use testkit::runner_layout::{TempRoot, AS_ROOT, PROXY_VARS};
 use testkit::{FakeGitHub, JobSpec, Scope};
 
 const ORG: Scope = Scope::Org("acme");
@@ -19,42 +20,10 @@ fn gh() -> FakeGitHub {
     gh
 }
 
-struct TempRoot(PathBuf);
-
-impl TempRoot {
-    fn new(tag: &str) -> TempRoot {
-        let dir = std::env::temp_dir().join(format!(
-            "testkit-runner-{tag}-{}-{}",
-            std::process::id(),
-            testkit::timefmt::unix_now()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        testkit::runner_layout::install(&dir, Path::new(env!("CARGO_BIN_EXE_fake-runner")))
-            .unwrap();
-        TempRoot(dir)
-    }
+/// A fake runner root for one test.
+fn temp_root(tag: &str) -> TempRoot {
+    TempRoot::new(tag, Path::new(env!("CARGO_BIN_EXE_fake-runner")))
 }
-
-impl Drop for TempRoot {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// The tests run as root here (the sandbox's user), which the runner refuses unless told
-/// otherwise: root on purpose, since these host-level tests exercise the fake runner's
-/// protocol, not the image's user; the image tests (docker_image.rs) run it as uid 1001.
-const AS_ROOT: (&str, &str) = ("RUNNER_ALLOW_RUNASROOT", "1");
-
-/// The runner honours proxy variables: none of the machine's may reach the fake runner.
-const PROXY_VARS: [&str; 6] = [
-    "http_proxy",
-    "HTTP_PROXY",
-    "https_proxy",
-    "HTTPS_PROXY",
-    "no_proxy",
-    "NO_PROXY",
-];
 
 fn config(root: &Path, args: &[&str]) -> Output {
     let mut cmd = Command::new(root.join("config.sh"));
@@ -219,7 +188,7 @@ fn online(gh: &FakeGitHub, name: &str) -> bool {
 #[test]
 fn config_files_refusals_and_remove() {
     let gh = gh();
-    let root = TempRoot::new("cfg");
+    let root = temp_root("cfg");
     let o = register(
         &gh,
         &root.0,
@@ -254,7 +223,7 @@ fn config_files_refusals_and_remove() {
     assert!(text(&o).contains("already configured"), "{}", text(&o));
 
     // Name taken on the server: refused without --replace, replaced (same id) with it.
-    let other = TempRoot::new("cfg2");
+    let other = temp_root("cfg2");
     let o = register(&gh, &other.0, "r1", &[]);
     assert!(!o.status.success());
     assert!(
@@ -268,7 +237,7 @@ fn config_files_refusals_and_remove() {
     assert_eq!(gh.runner(&ORG, "r1").unwrap().id, info.id);
 
     // Bad token, token from env, missing url.
-    let bad = TempRoot::new("cfg3");
+    let bad = temp_root("cfg3");
     let url = format!("{}/acme", gh.url());
     let o = config(&bad.0, &["--url", &url, "--token", "nope", "--unattended"]);
     assert!(!o.status.success());
@@ -283,11 +252,11 @@ fn config_files_refusals_and_remove() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", text(&o));
-    let o = config(&TempRoot::new("cfg4").0, &["--token", "x", "--unattended"]);
+    let o = config(&temp_root("cfg4").0, &["--token", "x", "--unattended"]);
     assert!(text(&o).contains("Invalid configuration provided for url"));
 
     // run.sh without configuration.
-    let empty = TempRoot::new("cfg5");
+    let empty = temp_root("cfg5");
     let o = Command::new(empty.0.join("run.sh"))
         .env_remove("http_proxy")
         .env_remove("HTTP_PROXY")
@@ -342,7 +311,7 @@ fn hooks(root: &Path) -> Vec<(&'static str, String)> {
 #[test]
 fn jobs_hooks_cancel_and_stop() {
     let gh = gh();
-    let root = TempRoot::new("run");
+    let root = temp_root("run");
     let o = register(&gh, &root.0, "r1", &["--labels", "gpu"]);
     assert!(o.status.success(), "{}", text(&o));
     let mut run = Run::start(&root.0, &hooks(&root.0));
@@ -504,7 +473,7 @@ fn jobs_hooks_cancel_and_stop() {
 #[test]
 fn stop_during_job_skips_completed_hook() {
     let gh = gh();
-    let root = TempRoot::new("stop");
+    let root = temp_root("stop");
     assert!(register(&gh, &root.0, "r1", &[]).status.success());
     let mut run = Run::start(&root.0, &hooks(&root.0));
     assert!(online(&gh, "r1"));
@@ -534,7 +503,7 @@ fn stop_during_job_skips_completed_hook() {
 fn repo_runner_deleted_on_server_exits() {
     let gh = gh();
     let repo = Scope::Repo("acme", "widgets");
-    let root = TempRoot::new("del");
+    let root = temp_root("del");
     let token = gh.registration_token(&repo);
     let url = format!("{}/acme/widgets", gh.url());
     // An org token does not register a repo runner.
@@ -607,7 +576,7 @@ fn repo_runner_deleted_on_server_exits() {
 #[test]
 fn killed_runner_goes_offline_after_its_poll_lapses() {
     let gh = gh();
-    let root = TempRoot::new("kill");
+    let root = temp_root("kill");
     assert!(register(&gh, &root.0, "k1", &[]).status.success());
     let mut run = Run::start(&root.0, &[]);
     assert!(online(&gh, "k1"));
@@ -646,7 +615,7 @@ fn killed_runner_goes_offline_after_its_poll_lapses() {
 #[test]
 fn without_the_trap_variable_sigterm_leaves_the_runner_online() {
     let gh = gh();
-    let root = TempRoot::new("untrapped");
+    let root = temp_root("untrapped");
     assert!(register(&gh, &root.0, "u1", &[]).status.success());
     let mut run = Run::start_with(&root.0, &[]);
     assert!(online(&gh, "u1"));
@@ -674,7 +643,7 @@ fn without_the_trap_variable_sigterm_leaves_the_runner_online() {
 #[test]
 fn dotenv_overrides_inputs_vanish_and_github_env_reaches_later_steps() {
     let gh = gh();
-    let root = TempRoot::new("dotenv");
+    let root = temp_root("dotenv");
     assert!(register(&gh, &root.0, "d1", &["--labels", "dot"])
         .status
         .success());
