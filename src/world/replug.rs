@@ -206,9 +206,9 @@ fn pairs(devices: &[String]) -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = devices
         .iter()
         .map(|d| {
-            let mut parts = d.split(':');
-            let host = parts.next().unwrap_or_default().to_string();
-            let inside = parts.next().unwrap_or(&host).to_string();
+            let (paths, _) = crate::config::boards::values::device_parts(d);
+            let host = paths[0].to_string();
+            let inside = paths.get(1).map_or_else(|| host.clone(), |p| p.to_string());
             (host, inside)
         })
         .collect();
