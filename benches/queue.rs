@@ -14,7 +14,7 @@
 //!                              GHR_BENCH_LOADS=1,3 for some loads only)
 
 use std::time::{Duration, Instant, SystemTime};
-use testkit::lab::{Fleet, Lab};
+use testkit::lab::Lab;
 use testkit::one_job::{Spec, Supervisor};
 use testkit::{FakeGitHub, JobSpec, Scope};
 
@@ -40,18 +40,16 @@ struct Load {
 
 fn run(lab: &Lab, tag: &str, extra: &[&str], load: &Load) -> Figures {
     let label = format!("board-{tag}");
-    let fleet = |org: &str| -> Fleet {
-        let mut f = lab
-            .fleet(&format!("{tag}{org}"))
-            .org(&format!("{tag}-org-{org}"))
-            .env(&format!("BOARD_RUNNERS=pi:{label}"))
-            .env(&format!("RUNNER_RESOURCE_ID=bench-{tag}"));
-        for e in extra {
-            f = f.env(e);
-        }
-        f.build()
-    };
-    let (a, b) = (fleet("a"), fleet("b"));
+    let board = [
+        format!("BOARD_RUNNERS=pi:{label}"),
+        format!("RUNNER_RESOURCE_ID=bench-{tag}"),
+    ];
+    let env: Vec<&str> = board
+        .iter()
+        .map(String::as_str)
+        .chain(extra.iter().copied())
+        .collect();
+    let (a, b) = lab.two_orgs(tag, &env);
     a.ghr(&["init", "-n", "0"]).ok();
     b.ghr(&["init", "-n", "0"]).ok();
     let online = lab.gh.wait_until(Duration::from_secs(60), |gh| {

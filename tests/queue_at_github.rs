@@ -39,18 +39,16 @@ fn logs(a: &Fleet, b: &Fleet) -> String {
 fn setup(tag: &str, extra: &[&str]) -> Board {
     let lab = Lab::new(env!("CARGO_BIN_EXE_ghr"));
     let label = format!("board-{tag}");
-    let fleet = |org: &str| {
-        let mut f = lab
-            .fleet(&format!("{tag}{org}"))
-            .org(&format!("{tag}-org-{org}"))
-            .env(&format!("BOARD_RUNNERS=pi:{label}"))
-            .env(&format!("RUNNER_RESOURCE_ID=shared-{tag}"));
-        for e in extra {
-            f = f.env(e);
-        }
-        f.build()
-    };
-    let (a, b) = (fleet("a"), fleet("b"));
+    let board = [
+        format!("BOARD_RUNNERS=pi:{label}"),
+        format!("RUNNER_RESOURCE_ID=shared-{tag}"),
+    ];
+    let env: Vec<&str> = board
+        .iter()
+        .map(String::as_str)
+        .chain(extra.iter().copied())
+        .collect();
+    let (a, b) = lab.two_orgs(tag, &env);
     a.ghr(&["init", "-n", "0"]).ok();
     b.ghr(&["init", "-n", "0"]).ok();
     let online = lab.gh.wait_until(Duration::from_secs(60), |gh| {

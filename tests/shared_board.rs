@@ -37,14 +37,13 @@ fn both_online(gh: &FakeGitHub, fleets: &[&Fleet]) -> bool {
 fn setup(tag: &str) -> Board {
     let lab = Lab::new(env!("CARGO_BIN_EXE_ghr"));
     let label = format!("board-{tag}");
-    let fleet = |org: &str| {
-        lab.fleet(&format!("{tag}{org}"))
-            .org(&format!("{tag}-org-{org}"))
-            .env(&format!("BOARD_RUNNERS=pi:{label}"))
-            .env(&format!("RUNNER_RESOURCE_ID=shared-{tag}"))
-            .build()
-    };
-    let (a, b) = (fleet("a"), fleet("b"));
+    let (a, b) = lab.two_orgs(
+        tag,
+        &[
+            &format!("BOARD_RUNNERS=pi:{label}"),
+            &format!("RUNNER_RESOURCE_ID=shared-{tag}"),
+        ],
+    );
     a.ghr(&["init", "-n", "0"]).ok();
     b.ghr(&["init", "-n", "0"]).ok();
     assert!(
@@ -209,17 +208,16 @@ fn a_pool_of_two_boards_serves_two_orgs_one_job_per_member() {
     let lab = Lab::new(env!("CARGO_BIN_EXE_ghr"));
     let gh = &lab.gh;
     let label = "rk3568-pool";
-    let fleet = |org: &str| {
-        lab.fleet(&format!("pool{org}"))
-            .org(&format!("pool-org-{org}"))
-            .env("RUNNER_BOARD_COUNT=2")
-            .env(&format!("BOARD_RUNNER_LABELS={label}"))
-            .env("RUNNER_RESOURCE_ID=rk-a,rk-b")
-            .env("RESOURCE_ENV_RK_A=SERIAL=/dev/ttyUSB0;RELAY=1")
-            .env("RESOURCE_ENV_RK_B=SERIAL=/dev/ttyUSB1;RELAY=2")
-            .build()
-    };
-    let (a, b) = (fleet("a"), fleet("b"));
+    let (a, b) = lab.two_orgs(
+        "pool",
+        &[
+            "RUNNER_BOARD_COUNT=2",
+            &format!("BOARD_RUNNER_LABELS={label}"),
+            "RUNNER_RESOURCE_ID=rk-a,rk-b",
+            "RESOURCE_ENV_RK_A=SERIAL=/dev/ttyUSB0;RELAY=1",
+            "RESOURCE_ENV_RK_B=SERIAL=/dev/ttyUSB1;RELAY=2",
+        ],
+    );
     let runners = |f: &Fleet| [f.name("board-1"), f.name("board-2")];
     for f in [&a, &b] {
         f.ghr(&["init", "-n", "0"]).ok();

@@ -289,6 +289,21 @@ impl Lab {
         self.scratch.path()
     }
 
+    /// Two orgs' fleets with the same extra `.env` lines (e.g. one board runner each on a
+    /// shared resource): fleets `<tag>a` and `<tag>b` of orgs `<tag>-org-a` and `<tag>-org-b`.
+    pub fn two_orgs(&self, tag: &str, env: &[&str]) -> (Fleet, Fleet) {
+        let fleet = |org: &str| {
+            env.iter()
+                .fold(
+                    self.fleet(&format!("{tag}{org}"))
+                        .org(&format!("{tag}-org-{org}")),
+                    |f, line| f.env(line),
+                )
+                .build()
+        };
+        (fleet("a"), fleet("b"))
+    }
+
     /// A fleet of org `acme` named after `tag` (its prefix is `<lab>-<tag>-`).
     pub fn fleet(&self, tag: &str) -> FleetBuilder<'_> {
         FleetBuilder {
