@@ -23,7 +23,7 @@ pub use client::{
 };
 pub use error::GitHubError;
 pub use install_token::{cache_path as app_token_cache_path, InstallToken, RENEW_BEFORE_SECS};
-pub use jwt::{base64url, sign as sign_jwt, Claims};
+pub use jwt::{sign as sign_jwt, Claims};
 pub use pagination::{link_rel, pages_needed};
 pub use retry::{backoff_delay, rate_limit_wait, RateLimitWait};
 pub use scope::Scope;
