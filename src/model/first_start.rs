@@ -21,6 +21,10 @@ pub const CREDENTIAL: &str = "/home/runner/.ghr-credential";
 /// The first start's outcome: `pending` (written by ghr with the credential), `registered`,
 /// or `failed <reason>`.
 pub const STATUS: &str = "/home/runner/.ghr-first-start";
+/// [`STATUS`]'s text before the first start is over (ghr writes it with the credential).
+pub const PENDING: &str = "pending\n";
+/// [`STATUS`]'s text once the runner is registered (the script writes it).
+pub const REGISTERED: &str = "registered\n";
 /// The name the script runs under (its `$0`).
 pub const SCRIPT_NAME: &str = "ghr-first-start";
 
@@ -162,6 +166,18 @@ pub fn outcome(text: &str) -> Outcome {
     }
 }
 
+/// The outcome [`STATUS`]'s size alone tells, so that asking needs no read of the file (the
+/// engine reads a container's file by starting a helper process; it tells a size cheaply).
+/// Every failure line the script writes is longer than both (see the test), so a size of
+/// [`PENDING`] or [`REGISTERED`] is that text; any other size has to be read.
+pub fn outcome_by_size(size: u64) -> Option<Outcome> {
+    match size {
+        s if s == PENDING.len() as u64 => Some(Outcome::Pending),
+        s if s == REGISTERED.len() as u64 => Some(Outcome::Registered),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,6 +196,57 @@ mod tests {
 
     fn labels() -> Vec<String> {
         vec!["a".into(), "b".into()]
+    }
+
+    /// The failure lines of [`SCRIPT`]: `idle "<reason>"` (written `failed <reason>`) and the
+    /// stopped one.
+    fn failure_lines() -> Vec<String> {
+        let mut lines: Vec<String> = SCRIPT
+            .split("idle \"")
+            .skip(1) // the text before the first use
+            .filter_map(|rest| {
+                rest.split_once('"')
+                    .map(|(why, _)| format!("failed {why}\n"))
+            })
+            .collect();
+        let stopped = SCRIPT
+            .split("printf 'failed ")
+            .nth(2)
+            .and_then(|rest| rest.split_once("\\n'"))
+            .map(|(why, _)| format!("failed {why}\n"))
+            .expect("the stopped line");
+        lines.push(stopped);
+        lines
+    }
+
+    #[test]
+    fn a_status_of_pendings_or_registereds_size_is_that_text_and_no_failure_has_it() {
+        assert_eq!(outcome(PENDING), Outcome::Pending);
+        assert_eq!(outcome(REGISTERED), Outcome::Registered);
+        assert_eq!(
+            outcome_by_size(PENDING.len() as u64),
+            Some(Outcome::Pending)
+        );
+        assert_eq!(
+            outcome_by_size(REGISTERED.len() as u64),
+            Some(Outcome::Registered)
+        );
+        assert!(
+            SCRIPT.contains("printf 'registered\\n'"),
+            "the script writes REGISTERED"
+        );
+        let failures = failure_lines();
+        assert_eq!(failures.len(), 4, "{failures:?}");
+        for line in failures {
+            // The shortest a failure can be: its fixed text, with nothing in the parts
+            // config.sh fills in.
+            let fixed = line.replace("$rc", "").replace("$last", "");
+            assert!(
+                fixed.len() > REGISTERED.len() && outcome_by_size(fixed.len() as u64).is_none(),
+                "{line:?} would be taken for pending or registered"
+            );
+            assert!(matches!(outcome(&line), Outcome::Failed(_)), "{line:?}");
+        }
     }
 
     #[test]

@@ -550,7 +550,8 @@ fn await_first_starts(ctx: &Context, plan: &Plan, placed: &Placed, out: &mut Out
     }
     let progress = Progress::new(pending.len(), "registering");
     let deadline = std::time::Instant::now() + ctx.settings.register_timeout;
-    let mut pause = std::time::Duration::from_millis(50);
+    // Asking is a stat per runner (see `Docker::first_start`), cheap enough to ask often.
+    let mut pause = std::time::Duration::from_millis(25);
     let mut failed: Vec<(String, Error)> = Vec::new();
     let (started, mut noticed) = (std::time::Instant::now(), false);
     while !pending.is_empty() {
@@ -594,7 +595,7 @@ fn await_first_starts(ctx: &Context, plan: &Plan, placed: &Placed, out: &mut Out
         crate::world::cancel::checkpoint();
         if !pending.is_empty() {
             std::thread::sleep(pause);
-            pause = (pause * 2).min(std::time::Duration::from_millis(200));
+            pause = (pause * 2).min(std::time::Duration::from_millis(100));
         }
     }
     if failed.is_empty() {

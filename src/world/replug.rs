@@ -180,7 +180,7 @@ fn decide(
         true => Some(
             docker.is_configured(&c.name)?
                 || docker
-                    .read_file(&c.name, crate::model::first_start::CREDENTIAL)?
+                    .file_size(&c.name, crate::model::first_start::CREDENTIAL)?
                     .is_some(),
         ),
         false => None,

@@ -1,6 +1,6 @@
 //! The few per-container calls of registration straight on the engine's Unix socket: putting
-//! a credential in (`PUT .../archive`), reading a small file back (`GET .../archive`) and
-//! starting (`POST .../start`). Each `docker` CLI run costs tens of milliseconds of CPU
+//! a credential in (`PUT .../archive`), reading a small file back (`GET .../archive`), asking
+//! whether a file is there and its size (`HEAD .../archive`) and starting (`POST .../start`). Each `docker` CLI run costs tens of milliseconds of CPU
 //! (a Go program starting and negotiating its API version); a fleet of 50 needs 150 and more
 //! of these calls, which made them most of `init`'s time on a small machine.
 //!
@@ -59,9 +59,10 @@ pub fn choose(host: Option<&str>, context: Option<&str>, config: &str) -> Option
     }
 }
 
-/// An answer: status and body.
+/// An answer: status, headers (names in lower case) and body.
 pub struct Answer {
     pub status: u16,
+    pub headers: Headers,
     pub body: Vec<u8>,
 }
 
@@ -72,6 +73,14 @@ impl Answer {
             .ok()
             .and_then(|v| v.get("message").and_then(|m| m.as_str().map(String::from)))
             .unwrap_or_else(|| String::from_utf8_lossy(&self.body).trim().to_string())
+    }
+
+    /// The value of header `name` (lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -99,7 +108,12 @@ pub fn call(
     stream.write_all(data)?;
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw)?;
-    parse(&raw).ok_or_else(|| {
+    // A HEAD answer names the length of a body it does not send.
+    let parsed = match method {
+        "HEAD" => parse_head(&raw),
+        _ => parse(&raw),
+    };
+    parsed.ok_or_else(|| {
         std::io::Error::new(
             std::io::ErrorKind::InvalidData,
             "the Docker engine's answer could not be read",
@@ -107,24 +121,46 @@ pub fn call(
     })
 }
 
-/// A whole HTTP/1.1 response: status line, headers, and a body with a length, chunked, or
-/// up to the end.
-pub fn parse(raw: &[u8]) -> Option<Answer> {
+/// Header names (lower case) and values.
+type Headers = Vec<(String, String)>;
+
+/// The status line and headers of a response, and where its body starts.
+fn parse_head_part(raw: &[u8]) -> Option<(u16, Headers, usize)> {
     let end = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
     let head = std::str::from_utf8(&raw[..end]).ok()?;
     let mut lines = head.split("\r\n");
     let status: u16 = lines.next()?.split(' ').nth(1)?.parse().ok()?;
-    let (mut chunked, mut length) = (false, None);
+    let mut headers = Vec::new();
     for line in lines {
         let (name, value) = line.split_once(':')?;
-        let value = value.trim();
-        match name.trim().to_ascii_lowercase().as_str() {
+        headers.push((name.trim().to_ascii_lowercase(), value.trim().to_string()));
+    }
+    Some((status, headers, end + 4))
+}
+
+/// The answer to a HEAD request: status and headers, no body.
+pub fn parse_head(raw: &[u8]) -> Option<Answer> {
+    let (status, headers, _) = parse_head_part(raw)?;
+    Some(Answer {
+        status,
+        headers,
+        body: Vec::new(),
+    })
+}
+
+/// A whole HTTP/1.1 response: status line, headers, and a body with a length, chunked, or
+/// up to the end.
+pub fn parse(raw: &[u8]) -> Option<Answer> {
+    let (status, headers, start) = parse_head_part(raw)?;
+    let (mut chunked, mut length) = (false, None);
+    for (name, value) in &headers {
+        match name.as_str() {
             "transfer-encoding" => chunked = value.eq_ignore_ascii_case("chunked"),
             "content-length" => length = value.parse::<usize>().ok(),
             _ => {}
         }
     }
-    let rest = &raw[end + 4..];
+    let rest = &raw[start..];
     let body = if chunked {
         let mut body = Vec::new();
         let mut at = 0;
@@ -146,7 +182,11 @@ pub fn parse(raw: &[u8]) -> Option<Answer> {
             None => rest.to_vec(),
         }
     };
-    Some(Answer { status, body })
+    Some(Answer {
+        status,
+        headers,
+        body,
+    })
 }
 
 /// `value` for a URL's query or path (every byte but unreserved ones escaped).
@@ -212,5 +252,13 @@ mod tests {
         assert_eq!((a.status, a.body.len()), (204, 0));
         assert!(parse(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nabc").is_none());
         assert_eq!(escape("/home/runner/.x y"), "%2Fhome%2Frunner%2F.x%20y");
+        let a = parse_head(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 512\r\nX-Docker-Container-Path-Stat: e30=\r\n\r\n",
+        )
+        .unwrap();
+        assert_eq!(
+            (a.status, a.header("x-docker-container-path-stat")),
+            (200, Some("e30="))
+        );
     }
 }

@@ -2,7 +2,7 @@
 //! runner registration (a credential placed for the first start) and one-off containers. State is read from structured output
 //! (`docker inspect` JSON), never scraped from tables.
 
-mod api;
+pub mod api;
 mod compose;
 mod devices;
 mod ended;
