@@ -104,6 +104,15 @@ fn ephemeral_runners_take_one_job_each_and_serve_replaces_them_fresh() {
     );
     let list = fleet.ghr(&["list"]).ok();
     assert!(list.stdout.contains("ghr serve"), "{}", list.stdout);
+    let json: serde_json::Value =
+        serde_json::from_str(&fleet.ghr(&["list", "--json"]).ok().stdout).unwrap();
+    let marked = json["runners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["github"]["ephemeral"] == true)
+        .count();
+    assert_eq!(marked, 2, "GitHub's one-job runners are marked: {json}");
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(fleet.inspect(&ran, "{{.State.Status}}"), "exited");
 

@@ -365,7 +365,7 @@ mod tests {
                  "github": null, "registration": "not registered", "volumes": ["p-runner-1-data"],
                  "missing_devices": ["/dev/serial/by-id/gone"]},
                 {"name": "p-runner-2", "container": null,
-                 "github": {"id": 7, "status": "offline", "busy": true, "labels": ["a", "b"]},
+                 "github": {"id": 7, "status": "offline", "busy": true, "labels": ["a", "b"], "ephemeral": false},
                  "registration": "offline", "volumes": []}
             ], "oneoffs": ["p-runner-3-register"]})
         );

@@ -46,6 +46,8 @@ pub struct JsonGithub<'a> {
     pub status: &'a str,
     pub busy: bool,
     pub labels: &'a [String],
+    /// A one-job runner (JIT or `--ephemeral`), as GitHub says.
+    pub ephemeral: bool,
 }
 
 #[derive(Serialize)]
@@ -98,6 +100,7 @@ pub fn fleet_view<'a>(
                 status: &g.status,
                 busy: g.busy,
                 labels: &g.labels,
+                ephemeral: g.ephemeral,
             }),
             registration: registration_text(&m.registration),
             volumes: &m.volumes,
@@ -113,7 +116,7 @@ pub fn fleet_view<'a>(
 }
 
 /// `{docker: "known"|"unknown", github: "known"|"unknown", runners: [{name, container:
-/// {state, image}|null, github: {id, status, busy, labels}|null, registration, volumes:
+/// {state, image}|null, github: {id, status, busy, labels, ephemeral}|null, registration, volumes:
 /// [name]}], oneoffs: [name]}`.
 pub fn fleet_json(
     members: &[Member],

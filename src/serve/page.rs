@@ -360,7 +360,7 @@ fn fleet_article(out: &mut String, f: &FleetView, now_ms: u64) {
             out,
             "<tr data-runner=\"{}\">{}{}{}{}{}</tr>",
             escape(&m.name),
-            td("Runner", &escape(&m.name)),
+            td("Runner", &runner_cell(m)),
             td("Container", &escape(&container)),
             td(
                 "GitHub",
@@ -371,6 +371,18 @@ fn fleet_article(out: &mut String, f: &FleetView, now_ms: u64) {
         );
     }
     out.push_str("</tbody></table></article>\n");
+}
+
+/// The runner's name, and "one job" when GitHub says it is a one-job runner (it ends after
+/// its job; `ghr serve` starts its next generation).
+fn runner_cell(m: &crate::model::fleet::Member) -> String {
+    match m.github.as_ref().is_some_and(|g| g.ephemeral) {
+        true => format!(
+            "{} <span class=\"meta\" title=\"ends after one job; ghr serve starts a fresh one\">one job</span>",
+            escape(&m.name)
+        ),
+        false => escape(&m.name),
+    }
 }
 
 fn fleets_section(out: &mut String, s: &Snapshot) {
@@ -645,6 +657,34 @@ mod tests {
             read_ms: NOW,
         });
         hub.snapshot()
+    }
+
+    #[test]
+    fn a_one_job_runner_is_marked_by_what_github_says() {
+        let remote = |ephemeral| RemoteRunner {
+            id: 3,
+            name: "lab-acme-runner-<1>".into(),
+            status: "online".into(),
+            busy: false,
+            labels: vec![],
+            custom_labels: vec![],
+            group_id: Some(1),
+            ephemeral,
+        };
+        let member = |github| crate::model::fleet::Member {
+            name: "lab-acme-runner-<1>".into(),
+            container: None,
+            github,
+            registration: crate::model::fleet::Registration::Unknown,
+            volumes: vec![],
+            missing_devices: vec![],
+        };
+        let one_job = runner_cell(&member(Some(remote(true))));
+        assert!(one_job.starts_with("lab-acme-runner-&lt;1&gt; <span"));
+        assert!(one_job.contains(">one job</span>"));
+        for plain in [member(Some(remote(false))), member(None)] {
+            assert_eq!(runner_cell(&plain), "lab-acme-runner-&lt;1&gt;");
+        }
     }
 
     #[test]
