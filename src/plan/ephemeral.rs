@@ -105,7 +105,9 @@ pub fn supervise(now: &EphemeralNow) -> Supervise {
     }
     let why = match (now.configured, now.stopped_on_purpose) {
         (_, true) => return Supervise::Nothing,
-        // The runner deleted its configuration: its job is done.
+        // The runner deleted its configuration: its job is done. (actions/runner's Runner.cs
+        // deletes .runner and .credentials when an ephemeral runner's one job completed, and
+        // when GitHub answers 404 for its registration: gone there too.)
         (Some(false), false) => FINISHED,
         (Some(true) | None, false) => DIED,
     };
