@@ -208,9 +208,10 @@ fn ephemeral_runners_take_one_job_each_and_serve_replaces_them_fresh() {
         "replaced: {}",
         serve.stderr()
     );
+    // (online a moment before serve says so, as above)
     assert!(
-        serve.stderr().contains(&format!(
-            "replaced {dies} with a fresh runner: it ended before taking a job"
+        wait_for(Duration::from_secs(10), || serve.stderr().contains(
+            &format!("replaced {dies} with a fresh runner: it ended before taking a job")
         )),
         "{}",
         serve.stderr()

@@ -5,7 +5,7 @@
 use crate::config::settings::Settings;
 use crate::model::ephemeral::{DEFAULT_WORK_FOLDER, STOPPED_MARK};
 use crate::model::first_start;
-use crate::model::fleet::{ContainerState, LocalRunner};
+use crate::model::fleet::{ContainerState, DesiredRunner, LocalRunner};
 use crate::plan::ephemeral::{supervise, EphemeralNow, Supervise};
 use crate::world::docker::Docker;
 use crate::world::error::{Error, Result};
@@ -92,6 +92,53 @@ fn in_dir(dir: &Path, path: &Path) -> PathBuf {
     }
 }
 
+/// The settings of the fleet whose settings file lies in `dir`, its paths as that directory
+/// sees them, and its one-job runners.
+fn fleet_in(settings: &Settings, dir: &Path) -> (Settings, Vec<DesiredRunner>) {
+    let mut settings = settings.clone();
+    settings.compose_file = in_dir(dir, &settings.compose_file);
+    settings.fleet_lock_file = in_dir(dir, &settings.fleet_lock_file);
+    let count = crate::model::fleet::size(
+        None,
+        crate::world::compose_file::recorded(&settings),
+        settings.runner_count,
+    );
+    let desired = crate::model::fleet::desired(&settings, count)
+        .into_iter()
+        .filter(|r| r.ephemeral)
+        .collect();
+    (settings, desired)
+}
+
+/// The containers of `local` that are ended one-job runners of this fleet, with their labels.
+fn ended_of(
+    settings: &Settings,
+    desired: &[DesiredRunner],
+    local: &[LocalRunner],
+) -> Vec<(LocalRunner, Vec<String>)> {
+    let project = crate::model::compose::project_name(&settings.prefix);
+    desired
+        .iter()
+        .filter_map(|r| {
+            local
+                .iter()
+                .find(|c| c.name == r.name && c.project.as_deref() == Some(project.as_str()))
+                .filter(|c| matches!(c.state, ContainerState::Exited | ContainerState::Dead))
+                .map(|c| (c.clone(), r.labels.clone()))
+        })
+        .collect()
+}
+
+/// The names of the fleet's one-job runners that ended, as `local` (a view already read,
+/// e.g. `ghr serve`'s) lists them; reads no more than the settings' compose file.
+pub fn ended_names(settings: &Settings, dir: &Path, local: &[LocalRunner]) -> Vec<String> {
+    let (settings, desired) = fleet_in(settings, dir);
+    ended_of(&settings, &desired, local)
+        .into_iter()
+        .map(|(c, _)| c.name)
+        .collect()
+}
+
 /// One look at the one-job runners of the fleet whose settings file lies in `dir`: each
 /// ended one is replaced (see `plan::ephemeral`). Returns what was decided for each runner
 /// that needed something. A `docker ps` when none ended; the rest is read, under the fleet
@@ -102,35 +149,12 @@ pub fn supervise_fleet(
     docker: &Docker,
     remote: Option<&Remote>,
 ) -> Result<Vec<(String, Supervise, Option<Error>)>> {
-    let mut settings = settings.clone();
-    settings.compose_file = in_dir(dir, &settings.compose_file);
-    settings.fleet_lock_file = in_dir(dir, &settings.fleet_lock_file);
+    let (settings, desired) = fleet_in(settings, dir);
     let settings = &settings;
-    let count = crate::model::fleet::size(
-        None,
-        crate::world::compose_file::recorded(settings),
-        settings.runner_count,
-    );
-    let desired: Vec<_> = crate::model::fleet::desired(settings, count)
-        .into_iter()
-        .filter(|r| r.ephemeral)
-        .collect();
     if desired.is_empty() {
         return Ok(Vec::new());
     }
-    let project = crate::model::compose::project_name(&settings.prefix);
-    let ended = |local: &[LocalRunner]| -> Vec<(LocalRunner, Vec<String>)> {
-        desired
-            .iter()
-            .filter_map(|r| {
-                local
-                    .iter()
-                    .find(|c| c.name == r.name && c.project.as_deref() == Some(project.as_str()))
-                    .filter(|c| matches!(c.state, ContainerState::Exited | ContainerState::Dead))
-                    .map(|c| (c.clone(), r.labels.clone()))
-            })
-            .collect()
-    };
+    let ended = |local: &[LocalRunner]| ended_of(settings, &desired, local);
     if ended(&crate::world::observe::local(settings, docker)?.runners).is_empty() {
         return Ok(Vec::new());
     }
