@@ -524,12 +524,77 @@ impl ComposeFile {
     /// is taken literally, whatever it holds.
     pub fn to_yaml(&self) -> String {
         let value = serde_yaml::to_value(self).expect("the compose model always serializes");
-        let body = serde_yaml::to_string(&escape_interpolation(value))
-            .expect("a YAML value always serializes");
+        let body = share_first_start(escape_interpolation(value));
         match self.recorded_count {
             Some(n) => format!("{HEADER}# ghr: -n {n}\n{body}"),
             None => format!("{HEADER}{body}"),
         }
+    }
+}
+
+/// The top-level key that holds the first-start script once (a compose extension field,
+/// which compose ignores), and the anchor every runner's command refers to.
+pub const FIRST_START_KEY: &str = "x-ghr-first-start";
+const FIRST_START_ANCHOR: &str = "ghr-first-start";
+/// What stands for the script in a command while the text is made (then the alias).
+const FIRST_START_STAND_IN: &str = "ghr-first-start-script-stand-in";
+
+/// The file's body, with the first-start script (forty lines in every runner's command)
+/// written once under [`FIRST_START_KEY`] and referred to by a YAML alias: compose and every
+/// YAML reader see the same document, a person reads it once. The text is checked by
+/// reading it back; should it ever differ, the script is written out in every command.
+fn share_first_start(value: Value) -> String {
+    let plain = || serde_yaml::to_string(&value).expect("a YAML value always serializes");
+    let script = Value::String(super::first_start::SCRIPT.replace('$', "$$"));
+    let Some(Value::Mapping(services)) = value.get("services") else {
+        return plain();
+    };
+    let mut shared = serde_yaml::Mapping::new();
+    let mut any = false;
+    for (name, service) in services {
+        let mut service = service.clone();
+        if let Some(Value::Sequence(command)) = service.get_mut("command") {
+            for item in command.iter_mut().filter(|item| **item == script) {
+                *item = Value::String(FIRST_START_STAND_IN.into());
+                any = true;
+            }
+        }
+        shared.insert(name.clone(), service);
+    }
+    if !any {
+        return plain();
+    }
+    let mut top = serde_yaml::Mapping::new();
+    top.insert(FIRST_START_KEY.into(), script);
+    if let Value::Mapping(rest) = &value {
+        for (k, v) in rest {
+            let v = match k.as_str() {
+                Some("services") => Value::Mapping(shared.clone()),
+                _ => v.clone(),
+            };
+            top.insert(k.clone(), v);
+        }
+    }
+    let text = serde_yaml::to_string(&Value::Mapping(top))
+        .expect("a YAML value always serializes")
+        .replacen(
+            &format!("{FIRST_START_KEY}: |-"),
+            &format!("{FIRST_START_KEY}: &{FIRST_START_ANCHOR} |-"),
+            1,
+        )
+        .replace(
+            &format!("- {FIRST_START_STAND_IN}\n"),
+            &format!("- *{FIRST_START_ANCHOR}\n"),
+        );
+    let read_back = serde_yaml::from_str::<Value>(&text).ok().map(|mut v| {
+        if let Value::Mapping(m) = &mut v {
+            m.remove(FIRST_START_KEY);
+        }
+        v
+    });
+    match read_back == Some(value.clone()) {
+        true => text,
+        false => plain(),
     }
 }
 
@@ -610,6 +675,35 @@ mod tests {
 
     fn services(s: &Settings, host: &HostFacts) -> Vec<(String, Service)> {
         rendered(s, 1, host, None).services.0
+    }
+
+    #[test]
+    fn the_first_start_script_is_written_once_and_every_command_refers_to_it() {
+        let s = settings(&[("BOARD_RUNNERS", "pi:board")]);
+        let file = rendered(&s, 2, &host(), None);
+        let text = file.to_yaml();
+        let script_line = "cred=/home/runner/.ghr-credential";
+        assert_eq!(text.matches(script_line).count(), 1, "{text}");
+        assert!(text.contains(&format!("\n{FIRST_START_KEY}: &ghr-first-start |-\n")));
+        assert_eq!(
+            text.matches("- *ghr-first-start\n").count(),
+            3,
+            "two generic runners and the board's: {text}"
+        );
+        assert!(!text.contains(FIRST_START_STAND_IN));
+        // Any YAML reader sees every command whole, as if written out.
+        let read: Value = serde_yaml::from_str(&text).unwrap();
+        let escaped = crate::model::first_start::SCRIPT.replace('$', "$$");
+        for (_, service) in read["services"].as_mapping().unwrap() {
+            assert_eq!(service["command"][2].as_str(), Some(escaped.as_str()));
+        }
+        let plain =
+            serde_yaml::to_string(&escape_interpolation(serde_yaml::to_value(&file).unwrap()))
+                .unwrap();
+        assert!(
+            plain.len() - text.len() > 2 * escaped.len(),
+            "two copies fewer"
+        );
     }
 
     #[test]
