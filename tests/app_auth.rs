@@ -298,6 +298,32 @@ fn a_jwt_github_refuses_or_an_app_not_installed_is_one_line_exit_4() {
 }
 
 #[test]
+fn a_suspended_installation_is_one_line_that_names_the_fix_and_changes_nothing() {
+    if !docker_ready("a_suspended_installation_is_one_line_that_names_the_fix_and_changes_nothing")
+    {
+        return;
+    }
+    let lab = lab();
+    let gh = &lab.gh;
+    let (key, public) = keypair(lab.scratch(), "app.pem", Pem::Pkcs8);
+    gh.add_app(APP_ID, CLIENT_ID, &public, &[ORG_RUNNERS]);
+    let installation = gh.install_app(APP_ID, &Scope::Org(ORG));
+    gh.suspend_installation(installation, true);
+    let fleet = app_fleet(&lab, "suspended", &key, &[]);
+    hides_app_secrets(fleet.ghr(&["init", "-n", "1"]).code(4)).error_line(&format!(
+        "the GitHub App GITHUB_APP_ID={APP_ID}'s installation {installation} on organization `acme` is suspended (HTTP 403), so GitHub gives it no token; an owner unsuspends it in the account's Settings > GitHub Apps > Configure > Unsuspend"
+    ));
+    assert!(fleet.containers().is_empty(), "no container");
+    assert!(fleet.volumes().is_empty(), "no volume");
+    assert_eq!(mints(gh), 0);
+    // Unsuspended: the same command goes through.
+    gh.suspend_installation(installation, false);
+    fleet.ghr(&["init", "-n", "1"]).ok();
+    assert_eq!(mints(gh), 1);
+    fleet.ghr(&["rm", "-y"]).ok();
+}
+
+#[test]
 fn repository_runners_need_the_administration_permission() {
     if !docker_ready("repository_runners_need_the_administration_permission") {
         return;

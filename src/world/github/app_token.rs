@@ -127,6 +127,13 @@ impl GitHub {
                     installation: Some(installation_id),
                 })
             }
+            403 if is_suspension(&github_message(&reply.body)) => {
+                return Err(GitHubError::AppSuspended {
+                    app: app.shown(),
+                    scope: self.scope().clone(),
+                    installation: installation_id,
+                })
+            }
             _ => return Err(self.app_refusal(app, &Method::POST, &url, reply)),
         };
         let expires_at =
@@ -158,6 +165,29 @@ impl GitHub {
                 path: url.path().to_owned(),
                 message,
             },
+        }
+    }
+}
+
+/// Whether GitHub's message to a token request says the installation is suspended ("This
+/// installation has been suspended", or "... owned by <account> suspended ...").
+fn is_suspension(message: &str) -> bool {
+    message.to_ascii_lowercase().contains("suspended")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_suspension;
+
+    #[test]
+    fn a_suspension_is_told_by_githubs_message() {
+        for (message, want) in [
+            ("This installation has been suspended", true),
+            ("Sorry. This installation owned by acme is suspended.", true),
+            ("Resource not accessible by integration", false),
+            ("", false),
+        ] {
+            assert_eq!(is_suspension(message), want, "{message}");
         }
     }
 }

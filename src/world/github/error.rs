@@ -70,6 +70,12 @@ pub enum GitHubError {
         scope: Scope,
         installation: Option<u64>,
     },
+    /// 403 "This installation has been suspended" to minting a token: an owner suspended it.
+    AppSuspended {
+        app: String,
+        scope: Scope,
+        installation: u64,
+    },
     /// 401 to an installation token GitHub had just issued (after the one renewal).
     AppBadCredentials { app: String },
     /// 403 that is not a rate limit to the App's installation token: a permission missing.
@@ -95,7 +101,7 @@ impl GitHubError {
             GitHubError::BadCredentials
             | GitHubError::AppRejected { .. }
             | GitHubError::AppBadCredentials { .. } => Some(401),
-            GitHubError::AppForbidden { .. } => Some(403),
+            GitHubError::AppForbidden { .. } | GitHubError::AppSuspended { .. } => Some(403),
             GitHubError::AppNotInstalled { .. } => Some(404),
             GitHubError::Forbidden { .. } | GitHubError::SsoRequired { .. } => Some(403),
             GitHubError::NotFound { .. } | GitHubError::RunnerNotFound { .. } => Some(404),
@@ -218,6 +224,15 @@ impl fmt::Display for GitHubError {
             } => write!(
                 f,
                 "GITHUB_APP_INSTALLATION_ID={id} is not an installation of the GitHub App {app} (HTTP 404); fix it, or remove it and ghr finds the installation itself"
+            ),
+            GitHubError::AppSuspended {
+                app,
+                scope,
+                installation,
+            } => write!(
+                f,
+                "the GitHub App {app}'s installation {installation} on {} is suspended (HTTP 403), so GitHub gives it no token; an owner unsuspends it in the account's Settings > GitHub Apps > Configure > Unsuspend (if the App's owner suspended it, only they can), then run the command again",
+                scope.describe()
             ),
             GitHubError::AppBadCredentials { app } => write!(
                 f,

@@ -33,6 +33,8 @@ struct App {
 struct Installation {
     app: u64,
     target: ScopeKey,
+    /// Suspended by an owner: still listed (with `suspended_at`), but GitHub mints no token.
+    suspended_at: Option<SystemTime>,
 }
 
 #[derive(Debug)]
@@ -100,10 +102,20 @@ impl FakeGitHub {
                 Installation {
                     app: id,
                     target: target.key(),
+                    suspended_at: None,
                 },
             );
             installation
         })
+    }
+
+    /// Suspends installation `id` (an owner did, in the org's settings), or unsuspends it.
+    pub fn suspend_installation(&self, id: u64, suspended: bool) {
+        self.with(|st| {
+            if let Some(inst) = st.apps.installations.get_mut(&id) {
+                inst.suspended_at = suspended.then(SystemTime::now);
+            }
+        });
     }
 
     /// Lifetime of the installation tokens minted from now on (GitHub's: one hour).
@@ -207,6 +219,7 @@ fn installation_json(id: u64, inst: &Installation, app: &App) -> Value {
         "repository_selection": if matches!(inst.target, ScopeKey::Org(_)) { "all" } else { "selected" },
         "permissions": app.permissions,
         "access_tokens_url": format!("/app/installations/{id}/access_tokens"),
+        "suspended_at": inst.suspended_at.map(|t| rfc3339(t, 0)),
     })
 }
 
@@ -252,6 +265,16 @@ pub(crate) fn access_tokens(sh: &Shared, req: &Req, id: &str) -> Reply {
     };
     if req.method != "POST" {
         return Reply::not_found();
+    }
+    if st.apps.installations[&installation].suspended_at.is_some() {
+        return Reply::json(
+            403,
+            json!({
+                "message": "This installation has been suspended",
+                "documentation_url": "https://docs.github.com/rest/apps/apps#create-an-installation-access-token-for-an-app",
+                "status": "403",
+            }),
+        );
     }
     let permissions: Map<String, Value> = app
         .permissions
