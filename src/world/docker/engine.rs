@@ -279,14 +279,33 @@ impl Docker {
         Ok(())
     }
 
-    /// Removes containers (running or not) with their anonymous volumes.
+    /// Removes containers (running or not) with their anonymous volumes. A runner whose
+    /// registration was just deleted exits, and Docker restarts it (its restart policy): caught
+    /// in that moment, `rm -f` fails for it ("Could not kill running container ..., is not
+    /// running"); the ones still there are removed again, twice at most.
     pub fn remove_containers(&self, names: &[String]) -> Result<()> {
-        if names.is_empty() {
-            return Ok(());
+        let mut left = names.to_vec();
+        for attempt in 1.. {
+            if left.is_empty() {
+                return Ok(());
+            }
+            let mut cmd = docker(&["rm", "-f", "-v"]);
+            cmd.args(&left);
+            match checked(cmd, "docker rm") {
+                Ok(_) => return Ok(()),
+                Err(e) if attempt < 3 && caught_restarting(&e.to_string()) => {
+                    std::thread::sleep(Duration::from_millis(250));
+                    let all = checked_stdout(
+                        docker(&["ps", "-a", "--format", "{{.Names}}"]),
+                        "docker ps",
+                    )?;
+                    let there: Vec<&str> = all.lines().map(str::trim).collect();
+                    left.retain(|n| there.contains(&n.as_str()));
+                }
+                Err(e) => return Err(e),
+            }
         }
-        let mut cmd = docker(&["rm", "-f", "-v"]);
-        cmd.args(names);
-        checked(cmd, "docker rm").map(|_| ())
+        unreachable!("the loop returns")
     }
 
     pub fn remove_volumes(&self, names: &[String]) -> Result<()> {
@@ -315,5 +334,29 @@ impl Docker {
         cmd.arg(name)
             .status()
             .map_err(|e| Error::Docker(format!("cannot run docker: {e}; is Docker installed?")))
+    }
+}
+
+/// Whether `docker rm -f` failed because it caught a container between exiting and Docker
+/// restarting it (the engine's words for that moment), which asking again gets past.
+fn caught_restarting(error: &str) -> bool {
+    error.contains("Could not kill running container") || error.contains("is restarting")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::caught_restarting;
+
+    #[test]
+    fn only_the_restart_moment_is_asked_again() {
+        for (error, want) in [
+            ("docker rm failed: Error response from daemon: Could not kill running container 71e7, cannot remove - Container 71e7 is not running", true),
+            ("docker rm failed: Error response from daemon: You cannot remove a restarting container 71e7. Stop the container before attempting removal or force remove", false),
+            ("docker rm failed: Error response from daemon: Conflict, container 71e7 is restarting", true),
+            ("docker rm failed: Error: No such container: x", false),
+            ("docker rm failed: Cannot connect to the Docker daemon", false),
+        ] {
+            assert_eq!(caught_restarting(error), want, "{error}");
+        }
     }
 }
