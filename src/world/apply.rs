@@ -18,6 +18,9 @@ use std::path::Path;
 
 /// How many per-container Docker steps (credentials, install copies, reads) run at once.
 pub const ONEOFF_CONCURRENCY: usize = 8;
+/// How many containers start at once (the engine starts them side by side; `docker start a
+/// b c` starts one after the other).
+const START_CONCURRENCY: usize = 8;
 
 /// What the executor works with besides the plan.
 pub struct Context<'a> {
@@ -166,7 +169,7 @@ pub fn apply(ctx: &Context, plan: &Plan) -> Result<Outcome> {
     checkpoint();
     github_writes(ctx, plan, &mut out);
     checkpoint();
-    start(ctx, plan, &mut out);
+    start(ctx, plan, &mut out, &placed);
     checkpoint();
     await_first_starts(ctx, plan, &placed, &mut out);
     checkpoint();
@@ -223,13 +226,17 @@ fn batch(
 }
 
 /// Starts the runners of the start phase, side by side; one that does not start fails alone.
-fn start(ctx: &Context, plan: &Plan, out: &mut Outcome) {
+/// None starts once the command is interrupted (see [`Placed::start`]).
+fn start(ctx: &Context, plan: &Plan, out: &mut Outcome, placed: &Placed) {
     let names = runners_of(plan, Phase::Start, out);
     if names.is_empty() {
         return;
     }
     let progress = Progress::new(names.len(), "starting");
-    for (name, result) in names.iter().zip(ctx.docker.start_each(&names)) {
+    let results = map_bounded(&names, START_CONCURRENCY, |name| {
+        placed.start(ctx.docker, name)
+    });
+    for (name, result) in names.iter().zip(results) {
         let result = result
             .map(|()| format!("started {name}"))
             .map_err(|e| (format!("starting {name}: {e}"), e));
@@ -372,10 +379,7 @@ fn sync_installs(ctx: &Context, plan: &Plan, out: &mut Outcome) {
 /// the start phase, in [`await_first_starts`]). Returns the runners that got a credential.
 fn register(ctx: &Context, plan: &Plan, out: &mut Outcome) -> Placed {
     let count = plan.of(Phase::Register).count();
-    let placed = Placed {
-        names: Vec::new(),
-        pending: Default::default(),
-    };
+    let placed = Placed::default();
     if count == 0 {
         return placed;
     }
@@ -473,7 +477,7 @@ fn register(ctx: &Context, plan: &Plan, out: &mut Outcome) -> Placed {
     );
     let mut placed_names = Vec::new();
     let mut any_failed = false;
-    let pending = placed.pending;
+    let pending = placed.pending.clone();
     for ((_, name), result) in steps.iter().zip(results) {
         match result {
             Ok(true) => {
@@ -494,9 +498,11 @@ fn register(ctx: &Context, plan: &Plan, out: &mut Outcome) -> Placed {
     }
     if !placed_names.is_empty() {
         // Interrupted: a runner still registering is stopped (config.sh with it), so nothing
-        // changes on GitHub after ghr exits; the next command registers it again.
-        let pending = pending.clone();
+        // changes on GitHub after ghr exits; the next command registers it again. The gate
+        // puts this stop after every start in flight, and no start comes after it.
+        let (pending, gate) = (pending.clone(), placed.gate.clone());
         crate::world::cancel::on_interrupt(move || {
+            let _no_starts = gate.write().unwrap_or_else(|e| e.into_inner());
             let names: Vec<String> = lock(&pending).iter().cloned().collect();
             if !names.is_empty() {
                 let _ = Docker::new().containers_do("stop", &names, None);
@@ -505,14 +511,32 @@ fn register(ctx: &Context, plan: &Plan, out: &mut Outcome) -> Placed {
     }
     Placed {
         names: placed_names,
-        pending,
+        ..placed
     }
 }
 
 /// The runners that got a credential, and those of them whose first start is not over yet.
+#[derive(Default)]
 struct Placed {
     names: Vec<String>,
     pending: std::sync::Arc<std::sync::Mutex<BTreeSet<String>>>,
+    /// Held (shared) by each start, (alone) by the interrupt's stop of the pending runners.
+    gate: std::sync::Arc<std::sync::RwLock<()>>,
+}
+
+impl Placed {
+    /// Starts `name`, unless the command is interrupted: a start that slipped past the last
+    /// checkpoint would otherwise come after the interrupt stopped the runners registering,
+    /// and register one after ghr exited.
+    fn start(&self, docker: &Docker, name: &str) -> Result<()> {
+        let _starting = self.gate.read().unwrap_or_else(|e| e.into_inner());
+        match crate::world::cancel::is_interrupted() {
+            true => Err(Error::Partial(
+                "not started: the command was interrupted".into(),
+            )),
+            false => docker.start_one(name),
+        }
+    }
 }
 
 fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {

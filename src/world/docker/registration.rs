@@ -237,24 +237,27 @@ impl Docker {
     /// Starts the containers `names`, each on its own (the engine starts them side by side;
     /// `docker start a b c` starts one after the other). Results in `names`' order.
     pub fn start_each(&self, names: &[String]) -> Vec<Result<()>> {
-        crate::world::concurrent::map_bounded(names, START_CONCURRENCY, |name| {
-            match super::api::socket() {
-                Some(socket) => {
-                    let path = format!("/containers/{}/start", super::api::escape(name));
-                    let answer = super::api::call(&socket, "POST", &path, None, QUICK)
-                        .map_err(|e| Error::Docker(format!("starting {name}: {e}")))?;
-                    match answer.status {
-                        // 304: already running.
-                        200..=299 | 304 => Ok(()),
-                        _ => Err(Error::Docker(format!(
-                            "docker start failed: {}",
-                            answer.message()
-                        ))),
-                    }
+        crate::world::concurrent::map_bounded(names, START_CONCURRENCY, |name| self.start_one(name))
+    }
+
+    /// Starts the container `name` (already running is fine).
+    pub fn start_one(&self, name: &str) -> Result<()> {
+        match super::api::socket() {
+            Some(socket) => {
+                let path = format!("/containers/{}/start", super::api::escape(name));
+                let answer = super::api::call(&socket, "POST", &path, None, QUICK)
+                    .map_err(|e| Error::Docker(format!("starting {name}: {e}")))?;
+                match answer.status {
+                    // 304: already running.
+                    200..=299 | 304 => Ok(()),
+                    _ => Err(Error::Docker(format!(
+                        "docker start failed: {}",
+                        answer.message()
+                    ))),
                 }
-                None => self.containers_do("start", std::slice::from_ref(name), None),
             }
-        })
+            None => self.containers_do("start", &[name.to_string()], None),
+        }
     }
 
     /// Copies the runner install of `image` (its /home/runner) into `volume`, keeping what
