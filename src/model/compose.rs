@@ -541,8 +541,8 @@ const FIRST_START_STAND_IN: &str = "ghr-first-start-script-stand-in";
 
 /// The file's body, with the first-start script (forty lines in every runner's command)
 /// written once under [`FIRST_START_KEY`] and referred to by a YAML alias: compose and every
-/// YAML reader see the same document, a person reads it once. The text is checked by
-/// reading it back; should it ever differ, the script is written out in every command.
+/// YAML reader see the same document, a person reads it once. Should the script ever not be
+/// written as a block, it is written out in every command, as before.
 fn share_first_start(value: Value) -> String {
     let plain = || serde_yaml::to_string(&value).expect("a YAML value always serializes");
     let script = Value::String(super::first_start::SCRIPT.replace('$', "$$"));
@@ -575,27 +575,21 @@ fn share_first_start(value: Value) -> String {
             top.insert(k.clone(), v);
         }
     }
-    let text = serde_yaml::to_string(&Value::Mapping(top))
-        .expect("a YAML value always serializes")
-        .replacen(
-            &format!("{FIRST_START_KEY}: |-"),
-            &format!("{FIRST_START_KEY}: &{FIRST_START_ANCHOR} |-"),
-            1,
-        )
-        .replace(
-            &format!("- {FIRST_START_STAND_IN}\n"),
-            &format!("- *{FIRST_START_ANCHOR}\n"),
-        );
-    let read_back = serde_yaml::from_str::<Value>(&text).ok().map(|mut v| {
-        if let Value::Mapping(m) = &mut v {
-            m.remove(FIRST_START_KEY);
-        }
-        v
-    });
-    match read_back == Some(value.clone()) {
-        true => text,
-        false => plain(),
+    let text = serde_yaml::to_string(&Value::Mapping(top)).expect("a YAML value always serializes");
+    let header = format!("{FIRST_START_KEY}: |-\n");
+    let stand_in = format!("- {FIRST_START_STAND_IN}\n");
+    // The script as a block (`|-`) under its key, and the stand-in as a plain item: then the
+    // anchor and the aliases are that text's only change, and every alias has its anchor.
+    // (The file is written often and never parsed by ghr: no YAML parser in the binary.)
+    if !text.starts_with(&header) || !text.contains(&stand_in) {
+        return plain();
     }
+    text.replacen(
+        &header,
+        &format!("{FIRST_START_KEY}: &{FIRST_START_ANCHOR} |-\n"),
+        1,
+    )
+    .replace(&stand_in, &format!("- *{FIRST_START_ANCHOR}\n"))
 }
 
 fn escape_interpolation(value: Value) -> Value {
