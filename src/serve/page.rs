@@ -212,10 +212,29 @@ fn resource_row(out: &mut String, r: &ResourceStatus, o: &PageOptions) {
             )
         })
         .collect();
-    let waiting = if waiters.is_empty() {
-        "-".to_string()
-    } else {
-        format!("<ol>{}</ol>", waiters.join(""))
+    // Runners parked offline on GitHub (queue at GitHub): their orgs' jobs wait there.
+    let parked: Vec<String> = r
+        .parked
+        .iter()
+        .map(|p| {
+            format!(
+                "<li data-parked=\"{}\">{} · {} · offline on GitHub for {}, its jobs queued there</li>",
+                escape(&p.runner),
+                escape(&p.runner),
+                escape(&p.org),
+                since(p.since, o.now_ms)
+            )
+        })
+        .collect();
+    let waiting = match (waiters.is_empty(), parked.is_empty()) {
+        (true, true) => "-".to_string(),
+        (false, true) => format!("<ol>{}</ol>", waiters.join("")),
+        (true, false) => format!("<ul class=\"parked\">{}</ul>", parked.join("")),
+        (false, false) => format!(
+            "<ol>{}</ol><ul class=\"parked\">{}</ul>",
+            waiters.join(""),
+            parked.join("")
+        ),
     };
     let health_state = crate::report::locks_json::health(r);
     let health = match &r.health {
@@ -591,7 +610,11 @@ mod tests {
                     output: "no device & <gone>".into(),
                     ..Default::default()
                 }),
-                parked: Vec::new(),
+                parked: vec![runner_wrapper::parked::Parked {
+                    runner: "lab-gamma-runner-<pi>".into(),
+                    org: "gamma".into(),
+                    since: NOW / 1000 - 42,
+                }],
             },
             ResourceStatus {
                 resource: "rk".into(),
@@ -719,6 +742,7 @@ mod tests {
         assert!(html.contains("data-resource=\"rk\" data-state=\"free\""));
         assert!(html.contains("data-release=\"pi\""));
         assert!(html.contains("<tr data-runner=\"lab-acme-runner-pi\">"));
+        assert!(html.contains("<ul class=\"parked\"><li data-parked=\"lab-gamma-runner-&lt;pi&gt;\">lab-gamma-runner-&lt;pi&gt; · gamma · offline on GitHub for <span data-since=\"1799999958\">42s</span>, its jobs queued there</li></ul>"), "a parked runner is named: {html}");
         assert!(html.contains(">running<") && html.contains(">online<") && html.contains(">yes<"));
         assert!(html.contains("Last 50 of 60 grants"));
         assert_eq!(html.matches("completed hook").count(), 50);
