@@ -49,16 +49,7 @@ fn run(lab: &Lab, tag: &str, extra: &[&str], load: &Load) -> Figures {
         .map(String::as_str)
         .chain(extra.iter().copied())
         .collect();
-    let (a, b) = lab.two_orgs(tag, &env);
-    a.ghr(&["init", "-n", "0"]).ok();
-    b.ghr(&["init", "-n", "0"]).ok();
-    let online = lab.gh.wait_until(Duration::from_secs(60), |gh| {
-        [&a, &b].iter().all(|f| {
-            gh.runner(&Scope::Org(&f.org), &f.name("pi"))
-                .is_some_and(|r| r.status == "online")
-        })
-    });
-    assert!(online, "board runners online");
+    let (a, b) = lab.board_pair(tag, &env);
     drive(&lab.gh, &label, [&a.org, &b.org], load)
 }
 

@@ -591,7 +591,7 @@ fn an_unreachable_github_while_minting_is_a_network_error() {
 /// every refresh, and a token GitHub stops taking is replaced once.
 #[test]
 fn serve_refreshes_github_as_the_app() {
-    use serve_support::{free_port, wait_for, Serve};
+    use serve_support::{wait_for, Serve};
     let lab = lab();
     let gh = &lab.gh;
     let (key, public) = keypair(lab.scratch(), "app.pem", Pem::Pkcs8);
@@ -612,9 +612,7 @@ fn serve_refreshes_github_as_the_app() {
             locks = locks.display()
         ))
         .env("SERVE_GITHUB_REFRESH", "1s");
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let serve = Serve::start(dir.command(&["serve", "--listen", &listen]), port, None);
+    let serve = Serve::on(&dir);
     let known = || serve.json("/api/v1/fleets")[0]["github"] == "known";
     assert!(
         wait_for(Duration::from_secs(20), known),

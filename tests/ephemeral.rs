@@ -8,7 +8,7 @@
 
 mod serve_support;
 
-use serve_support::{free_port, wait_for, Serve};
+use serve_support::{wait_for, Serve};
 use std::time::Duration;
 use testkit::lab::{docker_ready, Lab};
 use testkit::{JobSpec, Scope};
@@ -117,13 +117,7 @@ fn ephemeral_runners_take_one_job_each_and_serve_replaces_them_fresh() {
     assert_eq!(fleet.inspect(&ran, "{{.State.Status}}"), "exited");
 
     // serve replaces it, then keeps three through ten jobs.
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let serve = Serve::start(
-        fleet.ghr.command(&["serve", "--listen", &listen]),
-        port,
-        None,
-    );
+    let serve = Serve::on(&fleet.ghr);
     assert!(
         gh.wait_until(Duration::from_secs(30), |gh| {
             let r = ours(gh);
@@ -353,7 +347,7 @@ fn ephemeral_board_runners_of_two_orgs_still_take_turns_on_the_shared_board() {
     }
     let lab = Lab::new(env!("CARGO_BIN_EXE_ghr"));
     let label = "board-eph";
-    let (a, b) = lab.two_orgs(
+    let (a, b) = lab.board_pair(
         "ebd",
         &[
             &format!("BOARD_RUNNERS=pi:{label}"),
@@ -366,19 +360,7 @@ fn ephemeral_board_runners_of_two_orgs_still_take_turns_on_the_shared_board() {
         gh.runner(&Scope::Org(&f.org), &f.name("pi"))
             .is_some_and(|r| r.status == "online" && !r.busy)
     };
-    for f in [&a, &b] {
-        f.ghr(&["init", "-n", "0", "-y"]).ok();
-    }
-    assert!(gh.wait_until(Duration::from_secs(60), |gh| online(gh, &a)
-        && online(gh, &b)));
-    let serves: Vec<Serve> = [&a, &b]
-        .iter()
-        .map(|f| {
-            let port = free_port();
-            let listen = format!("127.0.0.1:{port}");
-            Serve::start(f.ghr.command(&["serve", "--listen", &listen]), port, None)
-        })
-        .collect();
+    let serves: Vec<Serve> = [&a, &b].iter().map(|f| Serve::on(&f.ghr)).collect();
     let mut jobs = Vec::new();
     for i in 0..3u64 {
         for f in [&a, &b] {
@@ -486,7 +468,7 @@ fn a_new_generation_waits_while_its_shared_board_is_unhealthy() {
     std::fs::create_dir(&flags).unwrap();
     std::fs::set_permissions(&flags, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     std::fs::write(flags.join("ok"), "").unwrap();
-    let (a, b) = lab.two_orgs(
+    let (a, b) = lab.board_pair(
         "sick",
         &[
             "BOARD_RUNNERS=pi:sick-board",
@@ -497,15 +479,10 @@ fn a_new_generation_waits_while_its_shared_board_is_unhealthy() {
             &format!("BOARD_VOLUMES_PI={}:/flags:ro", flags.display()),
         ],
     );
-    for f in [&a, &b] {
-        f.ghr(&["init", "-n", "0", "-y"]).ok();
-    }
     let online = |gh: &testkit::FakeGitHub, f: &testkit::lab::Fleet| {
         gh.runner(&Scope::Org(&f.org), &f.name("pi"))
             .is_some_and(|r| r.status == "online")
     };
-    assert!(gh.wait_until(Duration::from_secs(60), |gh| online(gh, &a)
-        && online(gh, &b)));
     let health = || -> String {
         let out = a.ghr(&["locks", "--json"]).ok();
         let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
@@ -514,9 +491,7 @@ fn a_new_generation_waits_while_its_shared_board_is_unhealthy() {
             .map(|r| r["health"].as_str().unwrap_or_default().to_string())
             .unwrap_or_default()
     };
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let serve = Serve::start(a.ghr.command(&["serve", "--listen", &listen]), port, None);
+    let serve = Serve::on(&a.ghr);
 
     std::fs::remove_file(flags.join("ok")).unwrap();
     assert!(a.wait(Duration::from_secs(30), || health() == "unhealthy"));
@@ -566,7 +541,7 @@ fn one_job_board_runners_of_two_orgs_with_full_queues_alternate_without_waiting_
     }
     let lab = Lab::new(env!("CARGO_BIN_EXE_ghr"));
     let label = "board-alt";
-    let (a, b) = lab.two_orgs(
+    let (a, b) = lab.board_pair(
         "alt",
         &[
             &format!("BOARD_RUNNERS=pi:{label}"),
@@ -576,23 +551,7 @@ fn one_job_board_runners_of_two_orgs_with_full_queues_alternate_without_waiting_
         ],
     );
     let gh = &lab.gh;
-    let online = |gh: &testkit::FakeGitHub, f: &testkit::lab::Fleet| {
-        gh.runner(&Scope::Org(&f.org), &f.name("pi"))
-            .is_some_and(|r| r.status == "online" && !r.busy)
-    };
-    for f in [&a, &b] {
-        f.ghr(&["init", "-n", "0", "-y"]).ok();
-    }
-    assert!(gh.wait_until(Duration::from_secs(60), |gh| online(gh, &a)
-        && online(gh, &b)));
-    let serves: Vec<Serve> = [&a, &b]
-        .iter()
-        .map(|f| {
-            let port = free_port();
-            let listen = format!("127.0.0.1:{port}");
-            Serve::start(f.ghr.command(&["serve", "--listen", &listen]), port, None)
-        })
-        .collect();
+    let serves: Vec<Serve> = [&a, &b].iter().map(|f| Serve::on(&f.ghr)).collect();
     // Full queues: every job of both orgs queued at once. A job outlasts a replacement
     // (about 2 s), so the next generation is parked before the board frees.
     let per_org = 4u64;

@@ -48,13 +48,7 @@ fn setup(tag: &str, extra: &[&str]) -> Board {
         .map(String::as_str)
         .chain(extra.iter().copied())
         .collect();
-    let (a, b) = lab.two_orgs(tag, &env);
-    a.ghr(&["init", "-n", "0"]).ok();
-    b.ghr(&["init", "-n", "0"]).ok();
-    let online = lab.gh.wait_until(Duration::from_secs(60), |gh| {
-        status(gh, &a) == "online" && status(gh, &b) == "online"
-    });
-    assert!(online, "both board runners come online:\n{}", logs(&a, &b));
+    let (a, b) = lab.board_pair(tag, &env);
     Board { lab, a, b, label }
 }
 

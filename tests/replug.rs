@@ -120,13 +120,7 @@ fn an_unplugged_board_waits_and_serve_brings_it_back_on_its_new_node() {
     assert_eq!(fleet.inspect(&name, "{{.State.Status}}"), "created");
 
     // serve watches; plugged in, the runner comes online without a command.
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let serve = Serve::start(
-        fleet.ghr.command(&["serve", "--listen", &listen]),
-        port,
-        None,
-    );
+    let serve = Serve::on(&fleet.ghr);
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(
         fleet.inspect(&name, "{{.State.Status}}"),

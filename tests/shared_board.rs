@@ -37,20 +37,12 @@ fn both_online(gh: &FakeGitHub, fleets: &[&Fleet]) -> bool {
 fn setup(tag: &str) -> Board {
     let lab = Lab::new(env!("CARGO_BIN_EXE_ghr"));
     let label = format!("board-{tag}");
-    let (a, b) = lab.two_orgs(
+    let (a, b) = lab.board_pair(
         tag,
         &[
             &format!("BOARD_RUNNERS=pi:{label}"),
             &format!("RUNNER_RESOURCE_ID=shared-{tag}"),
         ],
-    );
-    a.ghr(&["init", "-n", "0"]).ok();
-    b.ghr(&["init", "-n", "0"]).ok();
-    assert!(
-        both_online(&lab.gh, &[&a, &b]),
-        "both board runners come online:\n{}\n{}",
-        a.logs(&board_runner(&a), 40),
-        b.logs(&board_runner(&b), 40)
     );
     Board { lab, a, b, label }
 }

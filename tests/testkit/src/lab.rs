@@ -304,6 +304,28 @@ impl Lab {
         (fleet("a"), fleet("b"))
     }
 
+    /// [`Lab::two_orgs`] whose `env` gives each a board runner `pi` (e.g. on a shared
+    /// resource), both initialized and their board runners online on the fake GitHub.
+    pub fn board_pair(&self, tag: &str, env: &[&str]) -> (Fleet, Fleet) {
+        let (a, b) = self.two_orgs(tag, env);
+        for f in [&a, &b] {
+            f.ghr(&["init", "-n", "0"]).ok();
+        }
+        let online = self.gh.wait_until(Duration::from_secs(60), |gh| {
+            [&a, &b].iter().all(|f| {
+                gh.runner(&crate::Scope::Org(&f.org), &f.name("pi"))
+                    .is_some_and(|r| r.status == "online")
+            })
+        });
+        assert!(
+            online,
+            "both board runners come online:\n{}\n{}",
+            a.logs(&a.name("pi"), 40),
+            b.logs(&b.name("pi"), 40)
+        );
+        (a, b)
+    }
+
     /// A fleet of org `acme` named after `tag` (its prefix is `<lab>-<tag>-`).
     pub fn fleet(&self, tag: &str) -> FleetBuilder<'_> {
         FleetBuilder {
