@@ -10,6 +10,7 @@
 
 use std::process::Command;
 use std::time::{Duration, Instant};
+use testkit::figures::median;
 use testkit::lab::{Fleet, Lab};
 use testkit::FakeGitHub;
 
@@ -57,11 +58,6 @@ fn docker_look(prefix: &str) -> Duration {
         .expect("docker inspect");
     assert!(inspect.status.success());
     start.elapsed()
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
 }
 
 fn secs(d: Duration) -> String {

@@ -40,17 +40,8 @@ fn main() {
             .is_some_and(|r| r.status == "online" && !r.busy)
     };
     assert!(gh.wait_until(Duration::from_secs(60), online));
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let mut serve = fleet
-        .ghr
-        .command(&["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let serve = testkit::serving::ServeProcess::start(&fleet.ghr);
+    // Its first look at Docker and GitHub, before the first round.
     std::thread::sleep(Duration::from_secs(2));
     let rest = |gh: &testkit::FakeGitHub| {
         gh.requests()
@@ -86,8 +77,7 @@ fn main() {
                 .or_default() += 1;
         }
     }
-    let _ = serve.kill();
-    let _ = serve.wait();
+    drop(serve);
     fleet.ghr(&["rm", "-y"]).ok();
     let mut sorted = times.clone();
     sorted.sort();

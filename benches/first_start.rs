@@ -13,20 +13,10 @@
 
 use std::process::Command;
 use std::time::{Duration, Instant};
-use testkit::lab::{Fleet, Lab};
+use testkit::figures::{median, timed};
+use testkit::lab::Lab;
 
 const MANY: usize = 50;
-
-fn timed(fleet: &Fleet, args: &[&str]) -> Duration {
-    let start = Instant::now();
-    fleet.ghr(args).ok();
-    start.elapsed()
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
 
 fn compose(file: &std::path::Path, project: &str, args: &[&str]) -> Duration {
     let start = Instant::now();

@@ -4,19 +4,9 @@
 //!
 //! cargo bench --bench lifecycle            (GHR_BENCH_RUNS=N for more rounds; median shown)
 
-use std::time::{Duration, Instant};
-use testkit::lab::{Fleet, Lab};
-
-fn timed(fleet: &Fleet, args: &[&str]) -> Duration {
-    let start = Instant::now();
-    fleet.ghr(args).ok();
-    start.elapsed()
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
+use std::time::Duration;
+use testkit::figures::{median, timed};
+use testkit::lab::Lab;
 
 fn main() {
     if std::env::args().any(|a| a == "--list") {

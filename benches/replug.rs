@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
+use testkit::figures::pct;
 use testkit::lab::{Lab, PAT};
 use testkit::{FakeGitHub, Scope};
 
@@ -19,10 +20,6 @@ const BOARDS: usize = 20;
 const LOOKS: usize = 2000;
 const ROUNDS: u32 = 5;
 const NAME: &str = "usb-FTDI_FT232R_USB_UART_BENCH-if00-port0";
-
-fn pct(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
-}
 
 fn us(d: Duration) -> String {
     format!("{:.1} µs", d.as_secs_f64() * 1e6)
@@ -117,17 +114,8 @@ fn replug_to_online() {
             .is_some_and(|r| r.status == "online")
     };
     assert!(lab.gh.wait_until(Duration::from_secs(60), online));
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let mut serve = fleet
-        .ghr
-        .command(&["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let serve = testkit::serving::ServeProcess::start(&fleet.ghr);
+    // Its first looks at the devices, Docker and GitHub, before the first round.
     std::thread::sleep(Duration::from_secs(3));
     let (mut recreated, mut back) = (Vec::new(), Vec::new());
     for round in 0..ROUNDS {
@@ -155,8 +143,7 @@ fn replug_to_online() {
         back.push(start.elapsed());
         std::thread::sleep(Duration::from_secs(2));
     }
-    let _ = serve.kill();
-    let _ = serve.wait();
+    drop(serve);
     let show = |v: &[Duration]| {
         v.iter()
             .map(|d| format!("{:.2} s", d.as_secs_f64()))

@@ -10,10 +10,10 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use testkit::figures::pct;
 use testkit::lab::{Ghr, Lab, PAT};
 use testkit::Scope;
 
@@ -33,10 +33,6 @@ fn get(port: u16, path: &str) -> (Duration, usize) {
         String::from_utf8_lossy(&body[..body.len().min(200)])
     );
     (start.elapsed(), body.len())
-}
-
-fn pct(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
 }
 
 fn ms(d: Duration) -> String {
@@ -153,17 +149,8 @@ fn main() {
         dir.run(&["hold", &format!("board-{i}"), "--reason", "bench"])
             .ok();
     }
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let mut serve: Child = dir
-        .command(&["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("ghr serve");
-    let pid = serve.id();
+    let serve = testkit::serving::ServeProcess::start(&dir);
+    let (port, pid) = (serve.port, serve.pid());
     let ready = (0..200).any(|_| {
         std::thread::sleep(Duration::from_millis(100));
         TcpStream::connect(("127.0.0.1", port)).is_ok() && {
@@ -229,8 +216,7 @@ fn main() {
         per_min(hundred),
         if hundred <= one + 1 { "no more with 100" } else { "MORE with 100" }
     );
-    let _ = serve.kill();
-    let _ = serve.wait();
+    drop(serve);
     for i in 0..3 {
         dir.run(&["release", &format!("board-{i}")]);
     }

@@ -3,7 +3,6 @@
 //! real Prometheus — each on a free port of 127.0.0.1.
 #![allow(dead_code)]
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -11,12 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
+pub use testkit::serving::free_port;
 
 /// Polls `cond` every 100 ms until it holds or `timeout` passes.
 pub fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
@@ -55,6 +49,13 @@ impl Serve {
         });
         assert!(up, "ghr serve answers /healthz: {}", serve.stderr());
         serve
+    }
+
+    /// `ghr serve` of `ghr`'s directory, on a free port of 127.0.0.1.
+    pub fn on(ghr: &testkit::lab::Ghr) -> Serve {
+        let port = free_port();
+        let listen = format!("127.0.0.1:{port}");
+        Serve::start(ghr.command(&["serve", "--listen", &listen]), port, None)
     }
 
     pub fn url(&self, path: &str) -> String {
