@@ -95,6 +95,11 @@ pub enum ContainerState {
 }
 
 impl ContainerState {
+    /// Its process ended (exited or dead): nothing restarts it but a start.
+    pub fn has_ended(&self) -> bool {
+        matches!(self, ContainerState::Exited | ContainerState::Dead)
+    }
+
     pub fn parse(s: &str) -> ContainerState {
         match s {
             "created" => ContainerState::Created,

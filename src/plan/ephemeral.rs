@@ -96,11 +96,7 @@ pub fn board_unhealthy(
 /// by itself still configured (its runner crashed, Docker or the host restarted: its
 /// container has no restart policy) never took its job: replaced, its registration removed.
 pub fn supervise(now: &EphemeralNow) -> Supervise {
-    let ended = matches!(
-        now.state,
-        Some(ContainerState::Exited | ContainerState::Dead)
-    );
-    if !ended {
+    if !now.state.as_ref().is_some_and(ContainerState::has_ended) {
         return Supervise::Nothing;
     }
     let why = match (now.configured, now.stopped_on_purpose) {

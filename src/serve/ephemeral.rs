@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::state::Hub;
+use super::state::{Hub, Snapshot};
 use crate::config::settings::Settings;
 use crate::model::fleet::Side;
 use crate::plan::ephemeral::Supervise;
@@ -97,14 +97,16 @@ pub fn start(hub: Arc<Hub>, settings: Vec<Settings>, dirs: Vec<PathBuf>) {
 }
 
 /// The ended one-job runners of `fleet` in serve's Docker view.
-fn ended_in_view(hub: &Hub, fleet: &Fleet) -> Option<BTreeSet<String>> {
-    let snapshot = hub.snapshot();
+/// Which runners are one-job runners is read (from the settings and the compose file) only
+/// when some container of the view ended.
+fn ended_in_view(snapshot: &Snapshot, fleet: &Fleet) -> Option<BTreeSet<String>> {
     match &snapshot.fleets.get(fleet.index)?.docker {
-        Side::Known(local) => Some(
+        Side::Known(local) if local.runners.iter().any(|c| c.state.has_ended()) => Some(
             crate::world::ephemeral::ended_names(&fleet.settings, &fleet.dir, &local.runners)
                 .into_iter()
                 .collect(),
         ),
+        Side::Known(_) => Some(BTreeSet::new()),
         Side::Unknown(_) => None,
     }
 }
@@ -126,8 +128,9 @@ fn watch(hub: &Hub, fleets: &[Fleet]) {
         .collect();
     let mut seen = 0;
     while !hub.stopped() {
+        let snapshot = hub.snapshot();
         for ((fleet, said), last) in fleets.iter().zip(said.iter_mut()).zip(looked.iter_mut()) {
-            let ended = ended_in_view(hub, fleet);
+            let ended = ended_in_view(&snapshot, fleet);
             let now = Instant::now();
             if !due(ended.as_ref(), last, now) {
                 if let Some(ended) = ended {

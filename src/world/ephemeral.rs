@@ -5,7 +5,7 @@
 use crate::config::settings::Settings;
 use crate::model::ephemeral::{DEFAULT_WORK_FOLDER, STOPPED_MARK};
 use crate::model::first_start;
-use crate::model::fleet::{ContainerState, DesiredRunner, LocalRunner};
+use crate::model::fleet::{DesiredRunner, LocalRunner};
 use crate::plan::ephemeral::{supervise, EphemeralNow, Supervise};
 use crate::world::docker::Docker;
 use crate::world::error::{Error, Result};
@@ -81,7 +81,7 @@ pub fn replace(
     docker.remove_volumes(&[volume])?;
     docker.compose_create(&project, &settings.compose_file, &names, false)?;
     docker.place_credential(name, &credential)?;
-    docker.start_each(&names).pop().unwrap_or(Ok(()))
+    docker.start_one(name)
 }
 
 /// A settings path as the fleet's own directory sees it (`ghr serve` may run anywhere).
@@ -123,7 +123,7 @@ fn ended_of(
             local
                 .iter()
                 .find(|c| c.name == r.name && c.project.as_deref() == Some(project.as_str()))
-                .filter(|c| matches!(c.state, ContainerState::Exited | ContainerState::Dead))
+                .filter(|c| c.state.has_ended())
                 .map(|c| (c.clone(), r.labels.clone()))
         })
         .collect()

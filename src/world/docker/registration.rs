@@ -19,8 +19,6 @@ use crate::world::error::{Error, Result};
 /// The runner's home in every runner image, and its user (uid and gid).
 const RUNNER_HOME: &str = "/home/runner";
 const RUNNER_UID: u32 = 1001;
-/// How many containers start at once.
-const START_CONCURRENCY: usize = 8;
 
 /// Where the runner keeps its registration; `.runner_migrated` counts as configured too
 /// (the real runner writes it when it migrates a registration).
@@ -232,12 +230,6 @@ impl Docker {
             return Ok(None);
         }
         Ok(super::tar::first_file(&out.stdout))
-    }
-
-    /// Starts the containers `names`, each on its own (the engine starts them side by side;
-    /// `docker start a b c` starts one after the other). Results in `names`' order.
-    pub fn start_each(&self, names: &[String]) -> Vec<Result<()>> {
-        crate::world::concurrent::map_bounded(names, START_CONCURRENCY, |name| self.start_one(name))
     }
 
     /// Starts the container `name` (already running is fine).
